@@ -1,0 +1,72 @@
+// Error classes: OAuth errors carry their wire code, HTTP status and headers; ConfigError is for start-up.
+
+/** Wire error codes (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1) that tokenward sends. */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'unsupported_token_type'
+  | 'temporarily_unavailable'
+  | 'server_error';
+
+/**
+ * An error answered to the client as `{ error, error_description }` with `status` and `headers`.
+ * `cause` holds internal detail and is never serialized.
+ *
+ * @example throw new OAuthError('invalid_grant', 'refresh token is not active');
+ */
+export class OAuthError extends Error {
+  readonly error: OAuthErrorCode;
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  /** Whether `message` may be sent to the client (true for 4xx). */
+  readonly expose: boolean;
+
+  constructor(
+    error: OAuthErrorCode,
+    description: string,
+    status = 400,
+    headers: Record<string, string> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(description, options);
+    this.name = 'OAuthError';
+    this.error = error;
+    this.status = status;
+    this.headers = headers;
+    this.expose = status < 500;
+  }
+}
+
+/** The store did not answer in time or is disconnected: answered as 503 with Retry-After. */
+export class StoreUnavailableError extends Error {
+  constructor(message = 'store unavailable', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** Invalid options given to a factory; thrown at start-up, never during a request. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** An admin API call was given an invalid record; the message says which field and why. */
+export class ValidationError extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.name = 'ValidationError';
+    this.field = field;
+  }
+}
+
+export const invalidRequest = (description: string) => new OAuthError('invalid_request', description);

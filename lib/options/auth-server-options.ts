@@ -1,0 +1,161 @@
+// createAuthServer options: documented, defaulted, validated once at start-up.
+import { ConfigError } from '../errors';
+import { MemoryStore } from '../store/memory-store';
+import type { Store } from '../store/store';
+import { type LoadedKey, loadStaticKeys, SIGNING_ALGS, type SigningAlg, type StaticSigningKey } from '../tokens/signing-keys';
+import { type KeysEnum, omitUndefined, rejectUnknownKeys, seconds } from './parse';
+
+/** Rate limits on the token endpoint, per window (express-rate-limit; rate-limit-redis on Redis). */
+export interface RateLimitOptions {
+  /** Window length in seconds (default 60). */
+  windowSeconds?: number;
+  /** Requests per client id per window (default 600). */
+  perClient?: number;
+  /** Password-grant attempts per username per window (default 20). */
+  perUsername?: number;
+  /** Password-grant attempts per client IP per window (default 200). */
+  perIp?: number;
+}
+
+export interface AuthServerOptions {
+  /** Issuer identifier (RFC 8414 §2): an https URL (http only for localhost), no query or fragment. */
+  issuer: string;
+  /** Where state lives (default: a new MemoryStore). */
+  store?: Store;
+  /** `aud` of access tokens (default: the issuer). */
+  audience?: string;
+  /** Access-token lifetime in seconds (default 600). */
+  accessTokenTtl?: number;
+  /** Refresh-token lifetime in seconds, renewed by each rotation (default 14 days). */
+  refreshTokenTtl?: number;
+  /** Absolute lifetime of a refresh-token family in seconds (default 90 days). */
+  refreshTokenMaxAge?: number;
+  /** Seconds during which the immediate predecessor may be presented again (default 0: strict). */
+  refreshReuseLeewaySeconds?: number;
+  /** Signing algorithm of generated keys (default ES256). */
+  signingAlg?: SigningAlg;
+  /** Signing keys to use instead of keys generated into the store; the first one signs. */
+  keys?: StaticSigningKey[];
+  /** Seconds of clock skew tolerated when verifying tokens at revocation and introspection (default 5). */
+  clockTolerance?: number;
+  /** Token-endpoint rate limits, or false to turn them off. */
+  rateLimit?: RateLimitOptions | false;
+  /** Receives internal errors (never tokens or secrets). Default: console.error. */
+  logger?: Logger;
+}
+
+export interface Logger {
+  error(message: string, meta?: Record<string, unknown>): void;
+}
+
+const KNOWN: KeysEnum<AuthServerOptions> = {
+  issuer: true,
+  store: true,
+  audience: true,
+  accessTokenTtl: true,
+  refreshTokenTtl: true,
+  refreshTokenMaxAge: true,
+  refreshReuseLeewaySeconds: true,
+  signingAlg: true,
+  keys: true,
+  clockTolerance: true,
+  rateLimit: true,
+  logger: true,
+};
+
+const DEFAULTS = Object.freeze({
+  accessTokenTtl: 600,
+  refreshTokenTtl: 14 * 86400,
+  refreshTokenMaxAge: 90 * 86400,
+  refreshReuseLeewaySeconds: 0,
+  signingAlg: 'ES256' as SigningAlg,
+  clockTolerance: 5,
+});
+
+const RATE_DEFAULTS = Object.freeze({ windowSeconds: 60, perClient: 600, perUsername: 20, perIp: 200 });
+
+export interface AuthServerConfig {
+  issuer: string;
+  /** Path part of the issuer ('' for none): endpoints live below it. */
+  issuerPath: string;
+  store: Store;
+  audience: string;
+  accessTokenTtl: number;
+  refreshTokenTtl: number;
+  refreshTokenMaxAge: number;
+  refreshReuseLeewaySeconds: number;
+  signingAlg: SigningAlg;
+  staticKeys?: LoadedKey[];
+  clockTolerance: number;
+  rateLimit: Required<RateLimitOptions> | false;
+  logger: Logger;
+}
+
+function parseIssuer(issuer: unknown): { issuer: string; path: string } {
+  if (typeof issuer !== 'string') throw new ConfigError('createAuthServer: "issuer" (a URL) is required');
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new ConfigError(`createAuthServer: "issuer" is not a URL: ${issuer}`);
+  }
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
+    throw new ConfigError('createAuthServer: "issuer" must use https (http is allowed only for localhost)');
+  }
+  if (url.search || url.hash || issuer.includes('?') || issuer.includes('#')) {
+    throw new ConfigError('createAuthServer: "issuer" must not have a query or fragment (RFC 8414 §2)');
+  }
+  const path = url.pathname.replace(/\/+$/, '');
+  return { issuer: `${url.origin}${path}`, path };
+}
+
+/** Validate and default createAuthServer options. Throws ConfigError. */
+export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): AuthServerConfig {
+  if (!options || typeof options !== 'object') throw new ConfigError('createAuthServer: options are required');
+  rejectUnknownKeys('createAuthServer', options, KNOWN);
+  const o = { ...DEFAULTS, ...omitUndefined(options) };
+  const { issuer, path } = parseIssuer(o.issuer);
+  const f = 'createAuthServer';
+  if (!SIGNING_ALGS.includes(o.signingAlg)) {
+    throw new ConfigError(`${f}: "signingAlg" must be one of ${SIGNING_ALGS.join(', ')}`);
+  }
+  const accessTokenTtl = seconds(f, 'accessTokenTtl', o.accessTokenTtl, 1, 86400);
+  const refreshTokenTtl = seconds(f, 'refreshTokenTtl', o.refreshTokenTtl, 1);
+  const refreshTokenMaxAge = seconds(f, 'refreshTokenMaxAge', o.refreshTokenMaxAge, 1);
+  if (refreshTokenMaxAge < refreshTokenTtl) {
+    throw new ConfigError(`${f}: "refreshTokenMaxAge" must not be shorter than "refreshTokenTtl"`);
+  }
+  let rateLimit: AuthServerConfig['rateLimit'] = false;
+  if (o.rateLimit !== false) {
+    const r = { ...RATE_DEFAULTS, ...omitUndefined(o.rateLimit ?? {}) };
+    rejectUnknownKeys(`${f} rateLimit`, r, RATE_DEFAULTS);
+    rateLimit = {
+      windowSeconds: seconds(f, 'rateLimit.windowSeconds', r.windowSeconds, 1, 86400),
+      perClient: seconds(f, 'rateLimit.perClient', r.perClient, 1, 1e9),
+      perUsername: seconds(f, 'rateLimit.perUsername', r.perUsername, 1, 1e9),
+      perIp: seconds(f, 'rateLimit.perIp', r.perIp, 1, 1e9),
+    };
+  }
+  if (o.keys !== undefined && (!Array.isArray(o.keys) || o.keys.length === 0)) {
+    throw new ConfigError(`${f}: "keys" must be a non-empty array`);
+  }
+  if (o.audience !== undefined && (typeof o.audience !== 'string' || o.audience === '')) {
+    throw new ConfigError(`${f}: "audience" must be a non-empty string`);
+  }
+  return {
+    issuer,
+    issuerPath: path,
+    store: o.store ?? new MemoryStore(),
+    audience: o.audience ?? issuer,
+    accessTokenTtl,
+    refreshTokenTtl,
+    refreshTokenMaxAge,
+    refreshReuseLeewaySeconds: seconds(f, 'refreshReuseLeewaySeconds', o.refreshReuseLeewaySeconds, 0, 300),
+    signingAlg: o.signingAlg,
+    ...(o.keys ? { staticKeys: loadStaticKeys(o.keys, o.signingAlg) } : {}),
+    clockTolerance: seconds(f, 'clockTolerance', o.clockTolerance, 0, 300),
+    rateLimit,
+    logger: o.logger ?? { error: (message, meta) => console.error(`[tokenward] ${message}`, meta ?? '') },
+  };
+}

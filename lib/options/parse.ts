@@ -1,0 +1,45 @@
+// Option helpers shared by the factories: unknown-key rejection with a "did you mean" hint, number checks.
+import { ConfigError } from '../errors';
+
+/** Compiler-checked list of every option key of T. */
+export type KeysEnum<T> = { [P in keyof Required<T>]: true };
+
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0] ?? 0;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = d[j] ?? 0;
+      d[j] = Math.min((d[j] ?? 0) + 1, (d[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return d[b.length] ?? 0;
+}
+
+/** Throw a ConfigError naming the first unknown key of `options`, with the closest known key. */
+export function rejectUnknownKeys(factory: string, options: object, known: object): void {
+  const names = Object.keys(known);
+  for (const key of Object.keys(options)) {
+    if (names.includes(key)) continue;
+    const best = names
+      .map((n) => ({ n, d: distance(key.toLowerCase(), n.toLowerCase()) }))
+      .sort((x, y) => x.d - y.d)[0];
+    const hint = best && best.d <= 3 ? ` (did you mean "${best.n}"?)` : '';
+    throw new ConfigError(`${factory}: unknown option "${key}"${hint}`);
+  }
+}
+
+/** Drop keys whose value is undefined, so spreading over defaults keeps the defaults. */
+export function omitUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A whole number of seconds within [min, max], or a ConfigError. */
+export function seconds(factory: string, name: string, value: unknown, min: number, max = 10 * 365 * 86400): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${factory}: "${name}" must be a whole number from ${min} to ${max} (seconds)`);
+  }
+  return value;
+}

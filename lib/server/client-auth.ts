@@ -1,0 +1,88 @@
+// Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3, §3.2.1).
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Request } from 'express';
+import { invalidRequest, OAuthError } from '../errors';
+import type { ClientRecord, Store } from '../store/store';
+import { DUMMY_HASH, verifySecret } from '../tokens/secrets';
+import type { Params } from './params';
+
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+
+const CACHE_LIMIT = 10_000;
+
+function invalidClient(basic: boolean): OAuthError {
+  return new OAuthError(
+    'invalid_client',
+    'client authentication failed',
+    401,
+    basic ? { 'WWW-Authenticate': 'Basic realm="tokenward", charset="UTF-8"' } : {},
+  );
+}
+
+function formDecode(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    throw invalidRequest('malformed client credentials in the Authorization header');
+  }
+}
+
+/** The client id and secret of an `Authorization: Basic` header (form-urlencoded, RFC 6749 §2.3.1). */
+export function parseBasic(header: string | undefined): { id: string; secret: string } | undefined {
+  if (header === undefined) return undefined;
+  const m = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header);
+  if (!m?.[1] || header.length > 4096) throw invalidClient(true);
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 1) throw invalidRequest('malformed client credentials in the Authorization header');
+  return { id: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+}
+
+/**
+ * Authenticates clients. A successful scrypt check is remembered as SHA-256(secret) next to the
+ * stored hash it matched, so repeat calls skip scrypt until the secret changes; only hashes are kept.
+ */
+export class ClientAuthenticator {
+  private readonly verified = new Map<string, { secretHash: string; digest: Buffer }>();
+
+  constructor(private readonly store: Store) {}
+
+  /**
+   * Authenticate the calling client. Public clients (no secret) pass only when `allowPublic`.
+   * Failures are invalid_client (401) with one message whatever went wrong.
+   */
+  async authenticate(req: Request, params: Params, allowPublic: boolean): Promise<{ client: ClientRecord; method: ClientAuthMethod }> {
+    const basic = parseBasic(req.headers.authorization);
+    const bodyId = params.client_id;
+    const bodySecret = params.client_secret;
+    if (basic && bodySecret !== undefined) throw invalidRequest('use only one client authentication method');
+    if (basic && bodyId !== undefined && bodyId !== basic.id) throw invalidRequest('client_id does not match the Authorization header');
+    const id = basic?.id ?? bodyId;
+    const secret = basic?.secret ?? bodySecret;
+    if (id === undefined || id.length > 128) throw invalidClient(!!basic);
+    const client = await this.store.getClient(id);
+    const method: ClientAuthMethod = basic ? 'client_secret_basic' : secret !== undefined ? 'client_secret_post' : 'none';
+    if (!client) {
+      if (secret !== undefined) await verifySecret(secret, DUMMY_HASH);
+      throw invalidClient(!!basic);
+    }
+    if (!client.secretHash) {
+      if (secret !== undefined || !allowPublic) throw invalidClient(!!basic);
+      return { client, method: 'none' };
+    }
+    if (secret === undefined || secret.length > 1024 || !(await this.check(client.id, client.secretHash, secret))) {
+      throw invalidClient(!!basic);
+    }
+    return { client, method };
+  }
+
+  private async check(id: string, secretHash: string, secret: string): Promise<boolean> {
+    const digest = createHash('sha256').update(secret).digest();
+    const hit = this.verified.get(id);
+    if (hit && hit.secretHash === secretHash) return timingSafeEqual(hit.digest, digest);
+    if (!(await verifySecret(secret, secretHash))) return false;
+    if (this.verified.size >= CACHE_LIMIT) this.verified.delete(this.verified.keys().next().value as string);
+    this.verified.set(id, { secretHash, digest });
+    return true;
+  }
+}

@@ -1,0 +1,16 @@
+// The per-server context handed to endpoints and grants: parsed config, store, key ring, clock.
+import type { AuthServerConfig } from '../options/auth-server-options';
+import type { Store } from '../store/store';
+import type { KeyRing } from '../tokens/signing-keys';
+import type { ClientAuthenticator } from './client-auth';
+
+export interface ServerContext {
+  config: AuthServerConfig;
+  store: Store;
+  keys: KeyRing;
+  clients: ClientAuthenticator;
+  /** Epoch seconds. */
+  now(): number;
+}
+
+export const epochSeconds = (): number => Math.floor(Date.now() / 1000);

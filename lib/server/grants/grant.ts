@@ -1,0 +1,22 @@
+// The interface every grant module implements; the token endpoint looks grants up by grant_type.
+import type { Request } from 'express';
+import type { ClientRecord, GrantType } from '../../store/store';
+import type { ServerContext } from '../context';
+import type { TokenResponse } from '../issue';
+import type { Params } from '../params';
+
+export interface GrantInput {
+  ctx: ServerContext;
+  req: Request;
+  params: Params;
+  client: ClientRecord;
+  /** The client authenticated with no secret (a public client). */
+  isPublic: boolean;
+}
+
+export interface Grant {
+  type: GrantType;
+  /** Public clients may use it (RFC 6749 §2.1); client_credentials is confidential-only. */
+  allowsPublicClients: boolean;
+  handle(input: GrantInput): Promise<TokenResponse>;
+}

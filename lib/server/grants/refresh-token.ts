@@ -1,0 +1,61 @@
+// refresh_token grant (RFC 6749 §6): atomic rotation within the family, reuse detection (RFC 9700 §4.14.2).
+import { OAuthError } from '../../errors';
+import { signAccessToken } from '../../tokens/access-token';
+import { newRefreshToken, parseRefreshToken } from '../../tokens/refresh-token';
+import { randomId } from '../../tokens/secrets';
+import { accessClaims } from '../issue';
+import { optional, required } from '../params';
+import { parseScope } from '../scope';
+import type { Grant } from './grant';
+
+const REASONS = {
+  not_found: 'refresh token is not valid',
+  revoked: 'refresh token has been revoked',
+  expired: 'refresh token has expired',
+  reused: 'refresh token was already used; the token family has been revoked',
+  client_mismatch: 'refresh token was not issued to this client',
+} as const;
+
+export const refreshTokenGrant: Grant = {
+  type: 'refresh_token',
+  allowsPublicClients: true,
+  async handle({ ctx, params, client }) {
+    const presented = required(params, 'refresh_token', 256);
+    const requested = parseScope(optional(params, 'scope'));
+    const parsed = parseRefreshToken(presented);
+    if (!parsed) throw new OAuthError('invalid_grant', REASONS.not_found);
+    await ctx.keys.signingKey(); // keys loaded before the rotation commits, so signing cannot fail after it
+    const now = ctx.now();
+    const { config } = ctx;
+    const next = newRefreshToken(parsed.grantId);
+    const jti = randomId(16);
+    const result = await ctx.store.rotateRefreshToken({
+      grantId: parsed.grantId,
+      presentedHash: parsed.hash,
+      clientId: client.id,
+      now,
+      requestedScope: requested?.join(' ') ?? '',
+      leewaySeconds: config.refreshReuseLeewaySeconds,
+      next: {
+        jti,
+        accessExpiresAt: now + config.accessTokenTtl,
+        refresh: { hash: next.hash, expiresAt: Math.min(now + config.refreshTokenTtl, now + config.refreshTokenMaxAge) },
+      },
+    });
+    if (!result.ok) {
+      if (result.reason === 'invalid_scope') {
+        throw new OAuthError('invalid_scope', 'requested scope exceeds the scope originally granted');
+      }
+      throw new OAuthError('invalid_grant', REASONS[result.reason]);
+    }
+    const scope = requested?.join(' ') ?? result.grant.scope;
+    const access = await signAccessToken(accessClaims(ctx, result.grant, scope, jti, now), ctx.keys);
+    return {
+      access_token: access,
+      token_type: 'Bearer',
+      expires_in: config.accessTokenTtl,
+      refresh_token: next.token,
+      scope,
+    };
+  },
+};

@@ -1,0 +1,83 @@
+// Token issuance shared by the grants: sign the access token, mint the refresh token, record the grant.
+import type { ClientRecord, GrantRecord } from '../store/store';
+import { type AccessTokenClaims, signAccessToken } from '../tokens/access-token';
+import { newRefreshToken } from '../tokens/refresh-token';
+import { randomId } from '../tokens/secrets';
+import type { ServerContext } from './context';
+
+/** The token endpoint's success body (RFC 6749 §5.1). */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token?: string;
+  scope: string;
+}
+
+export interface IssueRequest {
+  client: ClientRecord;
+  grantType: GrantRecord['grantType'];
+  subject: string;
+  scope: string;
+  localUser?: string;
+  deviceId?: string;
+  withRefresh: boolean;
+}
+
+/** Claims of an access token issued from `grant` with `scope`. */
+export function accessClaims(
+  ctx: ServerContext,
+  grant: GrantRecord,
+  scope: string,
+  jti: string,
+  now: number,
+): AccessTokenClaims {
+  return {
+    iss: ctx.config.issuer,
+    sub: grant.subject,
+    aud: ctx.config.audience,
+    exp: now + ctx.config.accessTokenTtl,
+    iat: now,
+    jti,
+    client_id: grant.clientId,
+    scope,
+    tenant_id: grant.tenantId,
+    gid: grant.id,
+    gty: grant.grantType,
+    ...(grant.deviceId ? { device_id: grant.deviceId } : {}),
+    ...(grant.localUser ? { local_user: grant.localUser } : {}),
+  };
+}
+
+/** Start a new grant: one store write, whose refresh token (if any) is the family root. */
+export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Promise<TokenResponse> {
+  const now = ctx.now();
+  const { config } = ctx;
+  const grant: GrantRecord = {
+    id: randomId(16),
+    clientId: req.client.id,
+    tenantId: req.client.tenantId,
+    grantType: req.grantType,
+    subject: req.subject,
+    scope: req.scope,
+    ...(req.localUser ? { localUser: req.localUser } : {}),
+    ...(req.deviceId ? { deviceId: req.deviceId } : {}),
+    createdAt: now,
+    maxExpiresAt: now + config.refreshTokenMaxAge,
+  };
+  const jti = randomId(16);
+  const access = await signAccessToken(accessClaims(ctx, grant, req.scope, jti, now), ctx.keys);
+  const refresh = req.withRefresh ? newRefreshToken(grant.id) : undefined;
+  await ctx.store.createGrant(grant, {
+    jti,
+    accessExpiresAt: now + config.accessTokenTtl,
+    ...(refresh ? { refresh: { hash: refresh.hash, expiresAt: now + config.refreshTokenTtl } } : {}),
+  });
+  return {
+    access_token: access,
+    token_type: 'Bearer',
+    expires_in: config.accessTokenTtl,
+    ...(refresh ? { refresh_token: refresh.token } : {}),
+    scope: req.scope,
+  };
+}

@@ -1,0 +1,41 @@
+// Form parameters of the token, revocation and introspection endpoints (RFC 6749 §3.1, §3.2).
+import type { Request } from 'express';
+import { invalidRequest } from '../errors';
+
+export type Params = Readonly<Record<string, string>>;
+
+/**
+ * The request's form parameters. Refused with invalid_request: a body that is not
+ * application/x-www-form-urlencoded, any parameter given twice (RFC 6749 §3.1), and
+ * parameters in the query string (RFC 6749 §2.3.1 keeps credentials out of URIs).
+ * Empty values count as omitted (RFC 6749 §3.1).
+ */
+export function readParams(req: Request): Params {
+  if (Object.keys(req.query ?? {}).length > 0) throw invalidRequest('parameters must be sent in the request body');
+  const hasBody = req.headers['content-length'] !== '0' && (req.headers['content-length'] || req.headers['transfer-encoding']);
+  if (hasBody && !req.is('application/x-www-form-urlencoded')) {
+    throw invalidRequest('request body must be application/x-www-form-urlencoded');
+  }
+  const body: unknown = req.body ?? {};
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+    if (typeof value !== 'string') throw invalidRequest(`parameter "${key.slice(0, 64)}" is repeated`);
+    if (value !== '') out[key] = value;
+  }
+  return out;
+}
+
+/** A required parameter, at most `max` characters. */
+export function required(params: Params, name: string, max = 4096): string {
+  const value = params[name];
+  if (value === undefined) throw invalidRequest(`missing parameter "${name}"`);
+  if (value.length > max) throw invalidRequest(`parameter "${name}" is too long`);
+  return value;
+}
+
+/** An optional parameter, at most `max` characters. */
+export function optional(params: Params, name: string, max = 4096): string | undefined {
+  const value = params[name];
+  if (value !== undefined && value.length > max) throw invalidRequest(`parameter "${name}" is too long`);
+  return value;
+}

@@ -1,0 +1,331 @@
+// RedisStore: Store on ioredis (standalone, Sentinel or Cluster); atomic changes are Lua scripts run by SHA.
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import type { Store as RateLimitStore } from 'express-rate-limit';
+import { RedisStore as RateLimitRedisStore } from 'rate-limit-redis';
+import { ConfigError, StoreUnavailableError } from '../errors';
+import { type RedisKeys, redisKeys } from './keys';
+import { GRANT_FIELDS, type ScriptName, scripts } from './redis-scripts';
+import type {
+  AccessTokenState,
+  ClientRecord,
+  GrantRecord,
+  IssuedTokens,
+  RefreshTokenState,
+  RevokeRefreshResult,
+  RotateInput,
+  RotateResult,
+  ScopeRecord,
+  SigningKeyRecord,
+  Store,
+  TenantRecord,
+  UserRecord,
+} from './store';
+
+export interface RedisStoreOptions {
+  /** An ioredis client: `new Redis(...)`, a Sentinel-backed `Redis`, or `new Cluster(...)`. */
+  redis: Redis | Cluster;
+  /** Prepended to every key (default `tw:`); must not contain `{` or `}`. */
+  prefix?: string;
+  /**
+   * Bound on each store call in ms (default 1000). A call that has not answered by then, or any
+   * call while the client is reconnecting, fails with StoreUnavailableError (→ 503).
+   */
+  commandTimeout?: number;
+}
+
+type Field = string | null;
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+
+// Errors Redis answers while it cannot serve: unavailable, not a bug in our scripts.
+const TRANSIENT_REPLY = /^(CLUSTERDOWN|TRYAGAIN|LOADING|READONLY|MASTERDOWN|NOREPLICAS|BUSY|MOVED|ASK)\b/;
+
+function toGrant(f: Field[]): GrantRecord | undefined {
+  const [id, cid, tid, gty, sub, scope, lu, dev, cat, max] = f;
+  if (!id || !cid || !tid || !sub || scope == null) return undefined;
+  return {
+    id,
+    clientId: cid,
+    tenantId: tid,
+    grantType: gty === 'password' ? 'password' : 'client_credentials',
+    subject: sub,
+    scope,
+    ...(lu ? { localUser: lu } : {}),
+    ...(dev ? { deviceId: dev } : {}),
+    createdAt: Number(cat),
+    maxExpiresAt: Number(max),
+  };
+}
+
+const parse = <T>(json: string | null): T | undefined =>
+  json == null ? undefined : (JSON.parse(json) as T);
+
+/**
+ * Store backed by Redis. Keys are hash-tagged per grant so it runs unchanged on Redis Cluster.
+ *
+ * @example const store = new RedisStore({ redis: new Redis(process.env.REDIS_URL) });
+ */
+export class RedisStore implements Store {
+  readonly redis: Redis | Cluster;
+  readonly prefix: string;
+  private readonly keys: RedisKeys;
+  private readonly timeoutMs: number;
+  private readonly luaBySha = new Map<string, string>();
+
+  constructor(options: RedisStoreOptions) {
+    if (!options?.redis) throw new ConfigError('RedisStore: `redis` (an ioredis client) is required');
+    this.redis = options.redis;
+    this.prefix = options.prefix ?? 'tw:';
+    if (/[{}]/.test(this.prefix)) throw new ConfigError('RedisStore: `prefix` must not contain { or }');
+    this.timeoutMs = options.commandTimeout ?? 1000;
+    this.keys = redisKeys(this.prefix);
+    for (const [name, def] of Object.entries(scripts)) {
+      // defineCommand is idempotent per client; several stores may share one client.
+      if (!(name in this.redis)) this.redis.defineCommand(name, def);
+    }
+  }
+
+  /** Run one Redis call bounded in time; connection trouble becomes StoreUnavailableError. */
+  private async run<T>(op: () => Promise<T>): Promise<T> {
+    const status = this.redis.status;
+    if (status === 'reconnecting' || status === 'end' || status === 'close') {
+      throw new StoreUnavailableError(`redis is ${status}`);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const pending = op();
+    pending.catch(() => {}); // a late rejection after the timeout is expected, not unhandled
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreUnavailableError(`redis did not answer in ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([pending, timeout]);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+      const e = err as Error;
+      if (e?.name === 'ReplyError' && !TRANSIENT_REPLY.test(e.message)) throw err;
+      throw new StoreUnavailableError('redis call failed', { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private script(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+    const fn = (this.redis as unknown as Record<ScriptName, ScriptFn>)[name];
+    return this.run(() => fn.apply(this.redis, args));
+  }
+
+  // Registry -------------------------------------------------------------------------------
+
+  private async getRecord<T>(key: string): Promise<T | undefined> {
+    return parse<T>(await this.run(() => this.redis.get(key)));
+  }
+  private async putRecord(key: string, index: string, member: string, value: unknown) {
+    await this.script('twPutRecord', key, index, JSON.stringify(value), member);
+  }
+  private async deleteRecord(key: string, index: string, member: string) {
+    return Number(await this.script('twDeleteRecord', key, index, member)) > 0;
+  }
+  private async listRecords<T>(index: string, keyOf: (m: string) => string): Promise<T[]> {
+    const members = await this.run(() => this.redis.smembers(index));
+    if (members.length === 0) return [];
+    const values = await this.run(() => this.redis.mget(members.sort().map(keyOf)));
+    return values.flatMap((v) => (v == null ? [] : [JSON.parse(v) as T]));
+  }
+
+  getTenant(id: string) {
+    return this.getRecord<TenantRecord>(this.keys.tenant(id));
+  }
+  putTenant(t: TenantRecord) {
+    return this.putRecord(this.keys.tenant(t.id), this.keys.tenants, t.id, t);
+  }
+  deleteTenant(id: string) {
+    return this.deleteRecord(this.keys.tenant(id), this.keys.tenants, id);
+  }
+  listTenants() {
+    return this.listRecords<TenantRecord>(this.keys.tenants, this.keys.tenant);
+  }
+  getClient(id: string) {
+    return this.getRecord<ClientRecord>(this.keys.client(id));
+  }
+  putClient(c: ClientRecord) {
+    return this.putRecord(this.keys.client(c.id), this.keys.clients, c.id, c);
+  }
+  deleteClient(id: string) {
+    return this.deleteRecord(this.keys.client(id), this.keys.clients, id);
+  }
+  listClients() {
+    return this.listRecords<ClientRecord>(this.keys.clients, this.keys.client);
+  }
+  getUser(tenantId: string, username: string) {
+    return this.getRecord<UserRecord>(this.keys.user(tenantId, username));
+  }
+  putUser(u: UserRecord) {
+    return this.putRecord(this.keys.user(u.tenantId, u.username), this.keys.users(u.tenantId), u.username, u);
+  }
+  deleteUser(tenantId: string, username: string) {
+    return this.deleteRecord(this.keys.user(tenantId, username), this.keys.users(tenantId), username);
+  }
+  listUsers(tenantId: string) {
+    return this.listRecords<UserRecord>(this.keys.users(tenantId), (u) => this.keys.user(tenantId, u));
+  }
+  getScope(name: string) {
+    return this.getRecord<ScopeRecord>(this.keys.scope(name));
+  }
+  putScope(s: ScopeRecord) {
+    return this.putRecord(this.keys.scope(s.name), this.keys.scopes, s.name, s);
+  }
+  deleteScope(name: string) {
+    return this.deleteRecord(this.keys.scope(name), this.keys.scopes, name);
+  }
+  listScopes() {
+    return this.listRecords<ScopeRecord>(this.keys.scopes, this.keys.scope);
+  }
+
+  // Tokens ---------------------------------------------------------------------------------
+
+  async createGrant(grant: GrantRecord, tokens: IssuedTokens) {
+    const refreshExp = tokens.refresh?.expiresAt ?? 0;
+    const ttl = Math.max(1, Math.max(tokens.accessExpiresAt, refreshExp) - grant.createdAt);
+    const fields: (string | number)[] = [
+      'id', grant.id, 'cid', grant.clientId, 'tid', grant.tenantId, 'gty', grant.grantType,
+      'sub', grant.subject, 'scope', grant.scope, 'cat', grant.createdAt, 'max', grant.maxExpiresAt,
+      'aexp', tokens.accessExpiresAt, 'cjti', tokens.jti,
+    ];
+    if (grant.localUser) fields.push('lu', grant.localUser);
+    if (grant.deviceId) fields.push('dev', grant.deviceId);
+    if (tokens.refresh) fields.push('cur', tokens.refresh.hash, 'cexp', refreshExp);
+    await this.script(
+      'twCreateGrant',
+      this.keys.grant(grant.id),
+      this.keys.issued(grant.id),
+      ttl,
+      tokens.refresh?.hash ?? '',
+      ...fields,
+    );
+  }
+
+  async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
+    const { next } = input;
+    const res = (await this.script(
+      'twRotate',
+      this.keys.grant(input.grantId),
+      this.keys.issued(input.grantId),
+      input.presentedHash,
+      input.clientId,
+      input.now,
+      input.leewaySeconds,
+      input.requestedScope,
+      next.refresh.hash,
+      next.refresh.expiresAt,
+      next.jti,
+      next.accessExpiresAt,
+    )) as Field[];
+    const [status, retried, ...fields] = res;
+    if (status !== 'ok') return { ok: false, reason: status as Exclude<RotateResult, { ok: true }>['reason'] };
+    const grant = toGrant(fields);
+    if (!grant) return { ok: false, reason: 'not_found' };
+    return { ok: true, grant, retried: retried === '1' };
+  }
+
+  async revokeByRefreshToken(grantId: string, hash: string, clientId: string, now: number) {
+    return (await this.script(
+      'twRevokeRefresh',
+      this.keys.grant(grantId),
+      this.keys.issued(grantId),
+      hash,
+      clientId,
+      now,
+    )) as RevokeRefreshResult;
+  }
+
+  async revokeAccessToken(grantId: string, jti: string) {
+    await this.script('twRevokeAccess', this.keys.grant(grantId), jti);
+  }
+
+  async revokeGrant(grantId: string, now: number) {
+    const n = await this.script('twRevokeGrant', this.keys.grant(grantId), this.keys.issued(grantId), now);
+    return Number(n) === 1;
+  }
+
+  async getAccessTokenState(grantId: string, jti: string): Promise<AccessTokenState> {
+    const f = await this.run(() =>
+      this.redis.hmget(this.keys.grant(grantId), 'rev', `x:${jti}`, ...GRANT_FIELDS),
+    );
+    const [rev, x, ...fields] = f;
+    const grant = toGrant(fields);
+    return grant ? { grant, revoked: rev === '1' || x === '1' } : { revoked: false };
+  }
+
+  async getRefreshTokenState(grantId: string, hash: string, now: number) {
+    const res = (await this.script(
+      'twRefreshState',
+      this.keys.grant(grantId),
+      this.keys.issued(grantId),
+      hash,
+    )) as [number, ...Field[]];
+    const [known, rev, cur, cexp, ...fields] = res;
+    const grant = toGrant(fields);
+    if (!grant || known !== 1) return undefined;
+    const expiresAt = Math.min(Number(cexp ?? 0), grant.maxExpiresAt);
+    const state: RefreshTokenState = {
+      grant,
+      active: rev !== '1' && cur === hash && expiresAt > now,
+      expiresAt,
+    };
+    return state;
+  }
+
+  // Signing keys ---------------------------------------------------------------------------
+
+  async getSigningKeys() {
+    return parse<SigningKeyRecord[]>(await this.run(() => this.redis.get(this.keys.signingKeys))) ?? [];
+  }
+  async initSigningKeys(candidate: SigningKeyRecord) {
+    const json = await this.script('twInitKeys', this.keys.signingKeys, JSON.stringify([candidate]));
+    return JSON.parse(String(json)) as SigningKeyRecord[];
+  }
+  async rotateSigningKeys(next: SigningKeyRecord, now: number, retainSeconds: number) {
+    const json = await this.script('twRotateKeys', this.keys.signingKeys, JSON.stringify(next), now, retainSeconds);
+    return JSON.parse(String(json)) as SigningKeyRecord[];
+  }
+
+  // Rate limiting ---------------------------------------------------------------------------
+
+  /**
+   * A rate-limit-redis store on this client. Script loading is answered locally and EVALSHA
+   * falls back to EVAL on NOSCRIPT, so it works on every cluster node, after failovers, and when
+   * Redis was down at start-up (rate-limit-redis would otherwise keep a failed load forever).
+   */
+  rateLimitStore(prefix: string): RateLimitStore {
+    return new RateLimitRedisStore({
+      prefix: `${this.prefix}rl:${prefix}`,
+      sendCommand: (...args: string[]) => this.rateLimitCommand(args) as never,
+    });
+  }
+
+  private async rateLimitCommand([cmd = '', ...args]: string[]): Promise<unknown> {
+    const upper = cmd.toUpperCase();
+    if (upper === 'SCRIPT' && args[0]?.toUpperCase() === 'LOAD' && args[1]) {
+      const sha = createHash('sha1').update(args[1]).digest('hex');
+      this.luaBySha.set(sha, args[1]);
+      return sha;
+    }
+    if (upper === 'EVALSHA' && args[0]) {
+      const [sha, ...rest] = args;
+      try {
+        return await this.run(() => this.redis.call('EVALSHA', sha, ...rest));
+      } catch (err) {
+        const lua = this.luaBySha.get(sha);
+        if (!lua || !/NOSCRIPT/.test(String((err as Error).message))) throw err;
+        return this.run(() => this.redis.call('EVAL', lua, ...rest));
+      }
+    }
+    return this.run(() => this.redis.call(cmd, ...args));
+  }
+
+  /** Does nothing: the caller owns the ioredis client and closes it. */
+  async close() {}
+}

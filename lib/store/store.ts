@@ -1,0 +1,198 @@
+// The Store contract: one method per atomic operation the token flows need, plus registry records.
+import type { Store as RateLimitStore } from 'express-rate-limit';
+
+/** Grant types the token endpoint supports (RFC 6749 §4.3, §4.4, §6). */
+export type GrantType = 'client_credentials' | 'password' | 'refresh_token';
+
+/** A tenant: every client and user belongs to one (SPEC B4). */
+export interface TenantRecord {
+  /** `[A-Za-z0-9._-]{1,64}`; used inside Redis hash tags. */
+  id: string;
+  name?: string;
+  /** Local authentication cooperation mode, read by resource servers per request. */
+  localUserMode: boolean;
+}
+
+/** A registered client. Secrets are kept only as scrypt hashes. */
+export interface ClientRecord {
+  id: string;
+  tenantId: string;
+  name?: string;
+  /** scrypt hash (`scrypt$N$r$p$salt$hash`); absent for public clients. */
+  secretHash?: string;
+  /** Grant types the client may use; `refresh_token` also decides whether password sign-ins get one. */
+  grants: GrantType[];
+  /** Scopes the client may be issued. */
+  scopes: string[];
+  /** May send `local_user` with client_credentials (SPEC B4). */
+  localUsers: boolean;
+  /** May call the introspection endpoint (RFC 7662 §2.1). */
+  introspect: boolean;
+  /** client_credentials also issues a refresh token (root of a new family). */
+  clientCredentialsRefresh: boolean;
+}
+
+/** A user of a tenant, signing in with the password grant. */
+export interface UserRecord {
+  tenantId: string;
+  username: string;
+  /** scrypt hash of the password. */
+  passwordHash: string;
+  roles: string[];
+}
+
+/** A scope definition (SPEC B5). */
+export interface ScopeRecord {
+  name: string;
+  /** Cloud service this scope grants use of. */
+  service?: string;
+  /** When true, the token's user must currently hold one of `roles`. */
+  roleCheck: boolean;
+  roles: string[];
+}
+
+/** What a grant (a refresh-token family, or a lone client_credentials issue) was issued for. */
+export interface GrantRecord {
+  /** Random id, carried in the access token as `gid` and in every refresh token of the family. */
+  id: string;
+  clientId: string;
+  tenantId: string;
+  /** The grant that started the family. */
+  grantType: 'password' | 'client_credentials';
+  /** Username for password grants, client id for client_credentials. */
+  subject: string;
+  /** Space-delimited scope granted at issue; refreshes may narrow, never widen it. */
+  scope: string;
+  localUser?: string;
+  deviceId?: string;
+  /** Epoch seconds. */
+  createdAt: number;
+  /** Epoch seconds after which no refresh token of the family is accepted (absolute cap). */
+  maxExpiresAt: number;
+}
+
+/** The tokens written with a new grant or a rotation. Times are epoch seconds. */
+export interface IssuedTokens {
+  jti: string;
+  accessExpiresAt: number;
+  /** SHA-256 (base64url) of the refresh token, and its expiry; absent when none is issued. */
+  refresh?: { hash: string; expiresAt: number };
+}
+
+/** Input to an atomic refresh-token rotation (RFC 6749 §6, RFC 9700 §4.14.2). */
+export interface RotateInput {
+  grantId: string;
+  presentedHash: string;
+  clientId: string;
+  now: number;
+  /** Space-delimited scope requested at refresh, '' for the grant's own. */
+  requestedScope: string;
+  /** Seconds during which the immediate predecessor may be presented again (0 = strict). */
+  leewaySeconds: number;
+  next: IssuedTokens & { refresh: { hash: string; expiresAt: number } };
+}
+
+export type RotateResult =
+  | { ok: true; grant: GrantRecord; retried: boolean }
+  | {
+      ok: false;
+      /** `reused`: an already-rotated token was replayed and the family is now revoked. */
+      reason: 'not_found' | 'revoked' | 'expired' | 'reused' | 'client_mismatch' | 'invalid_scope';
+    };
+
+export type RevokeRefreshResult = 'revoked' | 'not_found' | 'client_mismatch';
+
+/** A grant's live state as seen when checking an access token, read in one round trip. */
+export interface AccessTokenState {
+  /** Absent when the grant is unknown or has expired. */
+  grant?: GrantRecord;
+  /** The grant (family) is revoked, or this access token is. */
+  revoked: boolean;
+}
+
+/** A refresh token's live state, for introspection. */
+export interface RefreshTokenState {
+  grant: GrantRecord;
+  /** True only for the family's current refresh token, unexpired, family not revoked. */
+  active: boolean;
+  expiresAt: number;
+}
+
+/** A signing key pair as kept in the store, shared by every instance. */
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  privateJwk: JsonWebKey;
+  publicJwk: JsonWebKey;
+  /** Epoch seconds. */
+  createdAt: number;
+  /** Set when rotated out: the key no longer signs; its public part is published until `expiresAt`. */
+  retiredAt?: number;
+  expiresAt?: number;
+}
+
+/**
+ * Storage for tokenward. Every method is one atomic operation (one Lua script in Redis);
+ * absence is `undefined`; times are epoch seconds; TTLs are seconds.
+ * Implementations: {@link MemoryStore}, {@link RedisStore}. Both pass `test/conformance`.
+ */
+export interface Store {
+  // Registry
+  getTenant(id: string): Promise<TenantRecord | undefined>;
+  putTenant(tenant: TenantRecord): Promise<void>;
+  deleteTenant(id: string): Promise<boolean>;
+  listTenants(): Promise<TenantRecord[]>;
+  getClient(id: string): Promise<ClientRecord | undefined>;
+  putClient(client: ClientRecord): Promise<void>;
+  deleteClient(id: string): Promise<boolean>;
+  listClients(): Promise<ClientRecord[]>;
+  getUser(tenantId: string, username: string): Promise<UserRecord | undefined>;
+  putUser(user: UserRecord): Promise<void>;
+  deleteUser(tenantId: string, username: string): Promise<boolean>;
+  listUsers(tenantId: string): Promise<UserRecord[]>;
+  getScope(name: string): Promise<ScopeRecord | undefined>;
+  putScope(scope: ScopeRecord): Promise<void>;
+  deleteScope(name: string): Promise<boolean>;
+  listScopes(): Promise<ScopeRecord[]>;
+
+  // Tokens
+  /** Store a new grant with its first tokens; the refresh token (if any) becomes the family root. */
+  createGrant(grant: GrantRecord, tokens: IssuedTokens): Promise<void>;
+  /** Atomically rotate: of concurrent calls with one token exactly one gets `ok`. Reuse revokes the family. */
+  rotateRefreshToken(input: RotateInput): Promise<RotateResult>;
+  /** Revoke the whole family of a refresh token issued to `clientId` (any token of it, incl. the root). */
+  revokeByRefreshToken(
+    grantId: string,
+    hash: string,
+    clientId: string,
+    now: number,
+  ): Promise<RevokeRefreshResult>;
+  /** Revoke one access token until it expires. */
+  revokeAccessToken(grantId: string, jti: string, now: number): Promise<void>;
+  /** Revoke a grant and everything issued from it. Returns false when unknown. */
+  revokeGrant(grantId: string, now: number): Promise<boolean>;
+  /** One round trip: the grant and whether it or access token `jti` is revoked. */
+  getAccessTokenState(grantId: string, jti: string): Promise<AccessTokenState>;
+  /** The state of a refresh token of a family, or undefined when it was never issued there. */
+  getRefreshTokenState(
+    grantId: string,
+    hash: string,
+    now: number,
+  ): Promise<RefreshTokenState | undefined>;
+
+  // Signing keys
+  getSigningKeys(): Promise<SigningKeyRecord[]>;
+  /** Store `candidate` as the first key unless keys exist; returns the stored set. */
+  initSigningKeys(candidate: SigningKeyRecord): Promise<SigningKeyRecord[]>;
+  /** Make `next` the active key; retire the previous one, published until `now + retainSeconds`. */
+  rotateSigningKeys(
+    next: SigningKeyRecord,
+    now: number,
+    retainSeconds: number,
+  ): Promise<SigningKeyRecord[]>;
+
+  /** A rate-limit store sharing this store's backend, or undefined to use a per-process one. */
+  rateLimitStore?(prefix: string): RateLimitStore | undefined;
+  /** Release timers and connections the store owns (not a caller's Redis client). */
+  close(): Promise<void>;
+}

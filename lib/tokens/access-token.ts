@@ -1,0 +1,92 @@
+// Access tokens: RFC 9068 JWTs signed with jsonwebtoken and KeyObjects; verification pins alg, iss, aud, typ.
+import jwt from 'jsonwebtoken';
+import type { KeyRing } from './signing-keys';
+
+/** Claims of a tokenward access token (RFC 9068 §2.2 plus tenant and binding claims). */
+export interface AccessTokenClaims {
+  iss: string;
+  sub: string;
+  aud: string;
+  exp: number;
+  iat: number;
+  jti: string;
+  client_id: string;
+  scope: string;
+  tenant_id: string;
+  /** Grant (refresh-token family) id: revocation state lives under it. */
+  gid: string;
+  /** The grant type that started the grant: `password` (user token) or `client_credentials`. */
+  gty: 'password' | 'client_credentials';
+  device_id?: string;
+  local_user?: string;
+}
+
+/** RFC 9068 §2.1: the `typ` header of access tokens. */
+export const AT_TYP = 'at+jwt';
+/** Longest token we try to parse; anything longer is not ours. */
+export const MAX_TOKEN_LENGTH = 8192;
+
+export async function signAccessToken(claims: AccessTokenClaims, keys: KeyRing): Promise<string> {
+  const key = await keys.signingKey();
+  return jwt.sign(claims, key.privateKey, {
+    algorithm: key.alg,
+    keyid: key.kid,
+    header: { alg: key.alg, typ: AT_TYP },
+  });
+}
+
+export interface VerifyOptions {
+  issuer: string;
+  audience: string;
+  /** Seconds of clock skew tolerated for exp/nbf/iat. */
+  clockTolerance: number;
+}
+
+function isClaims(p: unknown): p is AccessTokenClaims {
+  const c = p as Record<string, unknown>;
+  return (
+    typeof c === 'object' &&
+    c !== null &&
+    ['sub', 'jti', 'client_id', 'tenant_id', 'gid'].every((k) => typeof c[k] === 'string') &&
+    typeof c.scope === 'string' &&
+    typeof c.exp === 'number' &&
+    typeof c.iat === 'number' &&
+    (c.gty === 'password' || c.gty === 'client_credentials')
+  );
+}
+
+/**
+ * Verify an access token against our own key set: `kid` must be ours (jku/x5u/jwk ignored), the
+ * algorithm is the key's own, `typ` must be at+jwt, and iss/aud/exp are always checked
+ * (RFC 8725 §3.1, §3.8, §3.11; RFC 9068 §4). Returns undefined for anything not valid.
+ */
+export async function verifyAccessToken(
+  token: string,
+  keys: KeyRing,
+  options: VerifyOptions,
+): Promise<AccessTokenClaims | undefined> {
+  if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 3) return undefined;
+  let decoded: jwt.Jwt | null;
+  try {
+    decoded = jwt.decode(token, { complete: true });
+  } catch {
+    return undefined;
+  }
+  const header = decoded?.header;
+  if (!header || typeof header.kid !== 'string') return undefined;
+  const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : '';
+  if (typ !== AT_TYP && typ !== `application/${AT_TYP}`) return undefined;
+  const key = await keys.verificationKey(header.kid);
+  if (!key || header.alg !== key.alg) return undefined;
+  try {
+    const payload = jwt.verify(token, key.publicKey, {
+      algorithms: [key.alg],
+      issuer: options.issuer,
+      audience: options.audience,
+      clockTolerance: options.clockTolerance,
+    });
+    return isClaims(payload) ? payload : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,184 @@
+// Signing keys: generated once and shared through the store (or given), parsed to KeyObjects once, published as JWKS.
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { ConfigError } from '../errors';
+import type { SigningKeyRecord, Store } from '../store/store';
+
+/** JWS algorithms tokenward signs with (RFC 7518 §3); HS* and none are never accepted. */
+export const SIGNING_ALGS = ['ES256', 'ES384', 'ES512', 'RS256', 'PS256'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+
+/** A key given in options instead of one generated into the store. */
+export interface StaticSigningKey {
+  privateKey: KeyObject | string | JsonWebKey;
+  alg?: SigningAlg;
+  kid?: string;
+}
+
+export interface LoadedKey {
+  kid: string;
+  alg: SigningAlg;
+  privateKey?: KeyObject;
+  publicKey: KeyObject;
+  publicJwk: JsonWebKey & { kid: string; alg: string; use: string };
+  expiresAt?: number;
+}
+
+const CURVE: Partial<Record<SigningAlg, string>> = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' };
+
+/** RFC 7638 JWK thumbprint, used as kid. */
+function thumbprint(jwk: JsonWebKey): string {
+  const members =
+    jwk.kty === 'EC'
+      ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }
+      : { e: jwk.e, kty: jwk.kty, n: jwk.n };
+  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+}
+
+/** Generate a key pair for `alg` as a store record. */
+export function generateSigningKey(alg: SigningAlg, now: number): SigningKeyRecord {
+  const curve = CURVE[alg];
+  const { privateKey, publicKey } = curve
+    ? generateKeyPairSync('ec', { namedCurve: curve })
+    : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const publicJwk = publicKey.export({ format: 'jwk' });
+  return {
+    kid: thumbprint(publicJwk),
+    alg,
+    privateJwk: privateKey.export({ format: 'jwk' }),
+    publicJwk,
+    createdAt: now,
+  };
+}
+
+function algFits(alg: SigningAlg, key: KeyObject): boolean {
+  const curve = CURVE[alg];
+  if (curve) return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' }[curve];
+  return key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+}
+
+function load(rec: { kid: string; alg: string; privateJwk?: JsonWebKey; publicJwk: JsonWebKey; expiresAt?: number; retiredAt?: number }): LoadedKey {
+  const alg = rec.alg as SigningAlg;
+  const publicKey = createPublicKey({ key: rec.publicJwk as never, format: 'jwk' });
+  const { kty, crv, x, y, n, e } = rec.publicJwk;
+  return {
+    kid: rec.kid,
+    alg,
+    ...(rec.privateJwk && rec.retiredAt === undefined
+      ? { privateKey: createPrivateKey({ key: rec.privateJwk as never, format: 'jwk' }) }
+      : {}),
+    publicKey,
+    publicJwk: JSON.parse(JSON.stringify({ kty, crv, x, y, n, e, kid: rec.kid, alg, use: 'sig' })),
+    ...(rec.expiresAt !== undefined ? { expiresAt: rec.expiresAt } : {}),
+  };
+}
+
+/** Turn keys given in options into loaded keys; the first one signs. Throws ConfigError. */
+export function loadStaticKeys(keys: readonly StaticSigningKey[], defaultAlg: SigningAlg): LoadedKey[] {
+  return keys.map((k, i) => {
+    let priv: KeyObject;
+    try {
+      priv =
+        typeof k.privateKey === 'string'
+          ? createPrivateKey(k.privateKey)
+          : 'asymmetricKeyType' in (k.privateKey as object)
+            ? (k.privateKey as KeyObject)
+            : createPrivateKey({ key: k.privateKey as never, format: 'jwk' });
+    } catch {
+      throw new ConfigError(`keys[${i}].privateKey is not a private key (PEM, JWK or KeyObject)`);
+    }
+    if (priv.type !== 'private') throw new ConfigError(`keys[${i}].privateKey is not a private key`);
+    const alg = k.alg ?? defaultAlg;
+    if (!algFits(alg, priv)) throw new ConfigError(`keys[${i}] does not fit algorithm ${alg}`);
+    const publicJwk = createPublicKey(priv).export({ format: 'jwk' });
+    const loaded = load({ kid: k.kid ?? thumbprint(publicJwk), alg, publicJwk });
+    return i === 0 ? { ...loaded, privateKey: priv } : loaded;
+  });
+}
+
+export interface KeyRingOptions {
+  alg: SigningAlg;
+  /** Keys from options; when set the store's keys are not used. */
+  staticKeys?: LoadedKey[];
+  /** Seconds a retired key stays published (the access-token lifetime plus skew). */
+  retainSeconds: number;
+  /** Seconds between background reloads from the store, so rotations by other instances are seen. */
+  reloadInterval?: number;
+  now: () => number;
+}
+
+/**
+ * The signing key set: loaded lazily from the store (generated there on first start, shared by
+ * every instance), reloaded in the background and on an unknown `kid` (at most every 5 s).
+ */
+export class KeyRing {
+  private keys: LoadedKey[] = [];
+  private loadedAt = -Infinity;
+  private loading?: Promise<void>;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: KeyRingOptions,
+  ) {
+    if (options.staticKeys) {
+      this.keys = options.staticKeys;
+      this.loadedAt = Infinity;
+    }
+  }
+
+  private reload(): Promise<void> {
+    this.loading ??= (async () => {
+      try {
+        let records = await this.store.getSigningKeys();
+        if (records.length === 0) {
+          records = await this.store.initSigningKeys(generateSigningKey(this.options.alg, this.options.now()));
+        }
+        this.keys = records.map(load);
+        this.loadedAt = this.options.now();
+      } finally {
+        this.loading = undefined;
+      }
+    })();
+    return this.loading;
+  }
+
+  private async ensure(): Promise<void> {
+    if (this.keys.length === 0) await this.reload();
+    else if (this.options.now() - this.loadedAt > (this.options.reloadInterval ?? 60)) {
+      this.reload().catch(() => {}); // stale keys keep working; the next call retries
+    }
+  }
+
+  /** The key that signs new tokens. */
+  async signingKey(): Promise<LoadedKey & { privateKey: KeyObject }> {
+    await this.ensure();
+    const key = this.keys.find((k) => k.privateKey);
+    if (!key?.privateKey) throw new Error('no active signing key');
+    return key as LoadedKey & { privateKey: KeyObject };
+  }
+
+  /** The public key for `kid` from our own set only; undefined for anything else. */
+  async verificationKey(kid: string): Promise<LoadedKey | undefined> {
+    await this.ensure();
+    const found = this.keys.find((k) => k.kid === kid);
+    if (found || this.options.now() - this.loadedAt < 5) return found;
+    await this.reload();
+    return this.keys.find((k) => k.kid === kid);
+  }
+
+  /** The JWKS document (RFC 7517 §5): every published public key. */
+  async jwks(): Promise<{ keys: LoadedKey['publicJwk'][] }> {
+    await this.ensure();
+    const now = this.options.now();
+    return { keys: this.keys.filter((k) => (k.expiresAt ?? Infinity) > now).map((k) => k.publicJwk) };
+  }
+
+  /** Generate a new signing key; the previous one stays published for `retainSeconds`. */
+  async rotate(): Promise<string> {
+    if (this.options.staticKeys) throw new ConfigError('keys given in options cannot be rotated by the store');
+    const next = generateSigningKey(this.options.alg, this.options.now());
+    const records = await this.store.rotateSigningKeys(next, this.options.now(), this.options.retainSeconds);
+    this.keys = records.map(load);
+    this.loadedAt = this.options.now();
+    return next.kid;
+  }
+}
