@@ -1,0 +1,57 @@
+// Error handler for tokenward's endpoints: every failure becomes an RFC-style JSON error, never a stack trace.
+import type { ErrorRequestHandler } from 'express';
+import type { Logger } from '../options/auth-server-options';
+import { OAuthError, StoreUnavailableError } from '../errors';
+
+/** Seconds a client should wait after a 503 before retrying. */
+export const RETRY_AFTER_SECONDS = 1;
+
+interface HttpishError {
+  status?: unknown;
+  type?: unknown;
+  expose?: unknown;
+}
+
+/** Map any error to an OAuthError; body-parser errors become 4xx invalid_request. */
+export function toOAuthError(err: unknown): OAuthError {
+  if (err instanceof OAuthError) return err;
+  if (err instanceof StoreUnavailableError) {
+    return new OAuthError('temporarily_unavailable', 'the service is temporarily unavailable; retry later', 503, {
+      'Retry-After': String(RETRY_AFTER_SECONDS),
+    }, { cause: err });
+  }
+  const e = (err ?? {}) as HttpishError;
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    const description =
+      e.type === 'entity.too.large'
+        ? 'request body is too large'
+        : e.type === 'parameters.too.many'
+          ? 'too many parameters'
+          : e.type === 'charset.unsupported' || e.type === 'encoding.unsupported'
+            ? 'unsupported body encoding'
+            : 'malformed request';
+    return new OAuthError('invalid_request', description, e.status, {}, { cause: err });
+  }
+  return new OAuthError('server_error', 'internal error', 500, {}, { cause: err });
+}
+
+/** Send an OAuthError as JSON with its status and headers. */
+export function sendOAuthError(res: import('express').Response, error: OAuthError): void {
+  res.status(error.status);
+  for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  res.setHeader('Cache-Control', 'no-store');
+  res.json({ error: error.error, error_description: error.expose ? error.message : 'internal error' });
+}
+
+/** Express error middleware: logs 5xx causes (never request bodies or tokens), answers JSON. */
+export function oauthErrorHandler(logger: Logger): ErrorRequestHandler {
+  return function tokenwardErrorHandler(err, req, res, next) {
+    if (res.headersSent) return next(err);
+    const error = toOAuthError(err);
+    if (error.status === 500) {
+      const cause = error.cause as Error | undefined;
+      logger.error('unexpected error', { path: req.path, name: cause?.name, message: cause?.message, stack: cause?.stack });
+    }
+    sendOAuthError(res, error);
+  };
+}

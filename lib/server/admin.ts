@@ -1,0 +1,201 @@
+// Admin API (auth.admin): validated upserts and reads of tenants, clients, users and scopes; key rotation.
+import { ValidationError } from '../errors';
+import type { ClientRecord, GrantType, ScopeRecord, TenantRecord, UserRecord } from '../store/store';
+import { hashSecret } from '../tokens/secrets';
+import type { ServerContext } from './context';
+import { GRANT_TYPES } from './grants';
+
+export interface TenantInput {
+  /** `[A-Za-z0-9._-]{1,64}`. */
+  id: string;
+  name?: string;
+  /** Local authentication cooperation mode (SPEC B4); default false. */
+  localUserMode?: boolean;
+}
+
+export interface ClientInput {
+  /** `[A-Za-z0-9._:-]{1,128}`. */
+  id: string;
+  tenantId: string;
+  name?: string;
+  /** At least 16 characters; stored as a scrypt hash. Omit on update to keep the current one. */
+  secret?: string;
+  /** A public client (no secret): password and refresh_token grants only. */
+  public?: boolean;
+  grants: GrantType[];
+  scopes?: string[];
+  localUsers?: boolean;
+  introspect?: boolean;
+  clientCredentialsRefresh?: boolean;
+}
+
+export interface UserInput {
+  tenantId: string;
+  /** 1–256 characters, no control characters or surrounding spaces. */
+  username: string;
+  /** 8–1024 characters; stored as a scrypt hash. Omit on update to keep the current one. */
+  password?: string;
+  roles?: string[];
+}
+
+export interface ScopeInput {
+  name: string;
+  service?: string;
+  roleCheck?: boolean;
+  roles?: string[];
+}
+
+/** A client as the admin API shows it: never the secret hash. */
+export type ClientView = Omit<ClientRecord, 'secretHash'> & { public: boolean };
+/** A user as the admin API shows it: never the password hash. */
+export type UserView = Omit<UserRecord, 'passwordHash'>;
+
+const TENANT_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const NAME = /^[^\p{Cc}]{1,256}$/u;
+const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
+const ROLE = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function check(ok: boolean, field: string, message: string): void {
+  if (!ok) throw new ValidationError(field, message);
+}
+function known(input: object, keys: readonly string[], what: string): void {
+  if (!input || typeof input !== 'object') throw new ValidationError(what, 'must be an object');
+  for (const k of Object.keys(input)) check(keys.includes(k), `${what}.${k}`, `unknown field (known: ${keys.join(', ')})`);
+}
+function bool(v: unknown, field: string): boolean {
+  check(v === undefined || typeof v === 'boolean', field, 'must be a boolean');
+  return v === true;
+}
+function list(v: unknown, field: string, re: RegExp, what: string): string[] {
+  if (v === undefined) return [];
+  check(Array.isArray(v) && v.length <= 256, field, 'must be an array of at most 256 items');
+  for (const s of v as unknown[]) check(typeof s === 'string' && re.test(s), field, `"${String(s).slice(0, 40)}" is not a valid ${what}`);
+  return [...new Set(v as string[])];
+}
+
+const viewClient = ({ secretHash, ...c }: ClientRecord): ClientView => ({ ...c, public: !secretHash });
+const viewUser = ({ passwordHash: _, ...u }: UserRecord): UserView => u;
+
+export function createAdmin(ctx: ServerContext) {
+  const { store } = ctx;
+  const requireTenant = async (id: unknown, field: string) => {
+    check(typeof id === 'string' && TENANT_ID.test(id), field, 'must match [A-Za-z0-9._-]{1,64}');
+    check(!!(await store.getTenant(id as string)), field, `tenant "${id}" does not exist`);
+  };
+
+  return {
+    async upsertTenant(input: TenantInput): Promise<TenantRecord> {
+      known(input, ['id', 'name', 'localUserMode'], 'tenant');
+      check(typeof input.id === 'string' && TENANT_ID.test(input.id), 'tenant.id', 'must match [A-Za-z0-9._-]{1,64}');
+      check(input.name === undefined || (typeof input.name === 'string' && NAME.test(input.name)), 'tenant.name', 'must be 1-256 printable characters');
+      const tenant: TenantRecord = {
+        id: input.id,
+        ...(input.name ? { name: input.name } : {}),
+        localUserMode: bool(input.localUserMode, 'tenant.localUserMode'),
+      };
+      await store.putTenant(tenant);
+      return tenant;
+    },
+    getTenant: (id: string) => store.getTenant(id),
+    listTenants: () => store.listTenants(),
+    /** Refused while clients of the tenant exist. */
+    async deleteTenant(id: string): Promise<boolean> {
+      const clients = await store.listClients();
+      check(!clients.some((c) => c.tenantId === id), 'tenant', `tenant "${id}" still has clients`);
+      return store.deleteTenant(id);
+    },
+
+    async upsertClient(input: ClientInput): Promise<ClientView> {
+      known(input, ['id', 'tenantId', 'name', 'secret', 'public', 'grants', 'scopes', 'localUsers', 'introspect', 'clientCredentialsRefresh'], 'client');
+      check(typeof input.id === 'string' && CLIENT_ID.test(input.id), 'client.id', 'must match [A-Za-z0-9._:-]{1,128}');
+      await requireTenant(input.tenantId, 'client.tenantId');
+      const isPublic = bool(input.public, 'client.public');
+      const grants = list(input.grants, 'client.grants', /^.+$/, 'grant type') as GrantType[];
+      check(grants.length > 0, 'client.grants', 'must name at least one grant type');
+      for (const g of grants) check(GRANT_TYPES.includes(g), 'client.grants', `"${g}" is not one of ${GRANT_TYPES.join(', ')}`);
+      const existing = await store.getClient(input.id);
+      let secretHash: string | undefined;
+      if (isPublic) {
+        check(input.secret === undefined, 'client.secret', 'a public client has no secret');
+        check(!grants.includes('client_credentials'), 'client.grants', 'a public client cannot use client_credentials');
+        check(input.introspect !== true, 'client.introspect', 'a public client cannot introspect');
+      } else if (input.secret !== undefined) {
+        check(typeof input.secret === 'string' && input.secret.length >= 16 && input.secret.length <= 1024, 'client.secret', 'must be 16-1024 characters');
+        secretHash = await hashSecret(input.secret);
+      } else {
+        secretHash = existing?.secretHash;
+        check(!!secretHash, 'client.secret', 'required for a new confidential client (or set public: true)');
+      }
+      check(input.name === undefined || (typeof input.name === 'string' && NAME.test(input.name)), 'client.name', 'must be 1-256 printable characters');
+      const client: ClientRecord = {
+        id: input.id,
+        tenantId: input.tenantId,
+        ...(input.name ? { name: input.name } : {}),
+        ...(secretHash ? { secretHash } : {}),
+        grants,
+        scopes: list(input.scopes, 'client.scopes', SCOPE, 'scope'),
+        localUsers: bool(input.localUsers, 'client.localUsers'),
+        introspect: bool(input.introspect, 'client.introspect'),
+        clientCredentialsRefresh: bool(input.clientCredentialsRefresh, 'client.clientCredentialsRefresh'),
+      };
+      await store.putClient(client);
+      return viewClient(client);
+    },
+    getClient: async (id: string) => {
+      const c = await store.getClient(id);
+      return c && viewClient(c);
+    },
+    listClients: async () => (await store.listClients()).map(viewClient),
+    deleteClient: (id: string) => store.deleteClient(id),
+
+    async upsertUser(input: UserInput): Promise<UserView> {
+      known(input, ['tenantId', 'username', 'password', 'roles'], 'user');
+      await requireTenant(input.tenantId, 'user.tenantId');
+      check(typeof input.username === 'string' && NAME.test(input.username) && input.username.trim() === input.username, 'user.username', 'must be 1-256 printable characters without surrounding spaces');
+      const existing = await store.getUser(input.tenantId, input.username);
+      let passwordHash = existing?.passwordHash;
+      if (input.password !== undefined) {
+        check(typeof input.password === 'string' && input.password.length >= 8 && input.password.length <= 1024, 'user.password', 'must be 8-1024 characters');
+        passwordHash = await hashSecret(input.password);
+      }
+      check(!!passwordHash, 'user.password', 'required for a new user');
+      const user: UserRecord = {
+        tenantId: input.tenantId,
+        username: input.username,
+        passwordHash: passwordHash as string,
+        roles: list(input.roles, 'user.roles', ROLE, 'role'),
+      };
+      await store.putUser(user);
+      return viewUser(user);
+    },
+    getUser: async (tenantId: string, username: string) => {
+      const u = await store.getUser(tenantId, username);
+      return u && viewUser(u);
+    },
+    listUsers: async (tenantId: string) => (await store.listUsers(tenantId)).map(viewUser),
+    deleteUser: (tenantId: string, username: string) => store.deleteUser(tenantId, username),
+
+    async upsertScope(input: ScopeInput): Promise<ScopeRecord> {
+      known(input, ['name', 'service', 'roleCheck', 'roles'], 'scope');
+      check(typeof input.name === 'string' && SCOPE.test(input.name), 'scope.name', 'must be a scope token (RFC 6749 §3.3)');
+      check(input.service === undefined || (typeof input.service === 'string' && ROLE.test(input.service)), 'scope.service', 'must match [A-Za-z0-9._:-]{1,64}');
+      const roleCheck = bool(input.roleCheck, 'scope.roleCheck');
+      const roles = list(input.roles, 'scope.roles', ROLE, 'role');
+      check(!roleCheck || roles.length > 0, 'scope.roles', 'roleCheck: true needs at least one role');
+      const scope: ScopeRecord = { name: input.name, ...(input.service ? { service: input.service } : {}), roleCheck, roles };
+      await store.putScope(scope);
+      return scope;
+    },
+    getScope: (name: string) => store.getScope(name),
+    listScopes: () => store.listScopes(),
+    deleteScope: (name: string) => store.deleteScope(name),
+
+    /** Start signing with a new key; the old public key stays in the JWKS until its tokens expired. Returns the new kid. */
+    rotateKeys: () => ctx.keys.rotate(),
+    /** Revoke a grant (refresh-token family) and every token issued from it. */
+    revokeGrant: (grantId: string) => store.revokeGrant(grantId, ctx.now()),
+  };
+}
+
+export type Admin = ReturnType<typeof createAdmin>;

@@ -1,0 +1,57 @@
+// createAuthServer: the authorization server as an Express router plus its admin API.
+import type { Router } from 'express';
+import { type AuthServerOptions, parseAuthServerOptions } from '../options/auth-server-options';
+import type { Store } from '../store/store';
+import { KeyRing } from '../tokens/signing-keys';
+import { type Admin, createAdmin } from './admin';
+import { ClientAuthenticator } from './client-auth';
+import { epochSeconds, type ServerContext } from './context';
+import { metadataDocument } from './metadata';
+import { buildRouter } from './router';
+
+export interface AuthServer {
+  readonly issuer: string;
+  readonly store: Store;
+  /** The Express router with every endpoint; mount with `app.use(auth.router())`. */
+  router(): Router;
+  /** RFC 8414 metadata as served. */
+  metadata(): ReturnType<typeof metadataDocument>;
+  /** The JWKS as served at jwks_uri. */
+  jwks(): Promise<{ keys: JsonWebKey[] }>;
+  readonly admin: Admin;
+}
+
+/**
+ * Create an authorization server (RFC 6749 token endpoint, RFC 7009, RFC 7662, RFC 8414).
+ *
+ * @example
+ * const auth = createAuthServer({ issuer: 'https://auth.example.com', store: new RedisStore({ redis }) });
+ * app.use(auth.router());
+ */
+export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServer {
+  const config = parseAuthServerOptions(options);
+  const ctx: ServerContext = {
+    config,
+    store: config.store,
+    now: epochSeconds,
+    clients: new ClientAuthenticator(config.store),
+    keys: new KeyRing(config.store, {
+      alg: config.signingAlg,
+      ...(config.staticKeys ? { staticKeys: config.staticKeys } : {}),
+      retainSeconds: config.accessTokenTtl + 60,
+      now: epochSeconds,
+    }),
+  };
+  let router: Router | undefined;
+  return {
+    issuer: config.issuer,
+    store: config.store,
+    router: () => {
+      router ??= buildRouter(ctx);
+      return router;
+    },
+    metadata: () => metadataDocument(ctx),
+    jwks: () => ctx.keys.jwks(),
+    admin: createAdmin(ctx),
+  };
+}

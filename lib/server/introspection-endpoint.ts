@@ -1,0 +1,87 @@
+// Introspection endpoint (RFC 7662): live state of access and refresh tokens, with tenant and local user (SPEC B4).
+import type { RequestHandler } from 'express';
+import { OAuthError } from '../errors';
+import { verifyAccessToken } from '../tokens/access-token';
+import { parseRefreshToken } from '../tokens/refresh-token';
+import type { ServerContext } from './context';
+import { readParams, required } from './params';
+
+/** RFC 7662 §2.2 response members tokenward fills, plus tenant_id, local_user and device_id. */
+export interface IntrospectionResponse {
+  active: boolean;
+  scope?: string;
+  client_id?: string;
+  username?: string;
+  token_type?: string;
+  exp?: number;
+  iat?: number;
+  sub?: string;
+  aud?: string;
+  iss?: string;
+  jti?: string;
+  tenant_id?: string;
+  local_user?: string;
+  device_id?: string;
+}
+
+const INACTIVE: IntrospectionResponse = Object.freeze({ active: false });
+
+async function introspect(ctx: ServerContext, token: string): Promise<IntrospectionResponse> {
+  const now = ctx.now();
+  const refresh = parseRefreshToken(token);
+  if (refresh) {
+    const state = await ctx.store.getRefreshTokenState(refresh.grantId, refresh.hash, now);
+    if (!state?.active) return INACTIVE;
+    const g = state.grant;
+    return {
+      active: true,
+      scope: g.scope,
+      client_id: g.clientId,
+      ...(g.grantType === 'password' ? { username: g.subject } : {}),
+      token_type: 'refresh_token',
+      exp: state.expiresAt,
+      iat: g.createdAt,
+      sub: g.subject,
+      iss: ctx.config.issuer,
+      tenant_id: g.tenantId,
+      ...(g.localUser ? { local_user: g.localUser } : {}),
+      ...(g.deviceId ? { device_id: g.deviceId } : {}),
+    };
+  }
+  const claims = await verifyAccessToken(token, ctx.keys, {
+    issuer: ctx.config.issuer,
+    audience: ctx.config.audience,
+    clockTolerance: 0,
+  });
+  if (!claims) return INACTIVE;
+  const state = await ctx.store.getAccessTokenState(claims.gid, claims.jti);
+  const g = state.grant;
+  if (!g || state.revoked || g.clientId !== claims.client_id || g.tenantId !== claims.tenant_id) return INACTIVE;
+  return {
+    active: true,
+    scope: claims.scope,
+    client_id: claims.client_id,
+    ...(claims.gty === 'password' ? { username: claims.sub } : {}),
+    token_type: 'Bearer',
+    exp: claims.exp,
+    iat: claims.iat,
+    sub: claims.sub,
+    aud: claims.aud,
+    iss: claims.iss,
+    jti: claims.jti,
+    tenant_id: claims.tenant_id,
+    ...(claims.local_user ? { local_user: claims.local_user } : {}),
+    ...(claims.device_id ? { device_id: claims.device_id } : {}),
+  };
+}
+
+export function introspectionEndpoint(ctx: ServerContext): RequestHandler {
+  return async function introspectionEndpoint(req, res) {
+    const params = readParams(req);
+    const { client } = await ctx.clients.authenticate(req, params, false);
+    if (!client.introspect) throw new OAuthError('unauthorized_client', 'client is not allowed to introspect', 403);
+    const token = required(params, 'token', 8192);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(await introspect(ctx, token));
+  };
+}

@@ -1,0 +1,53 @@
+// RFC 8414 authorization server metadata and the JWKS it points at.
+import type { RequestHandler } from 'express';
+import type { ServerContext } from './context';
+import { GRANT_TYPES } from './grants';
+
+/** Endpoint paths below the issuer's path. */
+export const PATHS = Object.freeze({
+  metadata: '/.well-known/oauth-authorization-server',
+  token: '/oauth2/token',
+  revocation: '/oauth2/revoke',
+  introspection: '/oauth2/introspect',
+  jwks: '/oauth2/jwks',
+});
+
+/** The metadata document (RFC 8414 §2). */
+export function metadataDocument(ctx: ServerContext) {
+  const base = ctx.config.issuer;
+  const auth = ['client_secret_basic', 'client_secret_post'];
+  return {
+    issuer: base,
+    token_endpoint: `${base}${PATHS.token}`,
+    revocation_endpoint: `${base}${PATHS.revocation}`,
+    introspection_endpoint: `${base}${PATHS.introspection}`,
+    jwks_uri: `${base}${PATHS.jwks}`,
+    grant_types_supported: GRANT_TYPES,
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: [...auth, 'none'],
+    revocation_endpoint_auth_methods_supported: [...auth, 'none'],
+    introspection_endpoint_auth_methods_supported: auth,
+    access_token_signing_alg_values_supported: ctx.config.staticKeys
+      ? [...new Set(ctx.config.staticKeys.map((k) => k.alg))]
+      : [ctx.config.signingAlg],
+    service_documentation: 'https://www.npmjs.com/package/tokenward',
+  };
+}
+
+export function metadataEndpoint(ctx: ServerContext): RequestHandler {
+  const doc = metadataDocument(ctx);
+  return function metadataEndpoint(_req, res) {
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.json(doc);
+  };
+}
+
+export function jwksEndpoint(ctx: ServerContext): RequestHandler {
+  return async function jwksEndpoint(_req, res) {
+    const jwks = await ctx.keys.jwks();
+    res.setHeader('Cache-Control', 'public, max-age=60');
+    res.setHeader('Content-Type', 'application/jwk-set+json; charset=utf-8');
+    res.send(JSON.stringify(jwks));
+  };
+}
+

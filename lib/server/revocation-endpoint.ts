@@ -1,0 +1,36 @@
+// Revocation endpoint (RFC 7009): a refresh token revokes its whole family (SPEC B1); an access token itself.
+import type { RequestHandler } from 'express';
+import { invalidRequest } from '../errors';
+import { verifyAccessToken } from '../tokens/access-token';
+import { parseRefreshToken } from '../tokens/refresh-token';
+import type { ServerContext } from './context';
+import { readParams, required } from './params';
+
+const notYours = () => invalidRequest('token was not issued to this client');
+
+export function revocationEndpoint(ctx: ServerContext): RequestHandler {
+  return async function revocationEndpoint(req, res) {
+    const params = readParams(req);
+    const { client } = await ctx.clients.authenticate(req, params, true);
+    const token = required(params, 'token', 8192);
+    // token_type_hint is only a hint (RFC 7009 §2.1): the token's shape tells us its type.
+    const refresh = parseRefreshToken(token);
+    if (refresh) {
+      const result = await ctx.store.revokeByRefreshToken(refresh.grantId, refresh.hash, client.id, ctx.now());
+      if (result === 'client_mismatch') throw notYours();
+    } else {
+      const claims = await verifyAccessToken(token, ctx.keys, {
+        issuer: ctx.config.issuer,
+        audience: ctx.config.audience,
+        clockTolerance: ctx.config.clockTolerance,
+      });
+      if (claims) {
+        if (claims.client_id !== client.id) throw notYours();
+        await ctx.store.revokeAccessToken(claims.gid, claims.jti, ctx.now());
+      }
+    }
+    // Unknown, expired and already revoked tokens all answer 200 (RFC 7009 §2.2).
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(200).end();
+  };
+}

@@ -1,0 +1,42 @@
+// The router mounted with app.use(auth.router()): metadata, JWKS, token, revocation, introspection.
+import express, { type RequestHandler, Router } from 'express';
+import { OAuthError } from '../errors';
+import { oauthErrorHandler, sendOAuthError } from '../http/error-handler';
+import type { ServerContext } from './context';
+import { introspectionEndpoint } from './introspection-endpoint';
+import { jwksEndpoint, metadataEndpoint, PATHS } from './metadata';
+import { tokenRateLimiters } from './rate-limit';
+import { revocationEndpoint } from './revocation-endpoint';
+import { tokenEndpoint } from './token-endpoint';
+
+/** Largest accepted form body; token requests are a few hundred bytes. */
+const BODY_LIMIT = '16kb';
+
+function methodNotAllowed(allow: string): RequestHandler {
+  return function methodNotAllowed(_req, res) {
+    res.setHeader('Allow', allow);
+    sendOAuthError(res, new OAuthError('invalid_request', `method not allowed; use ${allow}`, 405));
+  };
+}
+
+export function buildRouter(ctx: ServerContext): Router {
+  const router = Router();
+  const base = ctx.config.issuerPath;
+  const errors = oauthErrorHandler(ctx.config.logger);
+  const form = express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 32 });
+  const metadata = metadataEndpoint(ctx);
+
+  // RFC 8414 §3.1: for an issuer with a path, the well-known segment goes before it.
+  const metadataPaths = base ? [`${PATHS.metadata}${base}`, `${base}${PATHS.metadata}`] : [PATHS.metadata];
+  for (const path of metadataPaths) router.get(path, metadata).all(path, methodNotAllowed('GET'));
+  router.get(`${base}${PATHS.jwks}`, jwksEndpoint(ctx), errors);
+  router.all(`${base}${PATHS.jwks}`, methodNotAllowed('GET'));
+
+  router.post(`${base}${PATHS.token}`, form, ...tokenRateLimiters(ctx), tokenEndpoint(ctx), errors);
+  router.post(`${base}${PATHS.revocation}`, form, revocationEndpoint(ctx), errors);
+  router.post(`${base}${PATHS.introspection}`, form, introspectionEndpoint(ctx), errors);
+  for (const p of [PATHS.token, PATHS.revocation, PATHS.introspection]) {
+    router.all(`${base}${p}`, methodNotAllowed('POST'));
+  }
+  return router;
+}
