@@ -1,0 +1,154 @@
+// SPEC B1 end to end: rotation, one winner among concurrent refreshes, reuse detection, family revocation.
+import { buildApp, introspect, refresh, revoke, seed, signIn, type TestApp } from '../helpers/app';
+import { makeStore, STORE_KINDS, type TestStore } from '../helpers/stores';
+
+describe.each(STORE_KINDS)('refresh-token families on %s', (kind) => {
+  let ts: TestStore;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    ts = await makeStore(kind, `families-${kind}`);
+    t = buildApp(ts.store);
+    await seed(t.auth);
+  });
+  afterAll(() => ts.close());
+
+  it('rotates: a new pair in the same family, the presented refresh token stops working', async () => {
+    const first = await signIn(t.app);
+    const r1 = await refresh(t.app, first.refresh_token);
+    expect(r1.status).toBe(200);
+    expect(r1.body.refresh_token).not.toBe(first.refresh_token);
+    // Same family: the grant id prefix is shared.
+    expect(r1.body.refresh_token.split('.')[0]).toBe(first.refresh_token.split('.')[0]);
+    expect((await introspect(t.app, r1.body.refresh_token)).active).toBe(true);
+    expect((await introspect(t.app, first.refresh_token)).active).toBe(false);
+  });
+
+  it('SPEC B2: the old access token stays valid after a renewal', async () => {
+    const first = await signIn(t.app);
+    const r1 = await refresh(t.app, first.refresh_token);
+    expect(r1.status).toBe(200);
+    expect((await introspect(t.app, first.access_token)).active).toBe(true);
+    expect((await introspect(t.app, r1.body.access_token)).active).toBe(true);
+  });
+
+  it('20 concurrent refreshes of one token: exactly one 200, the rest invalid_grant', async () => {
+    const first = await signIn(t.app);
+    const results = await Promise.all(Array.from({ length: 20 }, () => refresh(t.app, first.refresh_token)));
+    const ok = results.filter((r) => r.status === 200);
+    expect(ok).toHaveLength(1);
+    for (const r of results.filter((x) => x.status !== 200)) {
+      expect(r.status).toBe(400);
+      expect(r.body.error).toBe('invalid_grant');
+    }
+    // The losers replayed a rotated token: reuse, so the family (winner included) is revoked.
+    expect((await introspect(t.app, ok[0]?.body.refresh_token)).active).toBe(false);
+  });
+
+  it('replay after rotation is reuse: invalid_grant and the newest token of the family is dead', async () => {
+    const first = await signIn(t.app);
+    const r1 = await refresh(t.app, first.refresh_token);
+    const r2 = await refresh(t.app, r1.body.refresh_token);
+    expect(r2.status).toBe(200);
+    const replay = await refresh(t.app, first.refresh_token);
+    expect(replay.status).toBe(400);
+    expect(replay.body.error).toBe('invalid_grant');
+    const newest = await refresh(t.app, r2.body.refresh_token);
+    expect(newest.status).toBe(400);
+    expect(newest.body.error).toBe('invalid_grant');
+    expect((await introspect(t.app, r2.body.access_token)).active).toBe(false);
+  });
+
+  it('revoking the root after two rotations kills the newest refresh token and every access token; another family lives', async () => {
+    const first = await signIn(t.app);
+    const other = await signIn(t.app);
+    const r1 = await refresh(t.app, first.refresh_token);
+    const r2 = await refresh(t.app, r1.body.refresh_token);
+    const rev = await revoke(t.app, first.refresh_token);
+    expect(rev.status).toBe(200);
+    for (const token of [first.access_token, r1.body.access_token, r2.body.access_token, r2.body.refresh_token]) {
+      expect(await introspect(t.app, token)).toEqual({ active: false });
+    }
+    expect((await refresh(t.app, r2.body.refresh_token)).body.error).toBe('invalid_grant');
+    expect((await introspect(t.app, other.access_token)).active).toBe(true);
+    expect((await refresh(t.app, other.refresh_token)).status).toBe(200);
+  });
+
+  it('revoking an access token revokes that token only', async () => {
+    const first = await signIn(t.app);
+    const r1 = await refresh(t.app, first.refresh_token);
+    expect((await revoke(t.app, first.access_token)).status).toBe(200);
+    expect(await introspect(t.app, first.access_token)).toEqual({ active: false });
+    expect((await introspect(t.app, r1.body.access_token)).active).toBe(true);
+    expect((await refresh(t.app, r1.body.refresh_token)).status).toBe(200);
+  });
+
+  it('a refresh racing a revocation of the family never leaves a live token once the revocation returned', async () => {
+    for (let round = 0; round < 5; round++) {
+      const first = await signIn(t.app);
+      const [refreshed, revoked] = await Promise.all([
+        refresh(t.app, first.refresh_token),
+        revoke(t.app, first.refresh_token),
+      ]);
+      expect(revoked.status).toBe(200);
+      if (refreshed.status === 200) {
+        expect(await introspect(t.app, refreshed.body.access_token)).toEqual({ active: false });
+        expect(await introspect(t.app, refreshed.body.refresh_token)).toEqual({ active: false });
+      } else {
+        expect(refreshed.body.error).toBe('invalid_grant');
+      }
+      expect(await introspect(t.app, first.access_token)).toEqual({ active: false });
+    }
+  });
+
+  it('client_credentials with clientCredentialsRefresh starts a family too', async () => {
+    const { post, SVC_RT, TOKEN } = await import('../helpers/app');
+    const res = await post(t.app, TOKEN, { grant_type: 'client_credentials' }, SVC_RT);
+    expect(res.status).toBe(200);
+    expect(typeof res.body.refresh_token).toBe('string');
+    const next = await post(t.app, TOKEN, { grant_type: 'refresh_token', refresh_token: res.body.refresh_token }, SVC_RT);
+    expect(next.status).toBe(200);
+    expect((await introspect(t.app, next.body.access_token)).tenant_id).toBe('beta');
+  });
+});
+
+describe.each(STORE_KINDS)('refreshReuseLeewaySeconds on %s', (kind) => {
+  let ts: TestStore;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    ts = await makeStore(kind, `leeway-${kind}`);
+    t = buildApp(ts.store, { refreshReuseLeewaySeconds: 30 });
+    await seed(t.auth);
+  });
+  afterAll(() => ts.close());
+
+  it('the immediate predecessor may be presented again within the leeway; it kills the successor it replaces', async () => {
+    const first = await signIn(t.app);
+    const lost = await refresh(t.app, first.refresh_token); // the client never saw this response
+    const retry = await refresh(t.app, first.refresh_token);
+    expect(retry.status).toBe(200);
+    expect(await introspect(t.app, lost.body.refresh_token)).toEqual({ active: false });
+    expect(await introspect(t.app, lost.body.access_token)).toEqual({ active: false });
+    expect((await introspect(t.app, retry.body.refresh_token)).active).toBe(true);
+    expect((await refresh(t.app, retry.body.refresh_token)).status).toBe(200);
+  });
+
+  it('older tokens never slip past reuse detection', async () => {
+    const first = await signIn(t.app);
+    const r1 = await refresh(t.app, first.refresh_token);
+    const r2 = await refresh(t.app, r1.body.refresh_token);
+    const old = await refresh(t.app, first.refresh_token); // two generations back
+    expect(old.status).toBe(400);
+    expect(old.body.error).toBe('invalid_grant');
+    expect(await introspect(t.app, r2.body.refresh_token)).toEqual({ active: false });
+  });
+
+  it('a killed successor presented later is reuse and revokes the family', async () => {
+    const first = await signIn(t.app);
+    const lost = await refresh(t.app, first.refresh_token);
+    const retry = await refresh(t.app, first.refresh_token);
+    expect((await refresh(t.app, lost.body.refresh_token)).status).toBe(400);
+    expect(await introspect(t.app, retry.body.refresh_token)).toEqual({ active: false });
+  });
+});
