@@ -38,6 +38,12 @@ export interface AuthServerOptions {
   keys?: StaticSigningKey[];
   /** Seconds of clock skew tolerated when verifying tokens at revocation and introspection (default 5). */
   clockTolerance?: number;
+  /**
+   * Seconds a client record read from the store is reused by this instance (default 1; 0 = always
+   * read). Keeps token issuance at one store round trip for client_credentials and refresh; admin
+   * changes made through another instance are seen within this bound.
+   */
+  clientCacheTtl?: number;
   /** Token-endpoint rate limits, or false to turn them off. */
   rateLimit?: RateLimitOptions | false;
   /** Receives internal errors (never tokens or secrets). Default: console.error. */
@@ -59,6 +65,7 @@ const KNOWN: KeysEnum<AuthServerOptions> = {
   signingAlg: true,
   keys: true,
   clockTolerance: true,
+  clientCacheTtl: true,
   rateLimit: true,
   logger: true,
 };
@@ -70,6 +77,7 @@ const DEFAULTS = Object.freeze({
   refreshReuseLeewaySeconds: 0,
   signingAlg: 'ES256' as SigningAlg,
   clockTolerance: 5,
+  clientCacheTtl: 1,
 });
 
 const RATE_DEFAULTS = Object.freeze({ windowSeconds: 60, perClient: 600, perUsername: 20, perIp: 200 });
@@ -87,6 +95,7 @@ export interface AuthServerConfig {
   signingAlg: SigningAlg;
   staticKeys?: LoadedKey[];
   clockTolerance: number;
+  clientCacheTtl: number;
   rateLimit: Required<RateLimitOptions> | false;
   logger: Logger;
 }
@@ -155,6 +164,7 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
     signingAlg: o.signingAlg,
     ...(o.keys ? { staticKeys: loadStaticKeys(o.keys, o.signingAlg) } : {}),
     clockTolerance: seconds(f, 'clockTolerance', o.clockTolerance, 0, 300),
+    clientCacheTtl: seconds(f, 'clientCacheTtl', o.clientCacheTtl, 0, 60),
     rateLimit,
     logger: o.logger ?? { error: (message, meta) => console.error(`[tokenward] ${message}`, meta ?? '') },
   };

@@ -140,6 +140,7 @@ export function createAdmin(ctx: ServerContext) {
         clientCredentialsRefresh: bool(input.clientCredentialsRefresh, 'client.clientCredentialsRefresh'),
       };
       await store.putClient(client);
+      ctx.clients.forget(client.id);
       return viewClient(client);
     },
     getClient: async (id: string) => {
@@ -147,7 +148,12 @@ export function createAdmin(ctx: ServerContext) {
       return c && viewClient(c);
     },
     listClients: async () => (await store.listClients()).map(viewClient),
-    deleteClient: (id: string) => store.deleteClient(id),
+    deleteClient: async (id: string) => {
+      ctx.clients.forget(id);
+      const deleted = await store.deleteClient(id);
+      ctx.clients.forget(id);
+      return deleted;
+    },
 
     async upsertUser(input: UserInput): Promise<UserView> {
       known(input, ['tenantId', 'username', 'password', 'roles'], 'user');

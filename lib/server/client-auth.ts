@@ -44,8 +44,31 @@ export function parseBasic(header: string | undefined): { id: string; secret: st
  */
 export class ClientAuthenticator {
   private readonly verified = new Map<string, { secretHash: string; digest: Buffer }>();
+  private readonly records = new Map<string, { client: ClientRecord; until: number }>();
 
-  constructor(private readonly store: Store) {}
+  /** `cacheMs`: how long a client record read from the store is reused (0: read every time). */
+  constructor(
+    private readonly store: Store,
+    private readonly cacheMs = 0,
+  ) {}
+
+  /** Forget a cached client record (called by admin writes on this instance). */
+  forget(id: string): void {
+    this.records.delete(id);
+  }
+
+  /** The client record, from the short-lived cache when fresh; misses are not cached. */
+  private async lookup(id: string): Promise<ClientRecord | undefined> {
+    if (this.cacheMs <= 0) return this.store.getClient(id);
+    const now = Date.now();
+    const hit = this.records.get(id);
+    if (hit && hit.until > now) return hit.client;
+    const client = await this.store.getClient(id);
+    if (this.records.size >= CACHE_LIMIT) this.records.delete(this.records.keys().next().value as string);
+    if (client) this.records.set(id, { client, until: now + this.cacheMs });
+    else this.records.delete(id);
+    return client;
+  }
 
   /**
    * Authenticate the calling client. Public clients (no secret) pass only when `allowPublic`.
@@ -60,7 +83,7 @@ export class ClientAuthenticator {
     const id = basic?.id ?? bodyId;
     const secret = basic?.secret ?? bodySecret;
     if (id === undefined || id.length > 128) throw invalidClient(!!basic);
-    const client = await this.store.getClient(id);
+    const client = await this.lookup(id);
     const method: ClientAuthMethod = basic ? 'client_secret_basic' : secret !== undefined ? 'client_secret_post' : 'none';
     if (!client) {
       if (secret !== undefined) await verifySecret(secret, DUMMY_HASH);

@@ -34,7 +34,7 @@ export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServ
     config,
     store: config.store,
     now: epochSeconds,
-    clients: new ClientAuthenticator(config.store),
+    clients: new ClientAuthenticator(config.store, config.clientCacheTtl * 1000),
     keys: new KeyRing(config.store, {
       alg: config.signingAlg,
       ...(config.staticKeys ? { staticKeys: config.staticKeys } : {}),

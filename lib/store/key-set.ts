@@ -16,6 +16,6 @@ export function rotateKeySet(
 
 /** Scope `requested` (space-delimited) is contained in `granted`. */
 export function isSubScope(requested: string, granted: string): boolean {
-  const have = new Set(granted.split(' '));
-  return requested.split(' ').every((s) => s === '' || have.has(s));
+  const have = new Set(granted.split(/\s+/));
+  return requested.split(/\s+/).every((s) => s === '' || have.has(s));
 }

@@ -158,7 +158,6 @@ export class MemoryStore implements Store {
   private revokeFamily(fam: FamilyState, now: number) {
     fam.revoked = true;
     fam.current = undefined;
-    fam.issued.clear();
     fam.expiresAt = Math.max(fam.accessExpiresAt, now + 1);
   }
 

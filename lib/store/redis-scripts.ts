@@ -14,7 +14,7 @@ local function revoke(g, rts, now)
   if ttl < 1 then ttl = 1 end
   redis.call('HSET', g, 'rev', '1')
   redis.call('HDEL', g, 'cur', 'prev')
-  redis.call('DEL', rts)
+  redis.call('EXPIRE', rts, ttl)
   redis.call('EXPIRE', g, ttl)
 end
 `;

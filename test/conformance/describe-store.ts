@@ -1,0 +1,665 @@
+// The Store conformance suite (SPEC §4): the same cases, run against MemoryStore, RedisStore and RedisStore on a cluster.
+import type {
+  ClientRecord,
+  GrantRecord,
+  IssuedTokens,
+  RotateResult,
+  ScopeRecord,
+  SigningKeyRecord,
+  Store,
+  TenantRecord,
+  UserRecord,
+} from '../../lib';
+import { randomId, sha256 } from '../../lib/tokens/secrets';
+import { makeStore, type StoreKind, type TestStore } from '../helpers/stores';
+
+/** A refresh token as the store sees it (its hash) plus the access token jti issued with it. */
+interface Issued {
+  hash: string;
+  jti: string;
+}
+
+export function describeStore(kind: StoreKind): void {
+  describe(`Store conformance: ${kind}`, () => {
+    // One fixed clock for the whole suite. It is the real time at start-up, not an arbitrary past
+    // date: MemoryStore and Redis TTLs drop entries by wall clock, so "now" must not be behind it.
+    const NOW = Math.floor(Date.now() / 1000);
+    const ACCESS_TTL = 600;
+    const REFRESH_TTL = 3600;
+    const MAX_AGE = 86400;
+
+    let ts: TestStore;
+    let store: Store;
+
+    beforeAll(async () => {
+      ts = await makeStore(kind, `conf-${kind}`);
+      store = ts.store;
+    });
+    afterAll(() => ts.close());
+
+    const newToken = (): Issued => ({ hash: sha256(randomId(32)), jti: randomId(16) });
+
+    const tokensFor = (
+      t: Issued,
+      now = NOW,
+    ): IssuedTokens & { refresh: { hash: string; expiresAt: number } } => ({
+      jti: t.jti,
+      accessExpiresAt: now + ACCESS_TTL,
+      refresh: { hash: t.hash, expiresAt: now + REFRESH_TTL },
+    });
+
+    const grantRecord = (overrides: Partial<GrantRecord> = {}): GrantRecord => ({
+      id: randomId(),
+      clientId: 'app-a',
+      tenantId: 'acme',
+      grantType: 'password',
+      subject: 'alice',
+      scope: 'read write print',
+      createdAt: NOW,
+      maxExpiresAt: NOW + MAX_AGE,
+      ...overrides,
+    });
+
+    /** Create a grant with a root refresh token (or the given tokens). */
+    async function issue(
+      overrides: Partial<GrantRecord> = {},
+      tokens?: (root: Issued) => IssuedTokens,
+    ): Promise<{ grant: GrantRecord; root: Issued }> {
+      const grant = grantRecord(overrides);
+      const root = newToken();
+      await store.createGrant(grant, tokens ? tokens(root) : tokensFor(root));
+      return { grant, root };
+    }
+
+    interface RotateOpts {
+      now?: number;
+      clientId?: string;
+      scope?: string;
+      leeway?: number;
+      next?: Issued;
+      refreshExpiresAt?: number;
+    }
+
+    /** Rotate `presented` in `grant`; returns the result and the token it would have issued. */
+    async function rotate(
+      grant: GrantRecord,
+      presented: Issued,
+      opts: RotateOpts = {},
+    ): Promise<{ result: RotateResult; next: Issued }> {
+      const now = opts.now ?? NOW;
+      const next = opts.next ?? newToken();
+      const tokens = tokensFor(next, now);
+      if (opts.refreshExpiresAt !== undefined) tokens.refresh.expiresAt = opts.refreshExpiresAt;
+      const result = await store.rotateRefreshToken({
+        grantId: grant.id,
+        presentedHash: presented.hash,
+        clientId: opts.clientId ?? grant.clientId,
+        now,
+        requestedScope: opts.scope ?? '',
+        leewaySeconds: opts.leeway ?? 0,
+        next: tokens,
+      });
+      return { result, next };
+    }
+
+    /** Rotate and expect success; returns the new token. */
+    async function rotateOk(
+      grant: GrantRecord,
+      presented: Issued,
+      opts: RotateOpts = {},
+    ): Promise<Issued> {
+      const { result, next } = await rotate(grant, presented, opts);
+      expect(result).toStrictEqual({ ok: true, grant, retried: false });
+      return next;
+    }
+
+    const familyRevoked = async (grant: GrantRecord) =>
+      (await store.getAccessTokenState(grant.id, randomId(16))).revoked;
+
+    const isActive = async (grant: GrantRecord, t: Issued, now = NOW) =>
+      (await store.getRefreshTokenState(grant.id, t.hash, now))?.active === true;
+
+    const byKey =
+      <T>(key: (r: T) => string) =>
+      (a: T, b: T) =>
+        key(a).localeCompare(key(b));
+
+    it('1. registry: tenants, clients, users (per tenant) and scopes round-trip deep-equal', async () => {
+      const tenants: TenantRecord[] = [
+        { id: 'acme', name: 'Acme Corp', localUserMode: true },
+        { id: 'globex', localUserMode: false },
+      ];
+      const clients: ClientRecord[] = [
+        {
+          id: 'printer-app',
+          tenantId: 'acme',
+          name: 'Printer app',
+          secretHash: 'scrypt$16384$8$1$c2FsdA$aGFzaA',
+          grants: ['client_credentials', 'refresh_token'],
+          scopes: ['print', 'read'],
+          localUsers: true,
+          introspect: false,
+          clientCredentialsRefresh: true,
+        },
+        {
+          id: 'mobile',
+          tenantId: 'globex',
+          grants: ['password', 'refresh_token'],
+          scopes: [],
+          localUsers: false,
+          introspect: true,
+          clientCredentialsRefresh: false,
+        },
+      ];
+      const alice: UserRecord = {
+        tenantId: 'acme',
+        username: 'alice',
+        passwordHash: 'scrypt$x',
+        roles: ['admin'],
+      };
+      const bob: UserRecord = {
+        tenantId: 'acme',
+        username: 'bob',
+        passwordHash: 'scrypt$y',
+        roles: [],
+      };
+      const carol: UserRecord = {
+        tenantId: 'globex',
+        username: 'carol',
+        passwordHash: 'scrypt$z',
+        roles: ['op'],
+      };
+      const scopes: ScopeRecord[] = [
+        { name: 'print', service: 'print', roleCheck: true, roles: ['printer-user'] },
+        { name: 'read', roleCheck: false, roles: [] },
+      ];
+
+      expect(await store.getTenant('acme')).toBeUndefined();
+      expect(await store.listTenants()).toStrictEqual([]);
+      for (const t of tenants) await store.putTenant(t);
+      for (const c of clients) await store.putClient(c);
+      for (const u of [alice, bob, carol]) await store.putUser(u);
+      for (const s of scopes) await store.putScope(s);
+
+      // Deep-equal, and optional fields that were absent stay absent (toStrictEqual).
+      for (const t of tenants) expect(await store.getTenant(t.id)).toStrictEqual(t);
+      for (const c of clients) expect(await store.getClient(c.id)).toStrictEqual(c);
+      for (const s of scopes) expect(await store.getScope(s.name)).toStrictEqual(s);
+      expect(await store.getUser('acme', 'alice')).toStrictEqual(alice);
+      expect(await store.getUser('globex', 'carol')).toStrictEqual(carol);
+      expect((await store.listTenants()).sort(byKey((t) => t.id))).toStrictEqual(tenants);
+      expect((await store.listClients()).sort(byKey((c) => c.id))).toStrictEqual(
+        [...clients].sort(byKey((c) => c.id)),
+      );
+      expect((await store.listScopes()).sort(byKey((s) => s.name))).toStrictEqual(scopes);
+
+      // Users are per tenant: acme's alice is not globex's alice.
+      expect((await store.listUsers('acme')).sort(byKey((u) => u.username))).toStrictEqual([
+        alice,
+        bob,
+      ]);
+      expect(await store.listUsers('globex')).toStrictEqual([carol]);
+      expect(await store.listUsers('initech')).toStrictEqual([]);
+      expect(await store.getUser('globex', 'alice')).toBeUndefined();
+      expect(await store.getUser('acme', 'carol')).toBeUndefined();
+
+      // Unknown ids.
+      expect(await store.getTenant('nope')).toBeUndefined();
+      expect(await store.getClient('nope')).toBeUndefined();
+      expect(await store.getUser('acme', 'nope')).toBeUndefined();
+      expect(await store.getScope('nope')).toBeUndefined();
+
+      // A put replaces the record.
+      const renamed: TenantRecord = { id: 'globex', name: 'Globex', localUserMode: true };
+      await store.putTenant(renamed);
+      expect(await store.getTenant('globex')).toStrictEqual(renamed);
+
+      // delete: true, then false; gone from get and list.
+      expect(await store.deleteTenant('globex')).toBe(true);
+      expect(await store.deleteTenant('globex')).toBe(false);
+      expect(await store.getTenant('globex')).toBeUndefined();
+      expect(await store.listTenants()).toStrictEqual([tenants[0]]);
+      expect(await store.deleteClient('mobile')).toBe(true);
+      expect(await store.deleteClient('mobile')).toBe(false);
+      expect(await store.getClient('mobile')).toBeUndefined();
+      expect((await store.listClients()).map((c) => c.id)).toStrictEqual(['printer-app']);
+      expect(await store.deleteUser('globex', 'alice')).toBe(false); // alice is acme's
+      expect(await store.deleteUser('acme', 'alice')).toBe(true);
+      expect(await store.deleteUser('acme', 'alice')).toBe(false);
+      expect(await store.getUser('acme', 'alice')).toBeUndefined();
+      expect(await store.listUsers('acme')).toStrictEqual([bob]);
+      expect(await store.deleteScope('read')).toBe(true);
+      expect(await store.deleteScope('read')).toBe(false);
+      expect(await store.getScope('read')).toBeUndefined();
+      expect(await store.listScopes()).toStrictEqual([scopes[0]]);
+    });
+
+    it('2. createGrant then getAccessTokenState: the grant deep-equal, not revoked; unknown grant', async () => {
+      const full = grantRecord({
+        grantType: 'client_credentials',
+        subject: 'printer-app',
+        clientId: 'printer-app',
+        localUser: 'kiosk-7',
+        deviceId: 'dev:42',
+      });
+      const root = newToken();
+      await store.createGrant(full, tokensFor(root));
+      expect(await store.getAccessTokenState(full.id, root.jti)).toStrictEqual({
+        grant: full,
+        revoked: false,
+      });
+
+      // Optional fields absent stay absent.
+      const { grant: plain, root: plainRoot } = await issue();
+      expect(await store.getAccessTokenState(plain.id, plainRoot.jti)).toStrictEqual({
+        grant: plain,
+        revoked: false,
+      });
+
+      // A lone client_credentials issue without a refresh token.
+      const lone = grantRecord({
+        grantType: 'client_credentials',
+        subject: 'svc',
+        clientId: 'svc',
+        scope: '',
+      });
+      const jti = randomId(16);
+      await store.createGrant(lone, { jti, accessExpiresAt: NOW + ACCESS_TTL });
+      expect(await store.getAccessTokenState(lone.id, jti)).toStrictEqual({
+        grant: lone,
+        revoked: false,
+      });
+
+      expect(await store.getAccessTokenState(randomId(), randomId(16))).toStrictEqual({
+        revoked: false,
+      });
+    });
+
+    it('3. rotation: ok with the grant; replaying the old token is reuse and revokes the family', async () => {
+      const { grant, root } = await issue();
+      const { result, next } = await rotate(grant, root, { now: NOW + 10 });
+      expect(result).toStrictEqual({ ok: true, grant, retried: false });
+      expect(await isActive(grant, next, NOW + 10)).toBe(true);
+      expect(await isActive(grant, root, NOW + 10)).toBe(false);
+
+      const replay = await rotate(grant, root, { now: NOW + 20 });
+      expect(replay.result).toStrictEqual({ ok: false, reason: 'reused' });
+      expect(await familyRevoked(grant)).toBe(true);
+      expect((await store.getAccessTokenState(grant.id, root.jti)).revoked).toBe(true);
+      expect((await store.getAccessTokenState(grant.id, next.jti)).revoked).toBe(true);
+      expect(await isActive(grant, next, NOW + 20)).toBe(false);
+      expect((await rotate(grant, next, { now: NOW + 30 })).result).toStrictEqual({
+        ok: false,
+        reason: 'revoked',
+      });
+    });
+
+    it('3b. Store contract: a token of a revoked family is still known (state active false, not undefined)', async () => {
+      // store.ts: getRefreshTokenState is "undefined when it was never issued there"; these were issued.
+      const { grant, root } = await issue();
+      const next = await rotateOk(grant, root, { now: NOW + 10 });
+      expect((await rotate(grant, root, { now: NOW + 20 })).result).toStrictEqual({
+        ok: false,
+        reason: 'reused',
+      });
+      expect(await store.getRefreshTokenState(grant.id, next.hash, NOW + 20)).toMatchObject({
+        grant,
+        active: false,
+      });
+      expect(await store.getRefreshTokenState(grant.id, root.hash, NOW + 20)).toMatchObject({
+        grant,
+        active: false,
+      });
+    });
+
+    it('4. 20 concurrent rotations of one token: exactly one ok, and the replays revoke the family', async () => {
+      const { grant, root } = await issue();
+      const attempts = await Promise.all(
+        Array.from({ length: 20 }, () => rotate(grant, root, { now: NOW + 10 })),
+      );
+      const winners = attempts.filter((a) => a.result.ok);
+      expect(winners).toHaveLength(1);
+      const reasons = attempts.flatMap((a) => (a.result.ok ? [] : [a.result.reason]));
+      // Observed on every store: the first loser replays an already-rotated token ('reused', the
+      // family is revoked) and every later one then finds the family revoked ('revoked').
+      expect(reasons).toHaveLength(19);
+      for (const r of reasons) expect(['reused', 'revoked']).toContain(r);
+      expect(reasons).toContain('reused');
+
+      const winner = winners[0]?.next as Issued;
+      expect(await familyRevoked(grant)).toBe(true);
+      expect((await store.getAccessTokenState(grant.id, winner.jti)).revoked).toBe(true);
+      expect(await isActive(grant, winner, NOW + 10)).toBe(false);
+      for (const a of attempts) expect(await isActive(grant, a.next, NOW + 10)).toBe(false);
+      expect((await rotate(grant, winner, { now: NOW + 11 })).result).toStrictEqual({
+        ok: false,
+        reason: 'revoked',
+      });
+    });
+
+    it('4b. with a leeway, concurrent rotations never leave two live refresh tokens', async () => {
+      // Within the leeway a concurrent duplicate looks exactly like a retry of a lost response, so
+      // several calls may succeed (observed: all 20, the first plain, the rest retried); each retry
+      // kills the successor it replaces, so at most one issued token is live afterwards.
+      const { grant, root } = await issue();
+      const attempts = await Promise.all(
+        Array.from({ length: 20 }, () => rotate(grant, root, { now: NOW + 10, leeway: 30 })),
+      );
+      const oks = attempts.filter((a) => a.result.ok);
+      expect(oks.filter((a) => a.result.ok && !a.result.retried)).toHaveLength(1);
+      const live: Issued[] = [];
+      for (const a of oks) if (await isActive(grant, a.next, NOW + 10)) live.push(a.next);
+      expect(live).toHaveLength(1);
+      // Only the live token's access token is unrevoked among those issued by the rotations.
+      for (const a of oks) {
+        const revoked = (await store.getAccessTokenState(grant.id, a.next.jti)).revoked;
+        expect(revoked).toBe(a.next !== live[0]);
+      }
+    });
+
+    it('5. client mismatch: client_mismatch and nothing changes', async () => {
+      const { grant, root } = await issue();
+      const before = await ts.snapshot();
+      const { result } = await rotate(grant, root, { clientId: 'app-b' });
+      expect(result).toStrictEqual({ ok: false, reason: 'client_mismatch' });
+      expect(await ts.snapshot()).toBe(before);
+      expect(await familyRevoked(grant)).toBe(false);
+      expect(await isActive(grant, root)).toBe(true);
+      await rotateOk(grant, root);
+    });
+
+    it('6. an unknown hash in a known family is not_found and does not revoke the family', async () => {
+      const { grant, root } = await issue();
+      const next = await rotateOk(grant, root, { now: NOW + 1 });
+      const before = await ts.snapshot();
+      const { result } = await rotate(grant, newToken(), { now: NOW + 2 });
+      expect(result).toStrictEqual({ ok: false, reason: 'not_found' });
+      expect(await ts.snapshot()).toBe(before);
+      expect(await familyRevoked(grant)).toBe(false);
+      await rotateOk(grant, next, { now: NOW + 3 });
+      // An unknown grant id too.
+      expect((await rotate(grantRecord(), newToken())).result).toStrictEqual({
+        ok: false,
+        reason: 'not_found',
+      });
+    });
+
+    it('7. expired: past the refresh token expiry or the family cap → expired, family not revoked', async () => {
+      const { grant, root } = await issue({}, (r) => ({
+        jti: r.jti,
+        accessExpiresAt: NOW + ACCESS_TTL,
+        refresh: { hash: r.hash, expiresAt: NOW + 100 },
+      }));
+      expect((await rotate(grant, root, { now: NOW + 100 })).result).toStrictEqual({
+        ok: false,
+        reason: 'expired',
+      });
+      expect((await rotate(grant, root, { now: NOW + 200 })).result).toStrictEqual({
+        ok: false,
+        reason: 'expired',
+      });
+      expect(await familyRevoked(grant)).toBe(false);
+      expect(await isActive(grant, root, NOW + 200)).toBe(false);
+      // Not reuse: still the current token, so before its expiry it rotates.
+      await rotateOk(grant, root, { now: NOW + 50 });
+
+      const capped = await issue({ maxExpiresAt: NOW + 100 });
+      expect((await rotate(capped.grant, capped.root, { now: NOW + 100 })).result).toStrictEqual({
+        ok: false,
+        reason: 'expired',
+      });
+      expect(await familyRevoked(capped.grant)).toBe(false);
+      const state = await store.getRefreshTokenState(capped.grant.id, capped.root.hash, NOW + 100);
+      expect(state).toMatchObject({ active: false, expiresAt: NOW + 100 });
+    });
+
+    it('8. scope: a subset rotates; a scope outside the grant is invalid_scope and nothing rotates', async () => {
+      const { grant, root } = await issue({ scope: 'read write print' });
+      const before = await ts.snapshot();
+      expect((await rotate(grant, root, { scope: 'read admin' })).result).toStrictEqual({
+        ok: false,
+        reason: 'invalid_scope',
+      });
+      expect((await rotate(grant, root, { scope: 'rea' })).result).toStrictEqual({
+        ok: false,
+        reason: 'invalid_scope',
+      });
+      expect(await ts.snapshot()).toBe(before);
+      expect(await isActive(grant, root)).toBe(true);
+      const next = await rotateOk(grant, root, { scope: 'print read' });
+      // Narrowing at one refresh does not change the grant: the full scope is still allowed next time.
+      await rotateOk(grant, next, { scope: 'read write print' });
+    });
+
+    it('9. leeway: the immediate predecessor may be retried within it; it kills the successor', async () => {
+      const leeway = 30;
+      const { grant, root } = await issue();
+      const successor = await rotateOk(grant, root, { now: NOW + 10, leeway });
+
+      const retry = await rotate(grant, root, { now: NOW + 20, leeway });
+      expect(retry.result).toStrictEqual({ ok: true, grant, retried: true });
+      // The successor it replaces is dead: its access token is revoked, its refresh token inactive.
+      expect((await store.getAccessTokenState(grant.id, successor.jti)).revoked).toBe(true);
+      expect((await store.getAccessTokenState(grant.id, retry.next.jti)).revoked).toBe(false);
+      expect((await store.getAccessTokenState(grant.id, root.jti)).revoked).toBe(false);
+      expect(await isActive(grant, successor, NOW + 40)).toBe(false);
+      expect(await isActive(grant, retry.next, NOW + 40)).toBe(true);
+      expect(await familyRevoked(grant)).toBe(false);
+      // Presenting the replaced successor is reuse.
+      expect((await rotate(grant, successor, { now: NOW + 41, leeway })).result).toStrictEqual({
+        ok: false,
+        reason: 'reused',
+      });
+      expect(await familyRevoked(grant)).toBe(true);
+      expect(await isActive(grant, retry.next, NOW + 41)).toBe(false);
+
+      // The predecessor after the leeway: reuse.
+      const late = await issue();
+      await rotateOk(late.grant, late.root, { now: NOW + 10, leeway });
+      expect(
+        (await rotate(late.grant, late.root, { now: NOW + 11 + leeway, leeway })).result,
+      ).toStrictEqual({
+        ok: false,
+        reason: 'reused',
+      });
+      expect(await familyRevoked(late.grant)).toBe(true);
+
+      // Two generations back, even within the leeway: reuse.
+      const old = await issue();
+      const g1 = await rotateOk(old.grant, old.root, { now: NOW + 10, leeway });
+      await rotateOk(old.grant, g1, { now: NOW + 11, leeway });
+      expect((await rotate(old.grant, old.root, { now: NOW + 12, leeway })).result).toStrictEqual({
+        ok: false,
+        reason: 'reused',
+      });
+      expect(await familyRevoked(old.grant)).toBe(true);
+
+      // Strict by default: leeway 0 makes an immediate retry reuse.
+      const strict = await issue();
+      await rotateOk(strict.grant, strict.root, { now: NOW + 10 });
+      expect((await rotate(strict.grant, strict.root, { now: NOW + 10 })).result).toStrictEqual({
+        ok: false,
+        reason: 'reused',
+      });
+    });
+
+    it('10. revokeByRefreshToken: the root after two rotations revokes the whole family only', async () => {
+      const { grant, root } = await issue();
+      const other = await issue(); // same client, another family
+      const r1 = await rotateOk(grant, root, { now: NOW + 1 });
+      const r2 = await rotateOk(grant, r1, { now: NOW + 2 });
+
+      // A foreign client: client_mismatch, nothing revoked.
+      const before = await ts.snapshot();
+      expect(await store.revokeByRefreshToken(grant.id, root.hash, 'app-b', NOW + 3)).toBe(
+        'client_mismatch',
+      );
+      expect(await ts.snapshot()).toBe(before);
+      expect(await familyRevoked(grant)).toBe(false);
+
+      // Unknown tokens.
+      expect(
+        await store.revokeByRefreshToken(grant.id, newToken().hash, grant.clientId, NOW + 3),
+      ).toBe('not_found');
+      expect(await store.revokeByRefreshToken(randomId(), root.hash, grant.clientId, NOW + 3)).toBe(
+        'not_found',
+      );
+      expect(await ts.snapshot()).toBe(before);
+
+      expect(await store.revokeByRefreshToken(grant.id, root.hash, grant.clientId, NOW + 3)).toBe(
+        'revoked',
+      );
+      expect((await rotate(grant, r2, { now: NOW + 4 })).result).toStrictEqual({
+        ok: false,
+        reason: 'revoked',
+      });
+      for (const t of [root, r1, r2]) {
+        expect((await store.getAccessTokenState(grant.id, t.jti)).revoked).toBe(true);
+        expect(await isActive(grant, t, NOW + 4)).toBe(false);
+      }
+
+      // The other family of the same client is untouched.
+      expect(await store.getAccessTokenState(other.grant.id, other.root.jti)).toStrictEqual({
+        grant: other.grant,
+        revoked: false,
+      });
+      expect(await isActive(other.grant, other.root, NOW + 4)).toBe(true);
+      await rotateOk(other.grant, other.root, { now: NOW + 4 });
+    });
+
+    it('11. revokeAccessToken revokes one jti only; revokeGrant revokes the family', async () => {
+      const { grant, root } = await issue();
+      const next = await rotateOk(grant, root, { now: NOW + 1 });
+      await store.revokeAccessToken(grant.id, root.jti, NOW + 2);
+      expect(await store.getAccessTokenState(grant.id, root.jti)).toStrictEqual({
+        grant,
+        revoked: true,
+      });
+      expect(await store.getAccessTokenState(grant.id, next.jti)).toStrictEqual({
+        grant,
+        revoked: false,
+      });
+      expect(await familyRevoked(grant)).toBe(false);
+      expect(await isActive(grant, next, NOW + 2)).toBe(true);
+
+      // Unknown grant: nothing to revoke, nothing created.
+      const unknown = randomId();
+      await store.revokeAccessToken(unknown, randomId(16), NOW + 2);
+      expect(await store.getAccessTokenState(unknown, randomId(16))).toStrictEqual({
+        revoked: false,
+      });
+
+      expect(await store.revokeGrant(grant.id, NOW + 3)).toBe(true);
+      expect(await store.getAccessTokenState(grant.id, next.jti)).toStrictEqual({
+        grant,
+        revoked: true,
+      });
+      expect(await familyRevoked(grant)).toBe(true);
+      expect(await isActive(grant, next, NOW + 3)).toBe(false);
+      expect((await rotate(grant, next, { now: NOW + 4 })).result).toStrictEqual({
+        ok: false,
+        reason: 'revoked',
+      });
+      expect(await store.revokeGrant(unknown, NOW + 3)).toBe(false);
+    });
+
+    it('12. getRefreshTokenState: current active with min(exp, cap); rotated inactive; never issued', async () => {
+      const { grant, root } = await issue();
+      expect(await store.getRefreshTokenState(grant.id, root.hash, NOW)).toStrictEqual({
+        grant,
+        active: true,
+        expiresAt: NOW + REFRESH_TTL,
+      });
+      const next = await rotateOk(grant, root, { now: NOW + 5 });
+      expect(await store.getRefreshTokenState(grant.id, next.hash, NOW + 5)).toStrictEqual({
+        grant,
+        active: true,
+        expiresAt: NOW + 5 + REFRESH_TTL,
+      });
+      expect(await store.getRefreshTokenState(grant.id, root.hash, NOW + 5)).toMatchObject({
+        grant,
+        active: false,
+      });
+      // Active until the expiry, inactive from it.
+      expect(await isActive(grant, next, NOW + 4 + REFRESH_TTL)).toBe(true);
+      expect(await isActive(grant, next, NOW + 5 + REFRESH_TTL)).toBe(false);
+
+      // The family cap comes first.
+      const capped = await issue({ maxExpiresAt: NOW + 1000 });
+      expect(
+        await store.getRefreshTokenState(capped.grant.id, capped.root.hash, NOW),
+      ).toStrictEqual({
+        grant: capped.grant,
+        active: true,
+        expiresAt: NOW + 1000,
+      });
+
+      expect(await store.getRefreshTokenState(grant.id, newToken().hash, NOW)).toBeUndefined();
+      expect(await store.getRefreshTokenState(randomId(), root.hash, NOW)).toBeUndefined();
+      // A grant without refresh token has none.
+      const lone = grantRecord({
+        grantType: 'client_credentials',
+        subject: 'svc',
+        clientId: 'svc',
+      });
+      await store.createGrant(lone, { jti: randomId(16), accessExpiresAt: NOW + ACCESS_TTL });
+      expect(await store.getRefreshTokenState(lone.id, newToken().hash, NOW)).toBeUndefined();
+    });
+
+    describe('13. signing keys (own store, cases in order)', () => {
+      let keyStore: TestStore;
+      beforeAll(async () => {
+        keyStore = await makeStore(kind, `conf-keys-${kind}`);
+      });
+      afterAll(() => keyStore.close());
+
+      const key = (kid: string, createdAt = NOW): SigningKeyRecord => ({
+        kid,
+        alg: 'ES256',
+        privateJwk: {},
+        publicJwk: { kty: 'EC' },
+        createdAt,
+      });
+
+      it('getSigningKeys is [] while none exist', async () => {
+        expect(await keyStore.store.getSigningKeys()).toStrictEqual([]);
+      });
+
+      it('10 concurrent initSigningKeys with different kids: all get the same single key', async () => {
+        const sets = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => keyStore.store.initSigningKeys(key(`k-init-${i}`))),
+        );
+        const first = sets[0];
+        expect(first).toHaveLength(1);
+        for (const s of sets) expect(s).toStrictEqual(first);
+        expect(await keyStore.store.getSigningKeys()).toStrictEqual(first);
+      });
+
+      it('a later initSigningKeys keeps the first key', async () => {
+        const stored = await keyStore.store.getSigningKeys();
+        expect(await keyStore.store.initSigningKeys(key('k-late'))).toStrictEqual(stored);
+        expect(await keyStore.store.getSigningKeys()).toStrictEqual(stored);
+      });
+
+      it('rotateSigningKeys puts the new key first and retires the previous one', async () => {
+        const [first] = await keyStore.store.getSigningKeys();
+        const k2 = key('k2', NOW + 10);
+        const rotated = await keyStore.store.rotateSigningKeys(k2, NOW + 10, 100);
+        expect(rotated).toStrictEqual([
+          k2,
+          { ...first, retiredAt: NOW + 10, expiresAt: NOW + 110 },
+        ]);
+        expect(await keyStore.store.getSigningKeys()).toStrictEqual(rotated);
+      });
+
+      it('a retired key whose expiresAt has passed is dropped at the next rotation', async () => {
+        const [k2, first] = await keyStore.store.getSigningKeys();
+        const k3 = key('k3', NOW + 200);
+        const rotated = await keyStore.store.rotateSigningKeys(k3, NOW + 200, 100);
+        expect(first?.expiresAt).toBe(NOW + 110);
+        expect(rotated).toStrictEqual([k3, { ...k2, retiredAt: NOW + 200, expiresAt: NOW + 300 }]);
+        expect(await keyStore.store.getSigningKeys()).toStrictEqual(rotated);
+      });
+    });
+  });
+}

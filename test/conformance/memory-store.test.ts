@@ -1,0 +1,4 @@
+// Store conformance suite on MemoryStore.
+import { describeStore } from './describe-store';
+
+describeStore('memory');
