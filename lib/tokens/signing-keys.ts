@@ -113,6 +113,7 @@ export interface KeyRingOptions {
 export class KeyRing {
   private keys: LoadedKey[] = [];
   private loadedAt = -Infinity;
+  private missReloadAt = -Infinity;
   private loading?: Promise<void>;
 
   constructor(
@@ -160,7 +161,9 @@ export class KeyRing {
   async verificationKey(kid: string): Promise<LoadedKey | undefined> {
     await this.ensure();
     const found = this.keys.find((k) => k.kid === kid);
-    if (found || this.options.now() - this.loadedAt < 5) return found;
+    // Unknown kids (another instance rotated, or an attacker's) reload at most once per 5 s.
+    if (found || this.options.staticKeys || this.options.now() - this.missReloadAt < 5) return found;
+    this.missReloadAt = this.options.now();
     await this.reload();
     return this.keys.find((k) => k.kid === kid);
   }
