@@ -39,13 +39,6 @@ export function sha256(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
 }
 
-/** Constant-time equality of two strings of any length. */
-export function safeEqual(a: string, b: string): boolean {
-  const x = createHash('sha256').update(a).digest();
-  const y = createHash('sha256').update(b).digest();
-  return timingSafeEqual(x, y);
-}
-
 /** `bytes` random bytes as base64url (16 bytes = 128 bits). */
 export function randomId(bytes = 16): string {
   return randomBytes(bytes).toString('base64url');

@@ -1,0 +1,49 @@
+// createAuthServer options: validated at start-up with ConfigError and helpful messages.
+import { generateKeyPairSync } from 'node:crypto';
+import { ConfigError, createAuthServer, MemoryStore } from '../../lib';
+
+const issuer = 'https://auth.example.com';
+
+describe('createAuthServer options', () => {
+  it('rejects an unknown option with a "did you mean" hint', () => {
+    expect(() => createAuthServer({ issuer, acessTokenTtl: 60 } as never)).toThrow(/unknown option "acessTokenTtl" \(did you mean "accessTokenTtl"\?\)/);
+  });
+
+  it.each([
+    [{ issuer: 'http://auth.example.com' }, /https/],
+    [{ issuer: 'not a url' }, /not a URL/],
+    [{ issuer: 'https://a.example.com/?x=1' }, /query or fragment/],
+    [{ issuer: 'https://a.example.com/#f' }, /query or fragment/],
+    [{ issuer, accessTokenTtl: 0 }, /accessTokenTtl/],
+    [{ issuer, accessTokenTtl: 1.5 }, /accessTokenTtl/],
+    [{ issuer, refreshTokenTtl: 100, refreshTokenMaxAge: 50 }, /refreshTokenMaxAge/],
+    [{ issuer, signingAlg: 'HS256' }, /signingAlg/],
+    [{ issuer, signingAlg: 'none' }, /signingAlg/],
+    [{ issuer, rateLimit: { perClent: 1 } }, /did you mean "perClient"/],
+    [{ issuer, keys: [] }, /keys/],
+    [{ issuer, keys: [{ privateKey: 'not a key' }] }, /private key/],
+    [{ issuer, refreshReuseLeewaySeconds: -1 }, /refreshReuseLeewaySeconds/],
+  ])('rejects %j', (options, message) => {
+    expect(() => createAuthServer(options as never)).toThrow(ConfigError);
+    expect(() => createAuthServer(options as never)).toThrow(message);
+  });
+
+  it('accepts http for localhost and strips a trailing slash', () => {
+    expect(createAuthServer({ issuer: 'http://localhost:4000/' }).issuer).toBe('http://localhost:4000');
+  });
+
+  it('rejects a key that does not fit the algorithm (an RSA key for ES256)', () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    expect(() => createAuthServer({ issuer, keys: [{ privateKey }] })).toThrow(/does not fit algorithm ES256/);
+    expect(createAuthServer({ issuer, keys: [{ privateKey, alg: 'RS256' }], store: new MemoryStore() }).metadata().access_token_signing_alg_values_supported).toEqual(['RS256']);
+  });
+
+  it('keys given in options sign tokens and are served in the JWKS', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const auth = createAuthServer({ issuer, keys: [{ privateKey: privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, kid: 'k1' }] });
+    const jwks = await auth.jwks();
+    expect(jwks.keys).toEqual([expect.objectContaining({ kid: 'k1', kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' })]);
+    expect(jwks.keys[0]).not.toHaveProperty('d');
+    await expect(auth.admin.rotateKeys()).rejects.toThrow(ConfigError);
+  });
+});
