@@ -127,6 +127,7 @@ export function createAdmin(ctx: ServerContext) {
         secretHash = existing?.secretHash;
         check(!!secretHash, 'client.secret', 'required for a new confidential client (or set public: true)');
       }
+      check(input.clientCredentialsRefresh !== true || (grants.includes('client_credentials') && grants.includes('refresh_token')), 'client.clientCredentialsRefresh', 'needs both client_credentials and refresh_token in grants');
       check(input.name === undefined || (typeof input.name === 'string' && NAME.test(input.name)), 'client.name', 'must be 1-256 printable characters');
       const client: ClientRecord = {
         id: input.id,

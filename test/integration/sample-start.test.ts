@@ -1,0 +1,112 @@
+// `npm start` end to end: the demo server answers, issues a client_credentials token, and exits 0 on SIGTERM.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import path from 'node:path';
+import { DEMO } from '../../sample-app/seed';
+
+const ROOT = path.join(__dirname, '..', '..');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().once('error', reject);
+    srv.listen(0, () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls until no process is left in process group `pgid`. */
+async function groupGone(pgid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+describe('npm start (sample-app/start.ts)', () => {
+  let child: ChildProcess | undefined;
+  let output = '';
+  let port = 0;
+
+  beforeAll(async () => {
+    port = await freePort();
+    const { REDIS_URL: _, ...env } = process.env;
+    // Own process group, so afterAll can kill npm and the node it started together.
+    child = spawn('npm', ['start'], {
+      cwd: ROOT,
+      env: { ...env, AUTH_PORT: String(port) },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (d) => (output += d));
+    child.stderr?.on('data', (d) => (output += d));
+  });
+
+  afterAll(() => {
+    if (child?.pid && child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+
+  it('serves metadata on AUTH_PORT', async () => {
+    const url = `http://localhost:${port}/.well-known/oauth-authorization-server`;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (child?.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
+      const res = await fetch(url).catch(() => undefined);
+      if (res?.ok) {
+        expect((await res.json()).issuer).toBe(`http://localhost:${port}`);
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`no answer from ${url} within 60 s:\n${output}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(output).toContain('curl -s -u print-service:print-service-secret');
+  }, 70_000);
+
+  it('issues a client_credentials token to print-service', async () => {
+    const { id, secret } = DEMO.printService;
+    const res = await fetch(`http://localhost:${port}/oauth2/token`, {
+      method: 'POST',
+      headers: { Authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'print' }),
+    });
+    const body = await res.json();
+    expect({ status: res.status, body }).toMatchObject({
+      status: 200,
+      body: { token_type: 'Bearer', scope: 'print' },
+    });
+    expect(typeof body.access_token).toBe('string');
+  });
+
+  it('exits 0 within 5 s of SIGTERM, leaving no process behind', async () => {
+    const proc = child as ChildProcess;
+    const exited = once(proc, 'close'); // after stdout is drained too
+    proc.kill('SIGTERM');
+    const timeout = new Promise((_, reject) =>
+      setTimeout(
+        () => reject(new Error(`still running 5 s after SIGTERM:\n${output}`)),
+        5000,
+      ).unref(),
+    );
+    const [code, signal] = (await Promise.race([exited, timeout])) as [
+      number | null,
+      string | null,
+    ];
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    expect(output).toContain('SIGTERM: shutting down');
+    expect(await groupGone(proc.pid as number, 3000)).toBe(true); // npm and the node it started both ended
+  }, 10_000);
+});

@@ -1,0 +1,157 @@
+// Packs tokenward as published and uses the tarball from a fresh project: CJS require, ESM import, node16 types.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+jest.setTimeout(240_000);
+
+const ROOT = path.join(__dirname, '..', '..');
+// Without the npm_* variables of an enclosing `npm test`, which would point nested npm runs at this repo.
+const ENV = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'INIT_CWD'),
+);
+
+function run(cmd: string, args: string[], cwd: string): string {
+  try {
+    return execFileSync(cmd, args, {
+      cwd,
+      env: ENV,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 180_000,
+    });
+  } catch (e) {
+    const err = e as { message: string; stdout?: string; stderr?: string };
+    throw new Error(
+      `${cmd} ${args.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`,
+    );
+  }
+}
+
+const INSTALL = ['install', '--no-audit', '--no-fund', '--prefer-offline'];
+const versionOf = (pkg: string): string =>
+  JSON.parse(readFileSync(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+
+describe('npm pack', () => {
+  let tmp = '';
+  let app = '';
+  let tarball = '';
+
+  beforeAll(() => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'tokenward-pack-'));
+    run('npm', ['pack', '--pack-destination', tmp], ROOT); // prepack builds dist/
+    const name = readdirSync(tmp).find((f) => f.endsWith('.tgz'));
+    if (!name) throw new Error(`npm pack wrote no tarball into ${tmp}`);
+    tarball = path.join(tmp, name);
+    app = path.join(tmp, 'consumer');
+    mkdirSync(app);
+    writeFileSync(
+      path.join(app, 'package.json'),
+      JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }),
+    );
+    run('npm', [...INSTALL, tarball], app);
+  });
+
+  afterAll(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('holds only dist/, package.json, README.md and LICENSE', () => {
+    const entries = run('tar', ['-tzf', tarball], tmp).split('\n').filter(Boolean);
+    const stray = entries.filter(
+      (e) => !/^package\/(dist\/.+|package\.json|README\.md|LICENSE(\.md)?)$/.test(e),
+    );
+    expect(stray).toEqual([]);
+    for (const f of ['index.js', 'index.d.ts', 'index.mjs', 'index.d.mts'])
+      expect(entries).toContain(`package/dist/${f}`);
+  });
+
+  it("require('tokenward') gives the classes and functions", () => {
+    const out = run(
+      'node',
+      [
+        '-e',
+        "const t = require('tokenward'); console.log(JSON.stringify([t.createAuthServer, t.MemoryStore, t.RedisStore].map((f) => typeof f)))",
+      ],
+      app,
+    );
+    expect(JSON.parse(out)).toEqual(['function', 'function', 'function']);
+  });
+
+  it("import { createAuthServer, MemoryStore } from 'tokenward' creates a working auth server", () => {
+    writeFileSync(
+      path.join(app, 'check.mjs'),
+      [
+        "import tokenward, { createAuthServer, MemoryStore, OAuthError } from 'tokenward';",
+        "import { createRequire } from 'node:module';",
+        "const auth = createAuthServer({ issuer: 'http://localhost:4000', store: new MemoryStore() });",
+        "const cjs = createRequire(import.meta.url)('tokenward');",
+        'console.log(JSON.stringify({ issuer: auth.metadata().issuer, sameModule: tokenward === cjs && OAuthError === cjs.OAuthError }));',
+      ].join('\n'),
+    );
+    expect(JSON.parse(run('node', ['check.mjs'], app))).toEqual({
+      issuer: 'http://localhost:4000',
+      sameModule: true,
+    });
+  });
+
+  it('type-checks an .mts import and a .cts require under module/moduleResolution node16', () => {
+    // The published .d.ts files import from 'express' and 'node:*', as any Express + TypeScript app has them.
+    run(
+      'npm',
+      [
+        ...INSTALL,
+        '--save-dev',
+        `@types/node@${versionOf('@types/node')}`,
+        `@types/express@${versionOf('@types/express')}`,
+      ],
+      app,
+    );
+    const compilerOptions = {
+      module: 'node16',
+      moduleResolution: 'node16',
+      target: 'ES2022',
+      strict: true,
+      noEmit: true,
+      types: ['node'],
+    };
+    writeFileSync(
+      path.join(app, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions, files: ['esm.mts', 'cjs.cts'] }),
+    );
+    writeFileSync(
+      path.join(app, 'esm.mts'),
+      [
+        "import tokenward, { createAuthServer, MemoryStore, OAuthError, type AuthServer, type TokenResponse } from 'tokenward';",
+        "const auth: AuthServer = createAuthServer({ issuer: 'http://localhost:4000', store: new MemoryStore() });",
+        'export const issuer: string = auth.metadata().issuer;',
+        'export const same: typeof createAuthServer = tokenward.createAuthServer;',
+        'export type T = TokenResponse | OAuthError;',
+        '// @ts-expect-error issuer must be a string (proves the types are not any)',
+        'createAuthServer({ issuer: 1 });',
+      ].join('\n'),
+    );
+    writeFileSync(
+      path.join(app, 'cjs.cts'),
+      [
+        "import tokenward = require('tokenward');",
+        "import type { AuthServerOptions } from 'tokenward';",
+        "const options: AuthServerOptions = { issuer: 'http://localhost:4000', store: new tokenward.RedisStore({ redis: null as never }) };",
+        'export const issuer: string = tokenward.createAuthServer(options).issuer;',
+        '// @ts-expect-error unknown option',
+        "tokenward.createAuthServer({ issuer: 'http://localhost:4000', bogus: true });",
+      ].join('\n'),
+    );
+    run(
+      'node',
+      [
+        path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '--noEmit',
+        '-p',
+        'tsconfig.json',
+      ],
+      app,
+    );
+  });
+});
