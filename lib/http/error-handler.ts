@@ -40,7 +40,9 @@ export function sendOAuthError(res: import('express').Response, error: OAuthErro
   res.status(error.status);
   for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
   res.setHeader('Cache-Control', 'no-store');
-  res.json({ error: error.error, error_description: error.expose ? error.message : 'internal error' });
+  // RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
+  const description = error.expose ? error.message.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '') : 'internal error';
+  res.json({ error: error.error, error_description: description });
 }
 
 /** Express error middleware: logs 5xx causes (never request bodies or tokens), answers JSON. */

@@ -19,7 +19,10 @@ export function readParams(req: Request): Params {
   const body: unknown = req.body ?? {};
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
-    if (typeof value !== 'string') throw invalidRequest(`parameter "${key.slice(0, 64)}" is repeated`);
+    if (typeof value !== 'string') {
+      // Echo only plain names: error_description allows a narrow character set (RFC 6749 §5.2).
+      throw invalidRequest(/^[A-Za-z0-9_]{1,64}$/.test(key) ? `parameter ${key} is repeated` : 'a parameter is repeated');
+    }
     if (value !== '') out[key] = value;
   }
   return out;
@@ -28,14 +31,14 @@ export function readParams(req: Request): Params {
 /** A required parameter, at most `max` characters. */
 export function required(params: Params, name: string, max = 4096): string {
   const value = params[name];
-  if (value === undefined) throw invalidRequest(`missing parameter "${name}"`);
-  if (value.length > max) throw invalidRequest(`parameter "${name}" is too long`);
+  if (value === undefined) throw invalidRequest(`missing parameter ${name}`);
+  if (value.length > max) throw invalidRequest(`parameter ${name} is too long`);
   return value;
 }
 
 /** An optional parameter, at most `max` characters. */
 export function optional(params: Params, name: string, max = 4096): string | undefined {
   const value = params[name];
-  if (value !== undefined && value.length > max) throw invalidRequest(`parameter "${name}" is too long`);
+  if (value !== undefined && value.length > max) throw invalidRequest(`parameter ${name} is too long`);
   return value;
 }

@@ -9,7 +9,7 @@ export function tokenEndpoint(ctx: ServerContext): RequestHandler {
   return async function tokenEndpoint(req, res) {
     const params = readParams(req);
     const grantType = params.grant_type;
-    if (grantType === undefined) throw invalidRequest('missing parameter "grant_type"');
+    if (grantType === undefined) throw invalidRequest('missing parameter grant_type');
     const grant = findGrant(grantType);
     if (!grant) throw new OAuthError('unsupported_grant_type', 'grant_type is not supported');
     const { client, method } = await ctx.clients.authenticate(req, params, grant.allowsPublicClients);
