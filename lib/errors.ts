@@ -69,4 +69,5 @@ export class ValidationError extends Error {
   }
 }
 
-export const invalidRequest = (description: string) => new OAuthError('invalid_request', description);
+export const invalidRequest = (description: string) =>
+  new OAuthError('invalid_request', description);

@@ -1,16 +1,25 @@
 // Public names of tokenward.
-export { createAuthServer } from './server/create-auth-server';
-export type { AuthServer } from './server/create-auth-server';
-export type { Admin, ClientInput, ClientView, ScopeInput, TenantInput, UserInput, UserView } from './server/admin';
+
+export type { OAuthErrorCode } from './errors';
+export { ConfigError, OAuthError, StoreUnavailableError, ValidationError } from './errors';
 export type { AuthServerOptions, Logger, RateLimitOptions } from './options/auth-server-options';
+export type {
+  Admin,
+  ClientInput,
+  ClientView,
+  ScopeInput,
+  TenantInput,
+  UserInput,
+  UserView,
+} from './server/admin';
+export type { AuthServer } from './server/create-auth-server';
+export { createAuthServer } from './server/create-auth-server';
 export type { IntrospectionResponse } from './server/introspection-endpoint';
 export type { TokenResponse } from './server/issue';
-export { MemoryStore } from './store/memory-store';
 export type { MemoryStoreOptions } from './store/memory-store';
-export { RedisStore } from './store/redis-store';
+export { MemoryStore } from './store/memory-store';
 export type { RedisStoreOptions } from './store/redis-store';
+export { RedisStore } from './store/redis-store';
 export type * from './store/store';
 export type { AccessTokenClaims } from './tokens/access-token';
 export type { SigningAlg, StaticSigningKey } from './tokens/signing-keys';
-export { ConfigError, OAuthError, StoreUnavailableError, ValidationError } from './errors';
-export type { OAuthErrorCode } from './errors';

@@ -1,7 +1,7 @@
 // Error handler for tokenward's endpoints: every failure becomes an RFC-style JSON error, never a stack trace.
 import type { ErrorRequestHandler } from 'express';
-import type { Logger } from '../options/auth-server-options';
 import { OAuthError, StoreUnavailableError } from '../errors';
+import type { Logger } from '../options/auth-server-options';
 
 /** Seconds a client should wait after a 503 before retrying. */
 export const RETRY_AFTER_SECONDS = 1;
@@ -16,9 +16,15 @@ interface HttpishError {
 export function toOAuthError(err: unknown): OAuthError {
   if (err instanceof OAuthError) return err;
   if (err instanceof StoreUnavailableError) {
-    return new OAuthError('temporarily_unavailable', 'the service is temporarily unavailable; retry later', 503, {
-      'Retry-After': String(RETRY_AFTER_SECONDS),
-    }, { cause: err });
+    return new OAuthError(
+      'temporarily_unavailable',
+      'the service is temporarily unavailable; retry later',
+      503,
+      {
+        'Retry-After': String(RETRY_AFTER_SECONDS),
+      },
+      { cause: err },
+    );
   }
   const e = (err ?? {}) as HttpishError;
   if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
@@ -41,7 +47,9 @@ export function sendOAuthError(res: import('express').Response, error: OAuthErro
   for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
   res.setHeader('Cache-Control', 'no-store');
   // RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
-  const description = error.expose ? error.message.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '') : 'internal error';
+  const description = error.expose
+    ? error.message.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '')
+    : 'internal error';
   res.json({ error: error.error, error_description: description });
 }
 
@@ -52,7 +60,12 @@ export function oauthErrorHandler(logger: Logger): ErrorRequestHandler {
     const error = toOAuthError(err);
     if (error.status === 500) {
       const cause = error.cause as Error | undefined;
-      logger.error('unexpected error', { path: req.path, name: cause?.name, message: cause?.message, stack: cause?.stack });
+      logger.error('unexpected error', {
+        path: req.path,
+        name: cause?.name,
+        message: cause?.message,
+        stack: cause?.stack,
+      });
     }
     sendOAuthError(res, error);
   };

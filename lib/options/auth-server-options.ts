@@ -2,7 +2,13 @@
 import { ConfigError } from '../errors';
 import { MemoryStore } from '../store/memory-store';
 import type { Store } from '../store/store';
-import { type LoadedKey, loadStaticKeys, SIGNING_ALGS, type SigningAlg, type StaticSigningKey } from '../tokens/signing-keys';
+import {
+  type LoadedKey,
+  loadStaticKeys,
+  SIGNING_ALGS,
+  type SigningAlg,
+  type StaticSigningKey,
+} from '../tokens/signing-keys';
 import { type KeysEnum, omitUndefined, rejectUnknownKeys, seconds } from './parse';
 
 /** Rate limits on the token endpoint, per window (express-rate-limit; rate-limit-redis on Redis). */
@@ -80,7 +86,12 @@ const DEFAULTS = Object.freeze({
   clientCacheTtl: 1,
 });
 
-const RATE_DEFAULTS = Object.freeze({ windowSeconds: 60, perClient: 600, perUsername: 20, perIp: 200 });
+const RATE_DEFAULTS = Object.freeze({
+  windowSeconds: 60,
+  perClient: 600,
+  perUsername: 20,
+  perIp: 200,
+});
 
 export interface AuthServerConfig {
   issuer: string;
@@ -101,7 +112,8 @@ export interface AuthServerConfig {
 }
 
 function parseIssuer(issuer: unknown): { issuer: string; path: string } {
-  if (typeof issuer !== 'string') throw new ConfigError('createAuthServer: "issuer" (a URL) is required');
+  if (typeof issuer !== 'string')
+    throw new ConfigError('createAuthServer: "issuer" (a URL) is required');
   let url: URL;
   try {
     url = new URL(issuer);
@@ -110,10 +122,14 @@ function parseIssuer(issuer: unknown): { issuer: string; path: string } {
   }
   const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
-    throw new ConfigError('createAuthServer: "issuer" must use https (http is allowed only for localhost)');
+    throw new ConfigError(
+      'createAuthServer: "issuer" must use https (http is allowed only for localhost)',
+    );
   }
   if (url.search || url.hash || issuer.includes('?') || issuer.includes('#')) {
-    throw new ConfigError('createAuthServer: "issuer" must not have a query or fragment (RFC 8414 §2)');
+    throw new ConfigError(
+      'createAuthServer: "issuer" must not have a query or fragment (RFC 8414 §2)',
+    );
   }
   const path = url.pathname.replace(/\/+$/, '');
   return { issuer: `${url.origin}${path}`, path };
@@ -121,7 +137,8 @@ function parseIssuer(issuer: unknown): { issuer: string; path: string } {
 
 /** Validate and default createAuthServer options. Throws ConfigError. */
 export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): AuthServerConfig {
-  if (!options || typeof options !== 'object') throw new ConfigError('createAuthServer: options are required');
+  if (!options || typeof options !== 'object')
+    throw new ConfigError('createAuthServer: options are required');
   rejectUnknownKeys('createAuthServer', options, KNOWN);
   const o = { ...DEFAULTS, ...omitUndefined(options) };
   const { issuer, path } = parseIssuer(o.issuer);
@@ -160,12 +177,20 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
     accessTokenTtl,
     refreshTokenTtl,
     refreshTokenMaxAge,
-    refreshReuseLeewaySeconds: seconds(f, 'refreshReuseLeewaySeconds', o.refreshReuseLeewaySeconds, 0, 300),
+    refreshReuseLeewaySeconds: seconds(
+      f,
+      'refreshReuseLeewaySeconds',
+      o.refreshReuseLeewaySeconds,
+      0,
+      300,
+    ),
     signingAlg: o.signingAlg,
     ...(o.keys ? { staticKeys: loadStaticKeys(o.keys, o.signingAlg) } : {}),
     clockTolerance: seconds(f, 'clockTolerance', o.clockTolerance, 0, 300),
     clientCacheTtl: seconds(f, 'clientCacheTtl', o.clientCacheTtl, 0, 60),
     rateLimit,
-    logger: o.logger ?? { error: (message, meta) => console.error(`[tokenward] ${message}`, meta ?? '') },
+    logger: o.logger ?? {
+      error: (message, meta) => console.error(`[tokenward] ${message}`, meta ?? ''),
+    },
   };
 }

@@ -33,13 +33,23 @@ export function rejectUnknownKeys(factory: string, options: object, known: objec
 
 /** Drop keys whose value is undefined, so spreading over defaults keeps the defaults. */
 export function omitUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return Object.fromEntries(
+    Object.entries(options).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
 }
 
 /** A whole number of seconds within [min, max], or a ConfigError. */
-export function seconds(factory: string, name: string, value: unknown, min: number, max = 10 * 365 * 86400): number {
+export function seconds(
+  factory: string,
+  name: string,
+  value: unknown,
+  min: number,
+  max = 10 * 365 * 86400,
+): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${factory}: "${name}" must be a whole number from ${min} to ${max} (seconds)`);
+    throw new ConfigError(
+      `${factory}: "${name}" must be a whole number from ${min} to ${max} (seconds)`,
+    );
   }
   return value;
 }

@@ -1,6 +1,12 @@
 // Admin API (auth.admin): validated upserts and reads of tenants, clients, users and scopes; key rotation.
 import { ValidationError } from '../errors';
-import type { ClientRecord, GrantType, ScopeRecord, TenantRecord, UserRecord } from '../store/store';
+import type {
+  ClientRecord,
+  GrantType,
+  ScopeRecord,
+  TenantRecord,
+  UserRecord,
+} from '../store/store';
 import { hashSecret } from '../tokens/secrets';
 import type { ServerContext } from './context';
 import { GRANT_TYPES } from './grants';
@@ -61,7 +67,8 @@ function check(ok: boolean, field: string, message: string): void {
 }
 function known(input: object, keys: readonly string[], what: string): void {
   if (!input || typeof input !== 'object') throw new ValidationError(what, 'must be an object');
-  for (const k of Object.keys(input)) check(keys.includes(k), `${what}.${k}`, `unknown field (known: ${keys.join(', ')})`);
+  for (const k of Object.keys(input))
+    check(keys.includes(k), `${what}.${k}`, `unknown field (known: ${keys.join(', ')})`);
 }
 function bool(v: unknown, field: string): boolean {
   check(v === undefined || typeof v === 'boolean', field, 'must be a boolean');
@@ -70,11 +77,19 @@ function bool(v: unknown, field: string): boolean {
 function list(v: unknown, field: string, re: RegExp, what: string): string[] {
   if (v === undefined) return [];
   check(Array.isArray(v) && v.length <= 256, field, 'must be an array of at most 256 items');
-  for (const s of v as unknown[]) check(typeof s === 'string' && re.test(s), field, `"${String(s).slice(0, 40)}" is not a valid ${what}`);
+  for (const s of v as unknown[])
+    check(
+      typeof s === 'string' && re.test(s),
+      field,
+      `"${String(s).slice(0, 40)}" is not a valid ${what}`,
+    );
   return [...new Set(v as string[])];
 }
 
-const viewClient = ({ secretHash, ...c }: ClientRecord): ClientView => ({ ...c, public: !secretHash });
+const viewClient = ({ secretHash, ...c }: ClientRecord): ClientView => ({
+  ...c,
+  public: !secretHash,
+});
 const viewUser = ({ passwordHash: _, ...u }: UserRecord): UserView => u;
 
 export function createAdmin(ctx: ServerContext) {
@@ -87,8 +102,16 @@ export function createAdmin(ctx: ServerContext) {
   return {
     async upsertTenant(input: TenantInput): Promise<TenantRecord> {
       known(input, ['id', 'name', 'localUserMode'], 'tenant');
-      check(typeof input.id === 'string' && TENANT_ID.test(input.id), 'tenant.id', 'must match [A-Za-z0-9._-]{1,64}');
-      check(input.name === undefined || (typeof input.name === 'string' && NAME.test(input.name)), 'tenant.name', 'must be 1-256 printable characters');
+      check(
+        typeof input.id === 'string' && TENANT_ID.test(input.id),
+        'tenant.id',
+        'must match [A-Za-z0-9._-]{1,64}',
+      );
+      check(
+        input.name === undefined || (typeof input.name === 'string' && NAME.test(input.name)),
+        'tenant.name',
+        'must be 1-256 printable characters',
+      );
       const tenant: TenantRecord = {
         id: input.id,
         ...(input.name ? { name: input.name } : {}),
@@ -107,28 +130,75 @@ export function createAdmin(ctx: ServerContext) {
     },
 
     async upsertClient(input: ClientInput): Promise<ClientView> {
-      known(input, ['id', 'tenantId', 'name', 'secret', 'public', 'grants', 'scopes', 'localUsers', 'introspect', 'clientCredentialsRefresh'], 'client');
-      check(typeof input.id === 'string' && CLIENT_ID.test(input.id), 'client.id', 'must match [A-Za-z0-9._:-]{1,128}');
+      known(
+        input,
+        [
+          'id',
+          'tenantId',
+          'name',
+          'secret',
+          'public',
+          'grants',
+          'scopes',
+          'localUsers',
+          'introspect',
+          'clientCredentialsRefresh',
+        ],
+        'client',
+      );
+      check(
+        typeof input.id === 'string' && CLIENT_ID.test(input.id),
+        'client.id',
+        'must match [A-Za-z0-9._:-]{1,128}',
+      );
       await requireTenant(input.tenantId, 'client.tenantId');
       const isPublic = bool(input.public, 'client.public');
       const grants = list(input.grants, 'client.grants', /^.+$/, 'grant type') as GrantType[];
       check(grants.length > 0, 'client.grants', 'must name at least one grant type');
-      for (const g of grants) check(GRANT_TYPES.includes(g), 'client.grants', `"${g}" is not one of ${GRANT_TYPES.join(', ')}`);
+      for (const g of grants)
+        check(
+          GRANT_TYPES.includes(g),
+          'client.grants',
+          `"${g}" is not one of ${GRANT_TYPES.join(', ')}`,
+        );
       const existing = await store.getClient(input.id);
       let secretHash: string | undefined;
       if (isPublic) {
         check(input.secret === undefined, 'client.secret', 'a public client has no secret');
-        check(!grants.includes('client_credentials'), 'client.grants', 'a public client cannot use client_credentials');
+        check(
+          !grants.includes('client_credentials'),
+          'client.grants',
+          'a public client cannot use client_credentials',
+        );
         check(input.introspect !== true, 'client.introspect', 'a public client cannot introspect');
       } else if (input.secret !== undefined) {
-        check(typeof input.secret === 'string' && input.secret.length >= 16 && input.secret.length <= 1024, 'client.secret', 'must be 16-1024 characters');
+        check(
+          typeof input.secret === 'string' &&
+            input.secret.length >= 16 &&
+            input.secret.length <= 1024,
+          'client.secret',
+          'must be 16-1024 characters',
+        );
         secretHash = await hashSecret(input.secret);
       } else {
         secretHash = existing?.secretHash;
-        check(!!secretHash, 'client.secret', 'required for a new confidential client (or set public: true)');
+        check(
+          !!secretHash,
+          'client.secret',
+          'required for a new confidential client (or set public: true)',
+        );
       }
-      check(input.clientCredentialsRefresh !== true || (grants.includes('client_credentials') && grants.includes('refresh_token')), 'client.clientCredentialsRefresh', 'needs both client_credentials and refresh_token in grants');
-      check(input.name === undefined || (typeof input.name === 'string' && NAME.test(input.name)), 'client.name', 'must be 1-256 printable characters');
+      check(
+        input.clientCredentialsRefresh !== true ||
+          (grants.includes('client_credentials') && grants.includes('refresh_token')),
+        'client.clientCredentialsRefresh',
+        'needs both client_credentials and refresh_token in grants',
+      );
+      check(
+        input.name === undefined || (typeof input.name === 'string' && NAME.test(input.name)),
+        'client.name',
+        'must be 1-256 printable characters',
+      );
       const client: ClientRecord = {
         id: input.id,
         tenantId: input.tenantId,
@@ -138,7 +208,10 @@ export function createAdmin(ctx: ServerContext) {
         scopes: list(input.scopes, 'client.scopes', SCOPE, 'scope'),
         localUsers: bool(input.localUsers, 'client.localUsers'),
         introspect: bool(input.introspect, 'client.introspect'),
-        clientCredentialsRefresh: bool(input.clientCredentialsRefresh, 'client.clientCredentialsRefresh'),
+        clientCredentialsRefresh: bool(
+          input.clientCredentialsRefresh,
+          'client.clientCredentialsRefresh',
+        ),
       };
       await store.putClient(client);
       ctx.clients.forget(client.id);
@@ -159,11 +232,23 @@ export function createAdmin(ctx: ServerContext) {
     async upsertUser(input: UserInput): Promise<UserView> {
       known(input, ['tenantId', 'username', 'password', 'roles'], 'user');
       await requireTenant(input.tenantId, 'user.tenantId');
-      check(typeof input.username === 'string' && NAME.test(input.username) && input.username.trim() === input.username, 'user.username', 'must be 1-256 printable characters without surrounding spaces');
+      check(
+        typeof input.username === 'string' &&
+          NAME.test(input.username) &&
+          input.username.trim() === input.username,
+        'user.username',
+        'must be 1-256 printable characters without surrounding spaces',
+      );
       const existing = await store.getUser(input.tenantId, input.username);
       let passwordHash = existing?.passwordHash;
       if (input.password !== undefined) {
-        check(typeof input.password === 'string' && input.password.length >= 8 && input.password.length <= 1024, 'user.password', 'must be 8-1024 characters');
+        check(
+          typeof input.password === 'string' &&
+            input.password.length >= 8 &&
+            input.password.length <= 1024,
+          'user.password',
+          'must be 8-1024 characters',
+        );
         passwordHash = await hashSecret(input.password);
       }
       check(!!passwordHash, 'user.password', 'required for a new user');
@@ -185,12 +270,30 @@ export function createAdmin(ctx: ServerContext) {
 
     async upsertScope(input: ScopeInput): Promise<ScopeRecord> {
       known(input, ['name', 'service', 'roleCheck', 'roles'], 'scope');
-      check(typeof input.name === 'string' && SCOPE.test(input.name), 'scope.name', 'must be a scope token (RFC 6749 §3.3)');
-      check(input.service === undefined || (typeof input.service === 'string' && ROLE.test(input.service)), 'scope.service', 'must match [A-Za-z0-9._:-]{1,64}');
+      check(
+        typeof input.name === 'string' && SCOPE.test(input.name),
+        'scope.name',
+        'must be a scope token (RFC 6749 §3.3)',
+      );
+      check(
+        input.service === undefined ||
+          (typeof input.service === 'string' && ROLE.test(input.service)),
+        'scope.service',
+        'must match [A-Za-z0-9._:-]{1,64}',
+      );
       const roleCheck = bool(input.roleCheck, 'scope.roleCheck');
       const roles = list(input.roles, 'scope.roles', ROLE, 'role');
-      check(!roleCheck || roles.length > 0, 'scope.roles', 'roleCheck: true needs at least one role');
-      const scope: ScopeRecord = { name: input.name, ...(input.service ? { service: input.service } : {}), roleCheck, roles };
+      check(
+        !roleCheck || roles.length > 0,
+        'scope.roles',
+        'roleCheck: true needs at least one role',
+      );
+      const scope: ScopeRecord = {
+        name: input.name,
+        ...(input.service ? { service: input.service } : {}),
+        roleCheck,
+        roles,
+      };
       await store.putScope(scope);
       return scope;
     },

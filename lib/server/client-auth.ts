@@ -29,7 +29,7 @@ function formDecode(s: string): string {
 
 /** The client id and secret of an `Authorization: Basic` header (form-urlencoded, RFC 6749 §2.3.1). */
 export function parseBasic(header: string | undefined): { id: string; secret: string } | undefined {
-  if (header === undefined) return undefined;
+  if (header === undefined || header.trim() === '') return undefined;
   const m = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header);
   if (!m?.[1] || header.length > 4096) throw invalidClient(true);
   const decoded = Buffer.from(m[1], 'base64').toString('utf8');
@@ -64,7 +64,8 @@ export class ClientAuthenticator {
     const hit = this.records.get(id);
     if (hit && hit.until > now) return hit.client;
     const client = await this.store.getClient(id);
-    if (this.records.size >= CACHE_LIMIT) this.records.delete(this.records.keys().next().value as string);
+    if (this.records.size >= CACHE_LIMIT)
+      this.records.delete(this.records.keys().next().value as string);
     if (client) this.records.set(id, { client, until: now + this.cacheMs });
     else this.records.delete(id);
     return client;
@@ -74,17 +75,27 @@ export class ClientAuthenticator {
    * Authenticate the calling client. Public clients (no secret) pass only when `allowPublic`.
    * Failures are invalid_client (401) with one message whatever went wrong.
    */
-  async authenticate(req: Request, params: Params, allowPublic: boolean): Promise<{ client: ClientRecord; method: ClientAuthMethod }> {
+  async authenticate(
+    req: Request,
+    params: Params,
+    allowPublic: boolean,
+  ): Promise<{ client: ClientRecord; method: ClientAuthMethod }> {
     const basic = parseBasic(req.headers.authorization);
     const bodyId = params.client_id;
     const bodySecret = params.client_secret;
-    if (basic && bodySecret !== undefined) throw invalidRequest('use only one client authentication method');
-    if (basic && bodyId !== undefined && bodyId !== basic.id) throw invalidRequest('client_id does not match the Authorization header');
+    if (basic && bodySecret !== undefined)
+      throw invalidRequest('use only one client authentication method');
+    if (basic && bodyId !== undefined && bodyId !== basic.id)
+      throw invalidRequest('client_id does not match the Authorization header');
     const id = basic?.id ?? bodyId;
     const secret = basic?.secret ?? bodySecret;
     if (id === undefined || id.length > 128) throw invalidClient(!!basic);
     const client = await this.lookup(id);
-    const method: ClientAuthMethod = basic ? 'client_secret_basic' : secret !== undefined ? 'client_secret_post' : 'none';
+    const method: ClientAuthMethod = basic
+      ? 'client_secret_basic'
+      : secret !== undefined
+        ? 'client_secret_post'
+        : 'none';
     if (!client) {
       if (secret !== undefined) await verifySecret(secret, DUMMY_HASH);
       throw invalidClient(!!basic);
@@ -93,7 +104,11 @@ export class ClientAuthenticator {
       if (secret !== undefined || !allowPublic) throw invalidClient(!!basic);
       return { client, method: 'none' };
     }
-    if (secret === undefined || secret.length > 1024 || !(await this.check(client.id, client.secretHash, secret))) {
+    if (
+      secret === undefined ||
+      secret.length > 1024 ||
+      !(await this.check(client.id, client.secretHash, secret))
+    ) {
       throw invalidClient(!!basic);
     }
     return { client, method };
@@ -104,7 +119,8 @@ export class ClientAuthenticator {
     const hit = this.verified.get(id);
     if (hit && hit.secretHash === secretHash) return timingSafeEqual(hit.digest, digest);
     if (!(await verifySecret(secret, secretHash))) return false;
-    if (this.verified.size >= CACHE_LIMIT) this.verified.delete(this.verified.keys().next().value as string);
+    if (this.verified.size >= CACHE_LIMIT)
+      this.verified.delete(this.verified.keys().next().value as string);
     this.verified.set(id, { secretHash, digest });
     return true;
   }

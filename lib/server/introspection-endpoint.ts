@@ -56,7 +56,8 @@ async function introspect(ctx: ServerContext, token: string): Promise<Introspect
   if (!claims) return INACTIVE;
   const state = await ctx.store.getAccessTokenState(claims.gid, claims.jti);
   const g = state.grant;
-  if (!g || state.revoked || g.clientId !== claims.client_id || g.tenantId !== claims.tenant_id) return INACTIVE;
+  if (!g || state.revoked || g.clientId !== claims.client_id || g.tenantId !== claims.tenant_id)
+    return INACTIVE;
   return {
     active: true,
     scope: claims.scope,
@@ -79,7 +80,8 @@ export function introspectionEndpoint(ctx: ServerContext): RequestHandler {
   return async function introspectionEndpoint(req, res) {
     const params = readParams(req);
     const { client } = await ctx.clients.authenticate(req, params, false);
-    if (!client.introspect) throw new OAuthError('unauthorized_client', 'client is not allowed to introspect', 403);
+    if (!client.introspect)
+      throw new OAuthError('unauthorized_client', 'client is not allowed to introspect', 403);
     const token = required(params, 'token', 8192);
     res.setHeader('Cache-Control', 'no-store');
     res.json(await introspect(ctx, token));

@@ -71,7 +71,9 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
   await ctx.store.createGrant(grant, {
     jti,
     accessExpiresAt: now + config.accessTokenTtl,
-    ...(refresh ? { refresh: { hash: refresh.hash, expiresAt: now + config.refreshTokenTtl } } : {}),
+    ...(refresh
+      ? { refresh: { hash: refresh.hash, expiresAt: now + config.refreshTokenTtl } }
+      : {}),
   });
   return {
     access_token: access,

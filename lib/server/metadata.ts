@@ -50,4 +50,3 @@ export function jwksEndpoint(ctx: ServerContext): RequestHandler {
     res.send(JSON.stringify(jwks));
   };
 }
-

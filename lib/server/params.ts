@@ -11,8 +11,11 @@ export type Params = Readonly<Record<string, string>>;
  * Empty values count as omitted (RFC 6749 §3.1).
  */
 export function readParams(req: Request): Params {
-  if (Object.keys(req.query ?? {}).length > 0) throw invalidRequest('parameters must be sent in the request body');
-  const hasBody = req.headers['content-length'] !== '0' && (req.headers['content-length'] || req.headers['transfer-encoding']);
+  if (Object.keys(req.query ?? {}).length > 0)
+    throw invalidRequest('parameters must be sent in the request body');
+  const hasBody =
+    req.headers['content-length'] !== '0' &&
+    (req.headers['content-length'] || req.headers['transfer-encoding']);
   if (hasBody && !req.is('application/x-www-form-urlencoded')) {
     throw invalidRequest('request body must be application/x-www-form-urlencoded');
   }
@@ -21,7 +24,11 @@ export function readParams(req: Request): Params {
   for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
     if (typeof value !== 'string') {
       // Echo only plain names: error_description allows a narrow character set (RFC 6749 §5.2).
-      throw invalidRequest(/^[A-Za-z0-9_]{1,64}$/.test(key) ? `parameter ${key} is repeated` : 'a parameter is repeated');
+      throw invalidRequest(
+        /^[A-Za-z0-9_]{1,64}$/.test(key)
+          ? `parameter ${key} is repeated`
+          : 'a parameter is repeated',
+      );
     }
     if (value !== '') out[key] = value;
   }
@@ -39,6 +46,7 @@ export function required(params: Params, name: string, max = 4096): string {
 /** An optional parameter, at most `max` characters. */
 export function optional(params: Params, name: string, max = 4096): string | undefined {
   const value = params[name];
-  if (value !== undefined && value.length > max) throw invalidRequest(`parameter ${name} is too long`);
+  if (value !== undefined && value.length > max)
+    throw invalidRequest(`parameter ${name} is too long`);
   return value;
 }

@@ -17,14 +17,20 @@ function claimedClientId(req: Request): string | undefined {
   return typeof bodyId === 'string' ? bodyId.slice(0, 256) : undefined;
 }
 
-const isPassword = (req: Request) => (req.body as Record<string, unknown> | undefined)?.grant_type === 'password';
+const isPassword = (req: Request) =>
+  (req.body as Record<string, unknown> | undefined)?.grant_type === 'password';
 const ip = (req: Request) => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown');
 
 /** The limiters to run before the token endpoint (after the body is parsed); none when disabled. */
 export function tokenRateLimiters(ctx: ServerContext): RequestHandler[] {
   const limits = ctx.config.rateLimit;
   if (!limits) return [];
-  const make = (name: string, limit: number, key: (req: Request) => string, skip?: (req: Request) => boolean) =>
+  const make = (
+    name: string,
+    limit: number,
+    key: (req: Request) => string,
+    skip?: (req: Request) => boolean,
+  ) =>
     rateLimit({
       windowMs: limits.windowSeconds * 1000,
       limit,
@@ -35,14 +41,27 @@ export function tokenRateLimiters(ctx: ServerContext): RequestHandler[] {
       ...(skip ? { skip: (req: Request) => skip(req) } : {}),
       ...(ctx.store.rateLimitStore ? { store: ctx.store.rateLimitStore(`${name}:`) } : {}),
       handler: (_req, res) =>
-        sendOAuthError(res, new OAuthError('temporarily_unavailable', 'rate limit exceeded; retry later', 429)),
+        sendOAuthError(
+          res,
+          new OAuthError('temporarily_unavailable', 'rate limit exceeded; retry later', 429),
+        ),
     });
   return [
     make('client', limits.perClient, (req) => `c:${claimedClientId(req) ?? `ip:${ip(req)}`}`),
-    make('user', limits.perUsername, (req) => {
-      const u = (req.body as Record<string, unknown>).username;
-      return `u:${typeof u === 'string' ? u.toLowerCase().slice(0, 256) : ''}`;
-    }, (req) => !isPassword(req)),
-    make('ip', limits.perIp, (req) => `ip:${ip(req)}`, (req) => !isPassword(req)),
+    make(
+      'user',
+      limits.perUsername,
+      (req) => {
+        const u = (req.body as Record<string, unknown>).username;
+        return `u:${typeof u === 'string' ? u.toLowerCase().slice(0, 256) : ''}`;
+      },
+      (req) => !isPassword(req),
+    ),
+    make(
+      'ip',
+      limits.perIp,
+      (req) => `ip:${ip(req)}`,
+      (req) => !isPassword(req),
+    ),
   ];
 }

@@ -16,7 +16,12 @@ export function revocationEndpoint(ctx: ServerContext): RequestHandler {
     // token_type_hint is only a hint (RFC 7009 §2.1): the token's shape tells us its type.
     const refresh = parseRefreshToken(token);
     if (refresh) {
-      const result = await ctx.store.revokeByRefreshToken(refresh.grantId, refresh.hash, client.id, ctx.now());
+      const result = await ctx.store.revokeByRefreshToken(
+        refresh.grantId,
+        refresh.hash,
+        client.id,
+        ctx.now(),
+      );
       if (result === 'client_mismatch') throw notYours();
     } else {
       const claims = await verifyAccessToken(token, ctx.keys, {

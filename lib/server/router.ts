@@ -27,7 +27,9 @@ export function buildRouter(ctx: ServerContext): Router {
   const metadata = metadataEndpoint(ctx);
 
   // RFC 8414 §3.1: for an issuer with a path, the well-known segment goes before it.
-  const metadataPaths = base ? [`${PATHS.metadata}${base}`, `${base}${PATHS.metadata}`] : [PATHS.metadata];
+  const metadataPaths = base
+    ? [`${PATHS.metadata}${base}`, `${base}${PATHS.metadata}`]
+    : [PATHS.metadata];
   for (const path of metadataPaths) router.get(path, metadata).all(path, methodNotAllowed('GET'));
   router.get(`${base}${PATHS.jwks}`, jwksEndpoint(ctx), errors);
   router.all(`${base}${PATHS.jwks}`, methodNotAllowed('GET'));

@@ -17,6 +17,10 @@ export function parseScope(value: string | undefined): string[] | undefined {
 export function grantScope(requested: string[] | undefined, allowed: readonly string[]): string {
   if (requested === undefined) return allowed.join(' ');
   const granted = requested.filter((s) => allowed.includes(s));
-  if (granted.length === 0) throw new OAuthError('invalid_scope', 'none of the requested scopes is allowed for this client');
+  if (granted.length === 0)
+    throw new OAuthError(
+      'invalid_scope',
+      'none of the requested scopes is allowed for this client',
+    );
   return granted.join(' ');
 }

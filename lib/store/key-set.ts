@@ -9,7 +9,9 @@ export function rotateKeySet(
   retainSeconds: number,
 ): SigningKeyRecord[] {
   const kept = keys
-    .map((k) => (k.retiredAt === undefined ? { ...k, retiredAt: now, expiresAt: now + retainSeconds } : k))
+    .map((k) =>
+      k.retiredAt === undefined ? { ...k, retiredAt: now, expiresAt: now + retainSeconds } : k,
+    )
     .filter((k) => k.expiresAt === undefined || k.expiresAt > now);
   return [next, ...kept];
 }

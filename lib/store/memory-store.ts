@@ -1,4 +1,6 @@
 // MemoryStore: the embedded default store; one process, same behaviour as RedisStore, expired entries swept.
+
+import { isSubScope, rotateKeySet } from './key-set';
 import type {
   AccessTokenState,
   ClientRecord,
@@ -14,7 +16,6 @@ import type {
   TenantRecord,
   UserRecord,
 } from './store';
-import { isSubScope, rotateKeySet } from './key-set';
 
 interface FamilyState {
   grant: GrantRecord;
@@ -181,7 +182,8 @@ export class MemoryStore implements Store {
     if ((isCurrent && fam.currentExpiresAt <= now) || fam.grant.maxExpiresAt <= now) {
       return { ok: false, reason: 'expired' };
     }
-    if (!isSubScope(input.requestedScope, fam.grant.scope)) return { ok: false, reason: 'invalid_scope' };
+    if (!isSubScope(input.requestedScope, fam.grant.scope))
+      return { ok: false, reason: 'invalid_scope' };
     // A retry kills the successor it replaces, including the access token issued with it.
     if (isRetry) fam.revokedJtis.add(fam.currentJti);
     else {
@@ -205,7 +207,7 @@ export class MemoryStore implements Store {
     now: number,
   ): Promise<RevokeRefreshResult> {
     const fam = this.live(grantId);
-    if (!fam || !fam.issued.has(hash)) return 'not_found';
+    if (!fam?.issued.has(hash)) return 'not_found';
     if (fam.grant.clientId !== clientId) return 'client_mismatch';
     this.revokeFamily(fam, now);
     return 'revoked';
@@ -234,13 +236,17 @@ export class MemoryStore implements Store {
     now: number,
   ): Promise<RefreshTokenState | undefined> {
     const fam = this.live(grantId);
-    if (!fam || !fam.issued.has(hash)) return undefined;
+    if (!fam?.issued.has(hash)) return undefined;
     const active =
       !fam.revoked &&
       fam.current === hash &&
       fam.currentExpiresAt > now &&
       fam.grant.maxExpiresAt > now;
-    return { grant: clone(fam.grant), active, expiresAt: Math.min(fam.currentExpiresAt, fam.grant.maxExpiresAt) };
+    return {
+      grant: clone(fam.grant),
+      active,
+      expiresAt: Math.min(fam.currentExpiresAt, fam.grant.maxExpiresAt),
+    };
   }
 
   async getSigningKeys() {

@@ -1,7 +1,7 @@
 // RedisStore: Store on ioredis (standalone, Sentinel or Cluster); atomic changes are Lua scripts run by SHA.
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
 import type { Store as RateLimitStore } from 'express-rate-limit';
+import type { Cluster, Redis } from 'ioredis';
 import { RedisStore as RateLimitRedisStore } from 'rate-limit-redis';
 import { ConfigError, StoreUnavailableError } from '../errors';
 import { type RedisKeys, redisKeys } from './keys';
@@ -38,7 +38,8 @@ type Field = string | null;
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
 // Errors Redis answers while it cannot serve: unavailable, not a bug in our scripts.
-const TRANSIENT_REPLY = /^(CLUSTERDOWN|TRYAGAIN|LOADING|READONLY|MASTERDOWN|NOREPLICAS|BUSY|MOVED|ASK)\b/;
+const TRANSIENT_REPLY =
+  /^(CLUSTERDOWN|TRYAGAIN|LOADING|READONLY|MASTERDOWN|NOREPLICAS|BUSY|MOVED|ASK)\b/;
 
 function toGrant(f: Field[]): GrantRecord | undefined {
   const [id, cid, tid, gty, sub, scope, lu, dev, cat, max] = f;
@@ -73,10 +74,12 @@ export class RedisStore implements Store {
   private readonly luaBySha = new Map<string, string>();
 
   constructor(options: RedisStoreOptions) {
-    if (!options?.redis) throw new ConfigError('RedisStore: `redis` (an ioredis client) is required');
+    if (!options?.redis)
+      throw new ConfigError('RedisStore: `redis` (an ioredis client) is required');
     this.redis = options.redis;
     this.prefix = options.prefix ?? 'tw:';
-    if (/[{}]/.test(this.prefix)) throw new ConfigError('RedisStore: `prefix` must not contain { or }');
+    if (/[{}]/.test(this.prefix))
+      throw new ConfigError('RedisStore: `prefix` must not contain { or }');
     this.timeoutMs = options.commandTimeout ?? 1000;
     this.keys = redisKeys(this.prefix);
     for (const [name, def] of Object.entries(scripts)) {
@@ -163,13 +166,24 @@ export class RedisStore implements Store {
     return this.getRecord<UserRecord>(this.keys.user(tenantId, username));
   }
   putUser(u: UserRecord) {
-    return this.putRecord(this.keys.user(u.tenantId, u.username), this.keys.users(u.tenantId), u.username, u);
+    return this.putRecord(
+      this.keys.user(u.tenantId, u.username),
+      this.keys.users(u.tenantId),
+      u.username,
+      u,
+    );
   }
   deleteUser(tenantId: string, username: string) {
-    return this.deleteRecord(this.keys.user(tenantId, username), this.keys.users(tenantId), username);
+    return this.deleteRecord(
+      this.keys.user(tenantId, username),
+      this.keys.users(tenantId),
+      username,
+    );
   }
   listUsers(tenantId: string) {
-    return this.listRecords<UserRecord>(this.keys.users(tenantId), (u) => this.keys.user(tenantId, u));
+    return this.listRecords<UserRecord>(this.keys.users(tenantId), (u) =>
+      this.keys.user(tenantId, u),
+    );
   }
   getScope(name: string) {
     return this.getRecord<ScopeRecord>(this.keys.scope(name));
@@ -190,9 +204,26 @@ export class RedisStore implements Store {
     const refreshExp = tokens.refresh?.expiresAt ?? 0;
     const ttl = Math.max(1, Math.max(tokens.accessExpiresAt, refreshExp) - grant.createdAt);
     const fields: (string | number)[] = [
-      'id', grant.id, 'cid', grant.clientId, 'tid', grant.tenantId, 'gty', grant.grantType,
-      'sub', grant.subject, 'scope', grant.scope, 'cat', grant.createdAt, 'max', grant.maxExpiresAt,
-      'aexp', tokens.accessExpiresAt, 'cjti', tokens.jti,
+      'id',
+      grant.id,
+      'cid',
+      grant.clientId,
+      'tid',
+      grant.tenantId,
+      'gty',
+      grant.grantType,
+      'sub',
+      grant.subject,
+      'scope',
+      grant.scope,
+      'cat',
+      grant.createdAt,
+      'max',
+      grant.maxExpiresAt,
+      'aexp',
+      tokens.accessExpiresAt,
+      'cjti',
+      tokens.jti,
     ];
     if (grant.localUser) fields.push('lu', grant.localUser);
     if (grant.deviceId) fields.push('dev', grant.deviceId);
@@ -224,7 +255,8 @@ export class RedisStore implements Store {
       next.accessExpiresAt,
     )) as Field[];
     const [status, retried, ...fields] = res;
-    if (status !== 'ok') return { ok: false, reason: status as Exclude<RotateResult, { ok: true }>['reason'] };
+    if (status !== 'ok')
+      return { ok: false, reason: status as Exclude<RotateResult, { ok: true }>['reason'] };
     const grant = toGrant(fields);
     if (!grant) return { ok: false, reason: 'not_found' };
     return { ok: true, grant, retried: retried === '1' };
@@ -246,7 +278,12 @@ export class RedisStore implements Store {
   }
 
   async revokeGrant(grantId: string, now: number) {
-    const n = await this.script('twRevokeGrant', this.keys.grant(grantId), this.keys.issued(grantId), now);
+    const n = await this.script(
+      'twRevokeGrant',
+      this.keys.grant(grantId),
+      this.keys.issued(grantId),
+      now,
+    );
     return Number(n) === 1;
   }
 
@@ -281,14 +318,26 @@ export class RedisStore implements Store {
   // Signing keys ---------------------------------------------------------------------------
 
   async getSigningKeys() {
-    return parse<SigningKeyRecord[]>(await this.run(() => this.redis.get(this.keys.signingKeys))) ?? [];
+    return (
+      parse<SigningKeyRecord[]>(await this.run(() => this.redis.get(this.keys.signingKeys))) ?? []
+    );
   }
   async initSigningKeys(candidate: SigningKeyRecord) {
-    const json = await this.script('twInitKeys', this.keys.signingKeys, JSON.stringify([candidate]));
+    const json = await this.script(
+      'twInitKeys',
+      this.keys.signingKeys,
+      JSON.stringify([candidate]),
+    );
     return JSON.parse(String(json)) as SigningKeyRecord[];
   }
   async rotateSigningKeys(next: SigningKeyRecord, now: number, retainSeconds: number) {
-    const json = await this.script('twRotateKeys', this.keys.signingKeys, JSON.stringify(next), now, retainSeconds);
+    const json = await this.script(
+      'twRotateKeys',
+      this.keys.signingKeys,
+      JSON.stringify(next),
+      now,
+      retainSeconds,
+    );
     return JSON.parse(String(json)) as SigningKeyRecord[];
   }
 

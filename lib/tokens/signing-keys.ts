@@ -1,5 +1,11 @@
 // Signing keys: generated once and shared through the store (or given), parsed to KeyObjects once, published as JWKS.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto';
 import { ConfigError } from '../errors';
 import type { SigningKeyRecord, Store } from '../store/store';
 
@@ -23,7 +29,11 @@ export interface LoadedKey {
   expiresAt?: number;
 }
 
-const CURVE: Partial<Record<SigningAlg, string>> = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' };
+const CURVE: Partial<Record<SigningAlg, string>> = {
+  ES256: 'P-256',
+  ES384: 'P-384',
+  ES512: 'P-521',
+};
 
 /** RFC 7638 JWK thumbprint, used as kid. */
 function thumbprint(jwk: JsonWebKey): string {
@@ -52,11 +62,23 @@ export function generateSigningKey(alg: SigningAlg, now: number): SigningKeyReco
 
 function algFits(alg: SigningAlg, key: KeyObject): boolean {
   const curve = CURVE[alg];
-  if (curve) return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' }[curve];
+  if (curve)
+    return (
+      key.asymmetricKeyType === 'ec' &&
+      key.asymmetricKeyDetails?.namedCurve ===
+        { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' }[curve]
+    );
   return key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
 }
 
-function load(rec: { kid: string; alg: string; privateJwk?: JsonWebKey; publicJwk: JsonWebKey; expiresAt?: number; retiredAt?: number }): LoadedKey {
+function load(rec: {
+  kid: string;
+  alg: string;
+  privateJwk?: JsonWebKey;
+  publicJwk: JsonWebKey;
+  expiresAt?: number;
+  retiredAt?: number;
+}): LoadedKey {
   const alg = rec.alg as SigningAlg;
   const publicKey = createPublicKey({ key: rec.publicJwk as never, format: 'jwk' });
   const { kty, crv, x, y, n, e } = rec.publicJwk;
@@ -73,7 +95,10 @@ function load(rec: { kid: string; alg: string; privateJwk?: JsonWebKey; publicJw
 }
 
 /** Turn keys given in options into loaded keys; the first one signs. Throws ConfigError. */
-export function loadStaticKeys(keys: readonly StaticSigningKey[], defaultAlg: SigningAlg): LoadedKey[] {
+export function loadStaticKeys(
+  keys: readonly StaticSigningKey[],
+  defaultAlg: SigningAlg,
+): LoadedKey[] {
   return keys.map((k, i) => {
     let priv: KeyObject;
     try {
@@ -86,7 +111,8 @@ export function loadStaticKeys(keys: readonly StaticSigningKey[], defaultAlg: Si
     } catch {
       throw new ConfigError(`keys[${i}].privateKey is not a private key (PEM, JWK or KeyObject)`);
     }
-    if (priv.type !== 'private') throw new ConfigError(`keys[${i}].privateKey is not a private key`);
+    if (priv.type !== 'private')
+      throw new ConfigError(`keys[${i}].privateKey is not a private key`);
     const alg = k.alg ?? defaultAlg;
     if (!algFits(alg, priv)) throw new ConfigError(`keys[${i}] does not fit algorithm ${alg}`);
     const publicJwk = createPublicKey(priv).export({ format: 'jwk' });
@@ -131,7 +157,9 @@ export class KeyRing {
       try {
         let records = await this.store.getSigningKeys();
         if (records.length === 0) {
-          records = await this.store.initSigningKeys(generateSigningKey(this.options.alg, this.options.now()));
+          records = await this.store.initSigningKeys(
+            generateSigningKey(this.options.alg, this.options.now()),
+          );
         }
         this.keys = records.map(load);
         this.loadedAt = this.options.now();
@@ -162,7 +190,8 @@ export class KeyRing {
     await this.ensure();
     const found = this.keys.find((k) => k.kid === kid);
     // Unknown kids (another instance rotated, or an attacker's) reload at most once per 5 s.
-    if (found || this.options.staticKeys || this.options.now() - this.missReloadAt < 5) return found;
+    if (found || this.options.staticKeys || this.options.now() - this.missReloadAt < 5)
+      return found;
     this.missReloadAt = this.options.now();
     await this.reload();
     return this.keys.find((k) => k.kid === kid);
@@ -172,14 +201,21 @@ export class KeyRing {
   async jwks(): Promise<{ keys: LoadedKey['publicJwk'][] }> {
     await this.ensure();
     const now = this.options.now();
-    return { keys: this.keys.filter((k) => (k.expiresAt ?? Infinity) > now).map((k) => k.publicJwk) };
+    return {
+      keys: this.keys.filter((k) => (k.expiresAt ?? Infinity) > now).map((k) => k.publicJwk),
+    };
   }
 
   /** Generate a new signing key; the previous one stays published for `retainSeconds`. */
   async rotate(): Promise<string> {
-    if (this.options.staticKeys) throw new ConfigError('keys given in options cannot be rotated by the store');
+    if (this.options.staticKeys)
+      throw new ConfigError('keys given in options cannot be rotated by the store');
     const next = generateSigningKey(this.options.alg, this.options.now());
-    const records = await this.store.rotateSigningKeys(next, this.options.now(), this.options.retainSeconds);
+    const records = await this.store.rotateSigningKeys(
+      next,
+      this.options.now(),
+      this.options.retainSeconds,
+    );
     this.keys = records.map(load);
     this.loadedAt = this.options.now();
     return next.kid;

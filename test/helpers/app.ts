@@ -34,17 +34,51 @@ export async function seed(auth: AuthServer): Promise<void> {
   const a = auth.admin;
   await a.upsertTenant({ id: 'acme', localUserMode: true });
   await a.upsertTenant({ id: 'beta' });
-  await a.upsertClient({ ...SVC, tenantId: 'acme', grants: ['client_credentials'], scopes: ['print', 'scan'], localUsers: true });
-  await a.upsertClient({ ...SVC_RT, tenantId: 'beta', grants: ['client_credentials', 'refresh_token'], scopes: ['print'], clientCredentialsRefresh: true });
-  await a.upsertClient({ ...RS, tenantId: 'acme', grants: ['client_credentials'], scopes: [], introspect: true });
-  await a.upsertClient({ ...WEB, tenantId: 'acme', grants: ['password', 'refresh_token'], scopes: ['print', 'scan'] });
-  await a.upsertClient({ ...APP, public: true, tenantId: 'acme', grants: ['password', 'refresh_token'], scopes: ['print', 'scan'] });
+  await a.upsertClient({
+    ...SVC,
+    tenantId: 'acme',
+    grants: ['client_credentials'],
+    scopes: ['print', 'scan'],
+    localUsers: true,
+  });
+  await a.upsertClient({
+    ...SVC_RT,
+    tenantId: 'beta',
+    grants: ['client_credentials', 'refresh_token'],
+    scopes: ['print'],
+    clientCredentialsRefresh: true,
+  });
+  await a.upsertClient({
+    ...RS,
+    tenantId: 'acme',
+    grants: ['client_credentials'],
+    scopes: [],
+    introspect: true,
+  });
+  await a.upsertClient({
+    ...WEB,
+    tenantId: 'acme',
+    grants: ['password', 'refresh_token'],
+    scopes: ['print', 'scan'],
+  });
+  await a.upsertClient({
+    ...APP,
+    public: true,
+    tenantId: 'acme',
+    grants: ['password', 'refresh_token'],
+    scopes: ['print', 'scan'],
+  });
   await a.upsertUser({ tenantId: 'acme', ...ALICE, roles: ['printer'] });
   await a.upsertUser({ tenantId: 'acme', ...BOB });
 }
 
 /** POST a form to `path`, with Basic client credentials when given. */
-export function post(app: Express, path: string, form: Record<string, string>, basic?: { id: string; secret: string }) {
+export function post(
+  app: Express,
+  path: string,
+  form: Record<string, string>,
+  basic?: { id: string; secret: string },
+) {
   const req = request(app).post(path).type('form');
   if (basic) req.auth(basic.id, basic.secret);
   return req.send(form);
@@ -52,22 +86,43 @@ export function post(app: Express, path: string, form: Record<string, string>, b
 
 /** Password sign-in through the public `app` client; returns the token response body. */
 export async function signIn(app: Express, user = ALICE, extra: Record<string, string> = {}) {
-  const res = await post(app, TOKEN, { grant_type: 'password', client_id: APP.id, ...user, ...extra });
-  if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body as { access_token: string; refresh_token: string; expires_in: number; scope: string };
+  const res = await post(app, TOKEN, {
+    grant_type: 'password',
+    client_id: APP.id,
+    ...user,
+    ...extra,
+  });
+  if (res.status !== 200)
+    throw new Error(`sign-in failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as {
+    access_token: string;
+    refresh_token: string;
+    expires_in: number;
+    scope: string;
+  };
 }
 
 export function refresh(app: Express, refreshToken: string, extra: Record<string, string> = {}) {
-  return post(app, TOKEN, { grant_type: 'refresh_token', client_id: APP.id, refresh_token: refreshToken, ...extra });
+  return post(app, TOKEN, {
+    grant_type: 'refresh_token',
+    client_id: APP.id,
+    refresh_token: refreshToken,
+    ...extra,
+  });
 }
 
-export function revoke(app: Express, token: string, client: Record<string, string> = { client_id: APP.id }) {
+export function revoke(
+  app: Express,
+  token: string,
+  client: Record<string, string> = { client_id: APP.id },
+) {
   return post(app, REVOKE, { token, ...client });
 }
 
 /** Introspect as the print-rs resource server. */
 export async function introspect(app: Express, token: string): Promise<Record<string, unknown>> {
   const res = await post(app, INTROSPECT, { token }, RS);
-  if (res.status !== 200) throw new Error(`introspection failed: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status !== 200)
+    throw new Error(`introspection failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body as Record<string, unknown>;
 }

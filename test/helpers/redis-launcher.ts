@@ -138,7 +138,10 @@ function stopProc(proc: ChildProcess): Promise<void> {
 }
 
 /** A standalone server; `port` to restart one on the same port, `args` for extra redis-server flags. */
-export async function startStandalone(dir: string, opts: { port?: number; args?: string[] } = {}): Promise<Standalone> {
+export async function startStandalone(
+  dir: string,
+  opts: { port?: number; args?: string[] } = {},
+): Promise<Standalone> {
   const server = await spawnServer(opts.port ?? (await freePort()), dir, opts.args);
   return { port: server.port, pid: server.proc.pid as number, stop: () => stopProc(server.proc) };
 }

@@ -27,10 +27,13 @@ async function dumpRedis(nodes: Redis[], prefix: string): Promise<string> {
       for (const key of keys) {
         const type = await node.type(key);
         const value =
-          type === 'string' ? await node.get(key)
-          : type === 'hash' ? JSON.stringify(Object.entries(await node.hgetall(key)).sort())
-          : type === 'set' ? JSON.stringify((await node.smembers(key)).sort())
-          : type;
+          type === 'string'
+            ? await node.get(key)
+            : type === 'hash'
+              ? JSON.stringify(Object.entries(await node.hgetall(key)).sort())
+              : type === 'set'
+                ? JSON.stringify((await node.smembers(key)).sort())
+                : type;
         out.push(`${key}=${value}`);
       }
     } while (cursor !== '0');
@@ -38,7 +41,11 @@ async function dumpRedis(nodes: Redis[], prefix: string): Promise<string> {
   return out.sort().join('\n');
 }
 
-export async function makeStore(kind: StoreKind, name: string, options: { commandTimeout?: number } = {}): Promise<TestStore> {
+export async function makeStore(
+  kind: StoreKind,
+  name: string,
+  options: { commandTimeout?: number } = {},
+): Promise<TestStore> {
   if (kind === 'memory') {
     const store = new MemoryStore();
     return {
@@ -46,8 +53,13 @@ export async function makeStore(kind: StoreKind, name: string, options: { comman
       store,
       snapshot: async () => {
         const s = store as unknown as Record<string, unknown>;
-        const dump = (m: unknown) => JSON.stringify([...(m as Map<string, unknown>).entries()], (_k, v) => (v instanceof Set ? [...v].sort() : v));
-        return ['tenants', 'clients', 'users', 'scopes', 'grants', 'keys'].map((k) => (k === 'keys' ? JSON.stringify(s[k]) : dump(s[k]))).join('\n');
+        const dump = (m: unknown) =>
+          JSON.stringify([...(m as Map<string, unknown>).entries()], (_k, v) =>
+            v instanceof Set ? [...v].sort() : v,
+          );
+        return ['tenants', 'clients', 'users', 'scopes', 'grants', 'keys']
+          .map((k) => (k === 'keys' ? JSON.stringify(s[k]) : dump(s[k])))
+          .join('\n');
       },
       close: () => store.close(),
     };
@@ -61,7 +73,8 @@ export async function makeStore(kind: StoreKind, name: string, options: { comman
     store,
     redis,
     prefix,
-    snapshot: () => dumpRedis(kind === 'redis' ? [redis as Redis] : (redis as Cluster).nodes('master'), prefix),
+    snapshot: () =>
+      dumpRedis(kind === 'redis' ? [redis as Redis] : (redis as Cluster).nodes('master'), prefix),
     close: async () => {
       await redis.quit();
     },

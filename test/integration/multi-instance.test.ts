@@ -18,7 +18,10 @@ describe.each(['redis', 'cluster'] as const)('instances sharing %s', (kind) => {
   afterAll(() => ts.close());
 
   it('concurrent first starts agree on one signing key', async () => {
-    const [ja, jb] = await Promise.all([request(a.app).get('/oauth2/jwks'), request(b.app).get('/oauth2/jwks')]);
+    const [ja, jb] = await Promise.all([
+      request(a.app).get('/oauth2/jwks'),
+      request(b.app).get('/oauth2/jwks'),
+    ]);
     expect(ja.body.keys).toHaveLength(1);
     expect(jb.body).toEqual(ja.body);
   });
@@ -37,12 +40,16 @@ describe.each(['redis', 'cluster'] as const)('instances sharing %s', (kind) => {
     const newKid = await a.auth.admin.rotateKeys();
     expect(newKid).not.toBe(oldKid);
     const after = await signIn(a.app);
-    const header = JSON.parse(Buffer.from(after.access_token.split('.')[0] as string, 'base64url').toString());
+    const header = JSON.parse(
+      Buffer.from(after.access_token.split('.')[0] as string, 'base64url').toString(),
+    );
     expect(header.kid).toBe(newKid);
     // b has not reloaded yet: an unknown kid makes it reload once, so the new token verifies.
     expect((await introspect(b.app, after.access_token)).active).toBe(true);
     expect((await introspect(b.app, before.access_token)).active).toBe(true);
-    const kids = (await request(b.app).get('/oauth2/jwks')).body.keys.map((k: { kid: string }) => k.kid);
+    const kids = (await request(b.app).get('/oauth2/jwks')).body.keys.map(
+      (k: { kid: string }) => k.kid,
+    );
     expect(kids).toEqual([newKid, oldKid]);
   });
 });

@@ -1,6 +1,6 @@
 // Token-endpoint rate limits: 429 with an RFC-style body and standard headers; on Redis the limit
 // holds across instances sharing the store (rate-limit-redis).
-import { ALICE, APP, buildApp, post, seed, SVC, TOKEN } from '../helpers/app';
+import { ALICE, APP, buildApp, post, SVC, seed, TOKEN } from '../helpers/app';
 import { makeStore, type TestStore } from '../helpers/stores';
 
 describe.each(['memory', 'redis', 'cluster'] as const)('rate limits on %s', (kind) => {
@@ -20,7 +20,10 @@ describe.each(['memory', 'redis', 'cluster'] as const)('rate limits on %s', (kin
       statuses.push(last.status);
     }
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
-    expect(last?.body).toEqual({ error: 'temporarily_unavailable', error_description: expect.any(String) });
+    expect(last?.body).toEqual({
+      error: 'temporarily_unavailable',
+      error_description: expect.any(String),
+    });
     expect(Number(last?.headers['retry-after'])).toBeGreaterThan(0);
     expect(last?.headers.ratelimit).toMatch(/r=0/);
     expect(last?.headers['ratelimit-policy']).toBeDefined();
@@ -30,11 +33,25 @@ describe.each(['memory', 'redis', 'cluster'] as const)('rate limits on %s', (kin
     const t = buildApp(ts.store, { rateLimit: { perUsername: 2, perClient: 1000 } });
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
-      statuses.push((await post(t.app, TOKEN, { grant_type: 'password', client_id: APP.id, ...ALICE, password: 'wrong-password' })).status);
+      statuses.push(
+        (
+          await post(t.app, TOKEN, {
+            grant_type: 'password',
+            client_id: APP.id,
+            ...ALICE,
+            password: 'wrong-password',
+          })
+        ).status,
+      );
     }
     expect(statuses).toEqual([400, 400, 429, 429]);
     // Another user is not affected.
-    const bob = await post(t.app, TOKEN, { grant_type: 'password', client_id: APP.id, username: 'bob', password: 'bob-password' });
+    const bob = await post(t.app, TOKEN, {
+      grant_type: 'password',
+      client_id: APP.id,
+      username: 'bob',
+      password: 'bob-password',
+    });
     expect(bob.status).toBe(200);
   });
 
@@ -45,7 +62,14 @@ describe.each(['memory', 'redis', 'cluster'] as const)('rate limits on %s', (kin
       const b = buildApp(ts.store, { rateLimit: { perClient: 4 } });
       await seed(a.auth);
       const results = await Promise.all(
-        Array.from({ length: 10 }, (_, i) => post(i % 2 ? a.app : b.app, TOKEN, { grant_type: 'client_credentials' }, { id: 'web', secret: 'x'.repeat(16) })),
+        Array.from({ length: 10 }, (_, i) =>
+          post(
+            i % 2 ? a.app : b.app,
+            TOKEN,
+            { grant_type: 'client_credentials' },
+            { id: 'web', secret: 'x'.repeat(16) },
+          ),
+        ),
       );
       // Same client id on both instances: at most 4 get past the limiter (the rest 429).
       expect(results.filter((r) => r.status !== 429).length).toBe(4);

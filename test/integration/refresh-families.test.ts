@@ -34,7 +34,9 @@ describe.each(STORE_KINDS)('refresh-token families on %s', (kind) => {
 
   it('20 concurrent refreshes of one token: exactly one 200, the rest invalid_grant', async () => {
     const first = await signIn(t.app);
-    const results = await Promise.all(Array.from({ length: 20 }, () => refresh(t.app, first.refresh_token)));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => refresh(t.app, first.refresh_token)),
+    );
     const ok = results.filter((r) => r.status === 200);
     expect(ok).toHaveLength(1);
     for (const r of results.filter((x) => x.status !== 200)) {
@@ -66,7 +68,12 @@ describe.each(STORE_KINDS)('refresh-token families on %s', (kind) => {
     const r2 = await refresh(t.app, r1.body.refresh_token);
     const rev = await revoke(t.app, first.refresh_token);
     expect(rev.status).toBe(200);
-    for (const token of [first.access_token, r1.body.access_token, r2.body.access_token, r2.body.refresh_token]) {
+    for (const token of [
+      first.access_token,
+      r1.body.access_token,
+      r2.body.access_token,
+      r2.body.refresh_token,
+    ]) {
       expect(await introspect(t.app, token)).toEqual({ active: false });
     }
     expect((await refresh(t.app, r2.body.refresh_token)).body.error).toBe('invalid_grant');
@@ -106,7 +113,12 @@ describe.each(STORE_KINDS)('refresh-token families on %s', (kind) => {
     const res = await post(t.app, TOKEN, { grant_type: 'client_credentials' }, SVC_RT);
     expect(res.status).toBe(200);
     expect(typeof res.body.refresh_token).toBe('string');
-    const next = await post(t.app, TOKEN, { grant_type: 'refresh_token', refresh_token: res.body.refresh_token }, SVC_RT);
+    const next = await post(
+      t.app,
+      TOKEN,
+      { grant_type: 'refresh_token', refresh_token: res.body.refresh_token },
+      SVC_RT,
+    );
     expect(next.status).toBe(200);
     expect((await introspect(t.app, next.body.access_token)).tenant_id).toBe('beta');
   });

@@ -5,9 +5,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisStore } from '../../lib';
-import { APP, ALICE, buildApp, INTROSPECT, post, RS, seed, signIn, SVC, TOKEN, type TestApp } from '../helpers/app';
-import { type Standalone, startStandalone } from '../helpers/redis-launcher';
+import {
+  ALICE,
+  APP,
+  buildApp,
+  INTROSPECT,
+  post,
+  RS,
+  SVC,
+  seed,
+  signIn,
+  type TestApp,
+  TOKEN,
+} from '../helpers/app';
 import { waitReady } from '../helpers/redis';
+import { type Standalone, startStandalone } from '../helpers/redis-launcher';
 
 describe('store round trips (RedisStore, MONITOR)', () => {
   let dir: string;
@@ -53,19 +65,32 @@ describe('store round trips (RedisStore, MONITOR)', () => {
     });
 
     it('client_credentials issuance: 1 round trip (client record cached for clientCacheTtl)', async () => {
-      const n = await count(async () => expect((await post(t.app, TOKEN, { grant_type: 'client_credentials' }, SVC)).status).toBe(200));
+      const n = await count(async () =>
+        expect((await post(t.app, TOKEN, { grant_type: 'client_credentials' }, SVC)).status).toBe(
+          200,
+        ),
+      );
       expect(n).toBe(1);
     });
 
     it('password sign-in: 2 round trips (user record, grant write)', async () => {
-      const n = await count(async () => expect((await post(t.app, TOKEN, { grant_type: 'password', client_id: APP.id, ...ALICE })).status).toBe(200));
+      const n = await count(async () =>
+        expect(
+          (await post(t.app, TOKEN, { grant_type: 'password', client_id: APP.id, ...ALICE }))
+            .status,
+        ).toBe(200),
+      );
       expect(n).toBe(2);
     });
 
     it('refresh rotation: 1 round trip (one Lua script)', async () => {
       let rt = session.refresh_token;
       const n = await count(async () => {
-        const res = await post(t.app, TOKEN, { grant_type: 'refresh_token', client_id: APP.id, refresh_token: rt });
+        const res = await post(t.app, TOKEN, {
+          grant_type: 'refresh_token',
+          client_id: APP.id,
+          refresh_token: rt,
+        });
         expect(res.status).toBe(200);
         rt = res.body.refresh_token;
       });
@@ -73,23 +98,42 @@ describe('store round trips (RedisStore, MONITOR)', () => {
     });
 
     it('introspection of an access token: 1 round trip', async () => {
-      const n = await count(async () => expect((await post(t.app, INTROSPECT, { token: session.access_token }, RS)).body.active).toBe(true));
+      const n = await count(async () =>
+        expect(
+          (await post(t.app, INTROSPECT, { token: session.access_token }, RS)).body.active,
+        ).toBe(true),
+      );
       expect(n).toBe(1);
     });
 
     it('with clientCacheTtl 0 each request also reads the client record', async () => {
       const t0 = buildApp(new RedisStore({ redis, prefix: 'rt2:' }), { clientCacheTtl: 0 });
       await seed(t0.auth);
-      const n = await count(async () => expect((await post(t0.app, TOKEN, { grant_type: 'client_credentials' }, SVC)).status).toBe(200));
+      const n = await count(async () =>
+        expect((await post(t0.app, TOKEN, { grant_type: 'client_credentials' }, SVC)).status).toBe(
+          200,
+        ),
+      );
       expect(n).toBe(2);
     });
   });
 
   it('rate limits on: one more round trip per limiter (1 for client_credentials, 3 for password)', async () => {
-    const t = buildApp(new RedisStore({ redis, prefix: 'rt3:' }), { clientCacheTtl: 60, rateLimit: { perClient: 1e6, perUsername: 1e6, perIp: 1e6 } });
+    const t = buildApp(new RedisStore({ redis, prefix: 'rt3:' }), {
+      clientCacheTtl: 60,
+      rateLimit: { perClient: 1e6, perUsername: 1e6, perIp: 1e6 },
+    });
     await seed(t.auth);
-    const cc = await count(async () => expect((await post(t.app, TOKEN, { grant_type: 'client_credentials' }, SVC)).status).toBe(200));
-    const pw = await count(async () => expect((await post(t.app, TOKEN, { grant_type: 'password', client_id: APP.id, ...ALICE })).status).toBe(200));
+    const cc = await count(async () =>
+      expect((await post(t.app, TOKEN, { grant_type: 'client_credentials' }, SVC)).status).toBe(
+        200,
+      ),
+    );
+    const pw = await count(async () =>
+      expect(
+        (await post(t.app, TOKEN, { grant_type: 'password', client_id: APP.id, ...ALICE })).status,
+      ).toBe(200),
+    );
     expect(cc).toBe(2);
     expect(pw).toBe(5);
   });

@@ -5,9 +5,22 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisStore } from '../../lib';
-import { APP, ALICE, buildApp, INTROSPECT, post, RS, REVOKE, seed, signIn, SVC, TOKEN, type TestApp } from '../helpers/app';
-import { type Standalone, startStandalone } from '../helpers/redis-launcher';
+import {
+  ALICE,
+  APP,
+  buildApp,
+  INTROSPECT,
+  post,
+  REVOKE,
+  RS,
+  SVC,
+  seed,
+  signIn,
+  type TestApp,
+  TOKEN,
+} from '../helpers/app';
 import { waitReady } from '../helpers/redis';
+import { type Standalone, startStandalone } from '../helpers/redis-launcher';
 
 const PERSIST = ['--appendonly', 'yes', '--appendfsync', 'always'];
 
@@ -41,7 +54,11 @@ describe('RedisStore with Redis unavailable', () => {
   const requests = () => [
     post(t.app, TOKEN, { grant_type: 'client_credentials' }, SVC),
     post(t.app, TOKEN, { grant_type: 'password', client_id: APP.id, ...ALICE }),
-    post(t.app, TOKEN, { grant_type: 'refresh_token', client_id: APP.id, refresh_token: session.refresh_token }),
+    post(t.app, TOKEN, {
+      grant_type: 'refresh_token',
+      client_id: APP.id,
+      refresh_token: session.refresh_token,
+    }),
     post(t.app, REVOKE, { token: session.refresh_token, client_id: APP.id }),
     post(t.app, INTROSPECT, { token: session.access_token }, RS),
   ];
@@ -51,7 +68,10 @@ describe('RedisStore with Redis unavailable', () => {
     const responses = await Promise.all(requests());
     for (const res of responses) {
       expect(res.status).toBe(503);
-      expect(res.body).toEqual({ error: 'temporarily_unavailable', error_description: expect.any(String) });
+      expect(res.body).toEqual({
+        error: 'temporarily_unavailable',
+        error_description: expect.any(String),
+      });
       expect(res.headers['retry-after']).toBe('1');
       expect(res.body.access_token).toBeUndefined();
     }
@@ -85,7 +105,11 @@ describe('RedisStore with Redis unavailable', () => {
     expect(status).toBe(200);
     // State written before the outage survived (append-only file): a session made before it still
     // refreshes. (Not `session`: a command that timed out while Redis hung may still run after SIGCONT.)
-    const r = await post(t.app, TOKEN, { grant_type: 'refresh_token', client_id: APP.id, refresh_token: untouched.refresh_token });
+    const r = await post(t.app, TOKEN, {
+      grant_type: 'refresh_token',
+      client_id: APP.id,
+      refresh_token: untouched.refresh_token,
+    });
     expect(r.status).toBe(200);
   });
 });

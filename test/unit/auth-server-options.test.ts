@@ -6,7 +6,9 @@ const issuer = 'https://auth.example.com';
 
 describe('createAuthServer options', () => {
   it('rejects an unknown option with a "did you mean" hint', () => {
-    expect(() => createAuthServer({ issuer, acessTokenTtl: 60 } as never)).toThrow(/unknown option "acessTokenTtl" \(did you mean "accessTokenTtl"\?\)/);
+    expect(() => createAuthServer({ issuer, acessTokenTtl: 60 } as never)).toThrow(
+      /unknown option "acessTokenTtl" \(did you mean "accessTokenTtl"\?\)/,
+    );
   });
 
   it.each([
@@ -29,20 +31,37 @@ describe('createAuthServer options', () => {
   });
 
   it('accepts http for localhost and strips a trailing slash', () => {
-    expect(createAuthServer({ issuer: 'http://localhost:4000/' }).issuer).toBe('http://localhost:4000');
+    expect(createAuthServer({ issuer: 'http://localhost:4000/' }).issuer).toBe(
+      'http://localhost:4000',
+    );
   });
 
   it('rejects a key that does not fit the algorithm (an RSA key for ES256)', () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    expect(() => createAuthServer({ issuer, keys: [{ privateKey }] })).toThrow(/does not fit algorithm ES256/);
-    expect(createAuthServer({ issuer, keys: [{ privateKey, alg: 'RS256' }], store: new MemoryStore() }).metadata().access_token_signing_alg_values_supported).toEqual(['RS256']);
+    expect(() => createAuthServer({ issuer, keys: [{ privateKey }] })).toThrow(
+      /does not fit algorithm ES256/,
+    );
+    expect(
+      createAuthServer({
+        issuer,
+        keys: [{ privateKey, alg: 'RS256' }],
+        store: new MemoryStore(),
+      }).metadata().access_token_signing_alg_values_supported,
+    ).toEqual(['RS256']);
   });
 
   it('keys given in options sign tokens and are served in the JWKS', async () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const auth = createAuthServer({ issuer, keys: [{ privateKey: privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, kid: 'k1' }] });
+    const auth = createAuthServer({
+      issuer,
+      keys: [
+        { privateKey: privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, kid: 'k1' },
+      ],
+    });
     const jwks = await auth.jwks();
-    expect(jwks.keys).toEqual([expect.objectContaining({ kid: 'k1', kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' })]);
+    expect(jwks.keys).toEqual([
+      expect.objectContaining({ kid: 'k1', kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' }),
+    ]);
     expect(jwks.keys[0]).not.toHaveProperty('d');
     await expect(auth.admin.rotateKeys()).rejects.toThrow(ConfigError);
   });

@@ -1,6 +1,7 @@
 // Secret helpers: scrypt hashes verify in constant time, refresh tokens carry ≥128 bits and hash to SHA-256.
-import { DUMMY_HASH, hashSecret, randomId, sha256, verifySecret } from '../../lib/tokens/secrets';
+
 import { newRefreshToken, parseRefreshToken } from '../../lib/tokens/refresh-token';
+import { DUMMY_HASH, hashSecret, randomId, sha256, verifySecret } from '../../lib/tokens/secrets';
 
 describe('secrets', () => {
   it('scrypt: a hash verifies its secret only, salts differ', async () => {

@@ -15,7 +15,8 @@ export const clientCredentialsGrant: Grant = {
     const localUser = optional(params, 'local_user', 512);
     if (localUser !== undefined) {
       if (!LOCAL_USER.test(localUser)) throw invalidRequest('local_user must be 1-128 characters');
-      if (!client.localUsers) throw new OAuthError('unauthorized_client', 'client may not send local_user');
+      if (!client.localUsers)
+        throw new OAuthError('unauthorized_client', 'client may not send local_user');
     }
     const scope = grantScope(parseScope(optional(params, 'scope')), client.scopes);
     return issueNewGrant(ctx, {

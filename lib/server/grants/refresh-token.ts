@@ -39,17 +39,26 @@ export const refreshTokenGrant: Grant = {
       next: {
         jti,
         accessExpiresAt: now + config.accessTokenTtl,
-        refresh: { hash: next.hash, expiresAt: Math.min(now + config.refreshTokenTtl, now + config.refreshTokenMaxAge) },
+        refresh: {
+          hash: next.hash,
+          expiresAt: Math.min(now + config.refreshTokenTtl, now + config.refreshTokenMaxAge),
+        },
       },
     });
     if (!result.ok) {
       if (result.reason === 'invalid_scope') {
-        throw new OAuthError('invalid_scope', 'requested scope exceeds the scope originally granted');
+        throw new OAuthError(
+          'invalid_scope',
+          'requested scope exceeds the scope originally granted',
+        );
       }
       throw new OAuthError('invalid_grant', REASONS[result.reason]);
     }
     const scope = requested?.join(' ') ?? result.grant.scope;
-    const access = await signAccessToken(accessClaims(ctx, result.grant, scope, jti, now), ctx.keys);
+    const access = await signAccessToken(
+      accessClaims(ctx, result.grant, scope, jti, now),
+      ctx.keys,
+    );
     return {
       access_token: access,
       token_type: 'Bearer',
