@@ -122,10 +122,11 @@ export function createAdmin(ctx: ServerContext) {
     },
     getTenant: (id: string) => store.getTenant(id),
     listTenants: () => store.listTenants(),
-    /** Refused while clients of the tenant exist. */
+    /** Refused while clients or users of the tenant exist. */
     async deleteTenant(id: string): Promise<boolean> {
       const clients = await store.listClients();
       check(!clients.some((c) => c.tenantId === id), 'tenant', `tenant "${id}" still has clients`);
+      check((await store.listUsers(id)).length === 0, 'tenant', `tenant "${id}" still has users`);
       return store.deleteTenant(id);
     },
 
