@@ -35,7 +35,7 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
     await seed(t.auth);
     session = await signIn(t.app);
     // A second instance on the same store whose access tokens live one second.
-    shortLived = buildApp(ts.store, { accessTokenTtl: 1 });
+    shortLived = buildApp(ts.store, { accessTokenTtl: 3 });
   });
   afterAll(() => ts.close());
 
@@ -229,7 +229,7 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
     it('§2.2 an expired access token → {"active":false}', async () => {
       const s = await signIn(shortLived.app);
       expect((await ask(s.access_token)).body.active).toBe(true);
-      await new Promise((r) => setTimeout(r, 2100));
+      await new Promise((r) => setTimeout(r, 3200));
       expect((await ask(s.access_token)).text).toBe(INACTIVE);
     });
 

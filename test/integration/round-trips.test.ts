@@ -25,6 +25,7 @@ describe('store round trips (RedisStore, MONITOR)', () => {
   let dir: string;
   let server: Standalone;
   let redis: Redis;
+  let monitorBase: Redis;
   let monitor: Redis;
   let seen: string[] = [];
 
@@ -33,13 +34,15 @@ describe('store round trips (RedisStore, MONITOR)', () => {
     server = await startStandalone(dir);
     redis = new Redis(server.port, '127.0.0.1');
     await waitReady(redis);
-    monitor = await new Redis(server.port, '127.0.0.1').monitor();
+    monitorBase = new Redis(server.port, '127.0.0.1');
+    monitor = await monitorBase.monitor(); // a duplicate connection: both must be closed
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
       if (source !== 'lua') seen.push(String(args[0]).toLowerCase());
     });
   });
   afterAll(async () => {
     monitor.disconnect();
+    monitorBase.disconnect();
     redis.disconnect();
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
