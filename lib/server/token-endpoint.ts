@@ -12,15 +12,11 @@ export function tokenEndpoint(ctx: ServerContext): RequestHandler {
     if (grantType === undefined) throw invalidRequest('missing parameter grant_type');
     const grant = findGrant(grantType);
     if (!grant) throw new OAuthError('unsupported_grant_type', 'grant_type is not supported');
-    const { client, method } = await ctx.clients.authenticate(
-      req,
-      params,
-      grant.allowsPublicClients,
-    );
+    const { client } = await ctx.clients.authenticate(req, params, grant.allowsPublicClients);
     if (!client.grants.includes(grant.type)) {
       throw new OAuthError('unauthorized_client', 'client is not allowed to use this grant_type');
     }
-    const body = await grant.handle({ ctx, req, params, client, isPublic: method === 'none' });
+    const body = await grant.handle({ ctx, params, client });
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');
     res.json(body);

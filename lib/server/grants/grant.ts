@@ -1,5 +1,4 @@
 // The interface every grant module implements; the token endpoint looks grants up by grant_type.
-import type { Request } from 'express';
 import type { ClientRecord, GrantType } from '../../store/store';
 import type { ServerContext } from '../context';
 import type { TokenResponse } from '../issue';
@@ -7,11 +6,8 @@ import type { Params } from '../params';
 
 export interface GrantInput {
   ctx: ServerContext;
-  req: Request;
   params: Params;
   client: ClientRecord;
-  /** The client authenticated with no secret (a public client). */
-  isPublic: boolean;
 }
 
 export interface Grant {
