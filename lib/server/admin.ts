@@ -70,6 +70,13 @@ function known(input: object, keys: readonly string[], what: string): void {
   for (const k of Object.keys(input))
     check(keys.includes(k), `${what}.${k}`, `unknown field (known: ${keys.join(', ')})`);
 }
+function optionalName(v: unknown, field: string): void {
+  check(
+    v === undefined || (typeof v === 'string' && NAME.test(v)),
+    field,
+    'must be 1-256 printable characters',
+  );
+}
 function bool(v: unknown, field: string): boolean {
   check(v === undefined || typeof v === 'boolean', field, 'must be a boolean');
   return v === true;
@@ -107,11 +114,7 @@ export function createAdmin(ctx: ServerContext) {
         'tenant.id',
         'must match [A-Za-z0-9._-]{1,64}',
       );
-      check(
-        input.name === undefined || (typeof input.name === 'string' && NAME.test(input.name)),
-        'tenant.name',
-        'must be 1-256 printable characters',
-      );
+      optionalName(input.name, 'tenant.name');
       const tenant: TenantRecord = {
         id: input.id,
         ...(input.name ? { name: input.name } : {}),
@@ -195,11 +198,7 @@ export function createAdmin(ctx: ServerContext) {
         'client.clientCredentialsRefresh',
         'needs both client_credentials and refresh_token in grants',
       );
-      check(
-        input.name === undefined || (typeof input.name === 'string' && NAME.test(input.name)),
-        'client.name',
-        'must be 1-256 printable characters',
-      );
+      optionalName(input.name, 'client.name');
       const client: ClientRecord = {
         id: input.id,
         tenantId: input.tenantId,
