@@ -38,7 +38,10 @@ export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServ
     keys: new KeyRing(config.store, {
       alg: config.signingAlg,
       ...(config.staticKeys ? { staticKeys: config.staticKeys } : {}),
-      retainSeconds: config.accessTokenTtl + 60,
+      // Other instances may sign with a retired key until their next reload (60 s); its tokens then
+      // live accessTokenTtl more, plus 60 s of clock skew.
+      retainSeconds: config.accessTokenTtl + 120,
+      reloadInterval: 60,
       now: epochSeconds,
     }),
   };
