@@ -6,8 +6,6 @@ import type { ClientRecord, Store } from '../store/store';
 import { DUMMY_HASH, verifySecret } from '../tokens/secrets';
 import type { Params } from './params';
 
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
-
 const CACHE_LIMIT = 10_000;
 
 function invalidClient(basic: boolean): OAuthError {
@@ -79,7 +77,7 @@ export class ClientAuthenticator {
     req: Request,
     params: Params,
     allowPublic: boolean,
-  ): Promise<{ client: ClientRecord; method: ClientAuthMethod }> {
+  ): Promise<{ client: ClientRecord }> {
     const basic = parseBasic(req.headers.authorization);
     const bodyId = params.client_id;
     const bodySecret = params.client_secret;
@@ -91,18 +89,13 @@ export class ClientAuthenticator {
     const secret = basic?.secret ?? bodySecret;
     if (id === undefined || id.length > 128) throw invalidClient(!!basic);
     const client = await this.lookup(id);
-    const method: ClientAuthMethod = basic
-      ? 'client_secret_basic'
-      : secret !== undefined
-        ? 'client_secret_post'
-        : 'none';
     if (!client) {
       if (secret !== undefined) await verifySecret(secret, DUMMY_HASH);
       throw invalidClient(!!basic);
     }
     if (!client.secretHash) {
       if (secret !== undefined || !allowPublic) throw invalidClient(!!basic);
-      return { client, method: 'none' };
+      return { client };
     }
     if (
       secret === undefined ||
@@ -111,7 +104,7 @@ export class ClientAuthenticator {
     ) {
       throw invalidClient(!!basic);
     }
-    return { client, method };
+    return { client };
   }
 
   private async check(id: string, secretHash: string, secret: string): Promise<boolean> {
