@@ -2,7 +2,10 @@
 
 export type { OAuthErrorCode } from './errors';
 export { ConfigError, OAuthError, StoreUnavailableError, ValidationError } from './errors';
+export type { Guard } from './guard/create-guard';
+export { createGuard, TOKEN_EXPIRES_IN } from './guard/create-guard';
 export type { AuthServerOptions, Logger, RateLimitOptions } from './options/auth-server-options';
+export type { GuardOptions, IntrospectionOptions } from './options/guard-options';
 export type {
   Admin,
   ClientInput,
@@ -14,7 +17,10 @@ export type {
 } from './server/admin';
 export type { AuthServer } from './server/create-auth-server';
 export { createAuthServer } from './server/create-auth-server';
-export type { IntrospectionResponse } from './server/introspection-endpoint';
+export type {
+  IntrospectionRegistryFacts,
+  IntrospectionResponse,
+} from './server/introspection-endpoint';
 export type { TokenResponse } from './server/issue';
 export type { MemoryStoreOptions } from './store/memory-store';
 export { MemoryStore } from './store/memory-store';
@@ -23,3 +29,4 @@ export { RedisStore } from './store/redis-store';
 export type * from './store/store';
 export type { AccessTokenClaims } from './tokens/access-token';
 export type { SigningAlg, StaticSigningKey } from './tokens/signing-keys';
+export type { AuthContext, Identity } from './types';

@@ -9,7 +9,7 @@ import {
   type SigningAlg,
   type StaticSigningKey,
 } from '../tokens/signing-keys';
-import { type KeysEnum, omitUndefined, rejectUnknownKeys, seconds } from './parse';
+import { type KeysEnum, omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
 
 /** Rate limits on the token endpoint, per window (express-rate-limit; rate-limit-redis on Redis). */
 export interface RateLimitOptions {
@@ -111,37 +111,13 @@ export interface AuthServerConfig {
   logger: Logger;
 }
 
-function parseIssuer(issuer: unknown): { issuer: string; path: string } {
-  if (typeof issuer !== 'string')
-    throw new ConfigError('createAuthServer: "issuer" (a URL) is required');
-  let url: URL;
-  try {
-    url = new URL(issuer);
-  } catch {
-    throw new ConfigError(`createAuthServer: "issuer" is not a URL: ${issuer}`);
-  }
-  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
-    throw new ConfigError(
-      'createAuthServer: "issuer" must use https (http is allowed only for localhost)',
-    );
-  }
-  if (url.search || url.hash || issuer.includes('?') || issuer.includes('#')) {
-    throw new ConfigError(
-      'createAuthServer: "issuer" must not have a query or fragment (RFC 8414 §2)',
-    );
-  }
-  const path = url.pathname.replace(/\/+$/, '');
-  return { issuer: `${url.origin}${path}`, path };
-}
-
 /** Validate and default createAuthServer options. Throws ConfigError. */
 export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): AuthServerConfig {
   if (!options || typeof options !== 'object')
     throw new ConfigError('createAuthServer: options are required');
   rejectUnknownKeys('createAuthServer', options, KNOWN);
   const o = { ...DEFAULTS, ...omitUndefined(options) };
-  const { issuer, path } = parseIssuer(o.issuer);
+  const { issuer, path } = parseIssuer('createAuthServer', o.issuer);
   const f = 'createAuthServer';
   if (!SIGNING_ALGS.includes(o.signingAlg)) {
     throw new ConfigError(`${f}: "signingAlg" must be one of ${SIGNING_ALGS.join(', ')}`);

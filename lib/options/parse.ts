@@ -53,3 +53,25 @@ export function seconds(
   }
   return value;
 }
+
+/** An issuer identifier (RFC 8414 §2): https (http for localhost), no query or fragment. */
+export function parseIssuer(factory: string, issuer: unknown): { issuer: string; path: string } {
+  if (typeof issuer !== 'string') throw new ConfigError(`${factory}: "issuer" (a URL) is required`);
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new ConfigError(`${factory}: "issuer" is not a URL: ${issuer}`);
+  }
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
+    throw new ConfigError(
+      `${factory}: "issuer" must use https (http is allowed only for localhost)`,
+    );
+  }
+  if (url.search || url.hash || issuer.includes('?') || issuer.includes('#')) {
+    throw new ConfigError(`${factory}: "issuer" must not have a query or fragment (RFC 8414 §2)`);
+  }
+  const path = url.pathname.replace(/\/+$/, '');
+  return { issuer: `${url.origin}${path}`, path };
+}

@@ -1,7 +1,7 @@
 // Introspection endpoint (RFC 7662): live state of access and refresh tokens, with tenant and local user (SPEC B4).
 import type { RequestHandler } from 'express';
 import { OAuthError } from '../errors';
-import { verifyAccessToken } from '../tokens/access-token';
+import { type AccessTokenClaims, verifyAccessToken } from '../tokens/access-token';
 import { parseRefreshToken } from '../tokens/refresh-token';
 import type { ServerContext } from './context';
 import { readParams, required } from './params';
@@ -22,6 +22,18 @@ export interface IntrospectionResponse {
   tenant_id?: string;
   local_user?: string;
   device_id?: string;
+  /** tokenward's extension (RFC 7662 §2.2): what a remote guard needs to decide B4 and B5 now. */
+  tokenward?: IntrospectionRegistryFacts;
+}
+
+/** Registry facts read at introspection time, so remote guards see changes within their cache bound. */
+export interface IntrospectionRegistryFacts {
+  /** The tenant's localUserMode; present when the token carries `local_user`. */
+  local_user_mode?: boolean;
+  /** The user's current roles; present for user tokens whose user exists. */
+  roles?: string[];
+  /** Definitions of the token's registered scopes. */
+  scopes: { name: string; service?: string; role_check: boolean; roles: string[] }[];
 }
 
 const INACTIVE: IntrospectionResponse = Object.freeze({ active: false });
@@ -54,13 +66,29 @@ async function introspect(ctx: ServerContext, token: string): Promise<Introspect
     clockTolerance: 0,
   });
   if (!claims) return INACTIVE;
-  const state = await ctx.store.getAccessTokenState(claims.gid, claims.jti);
+  // Live state and registry facts are read together: one round trip's wait, not several.
+  const [state, tokenward] = await Promise.all([
+    ctx.store.getAccessTokenState(claims.gid, claims.jti),
+    registryFacts(ctx, claims),
+  ]);
   const g = state.grant;
-  if (!g || state.revoked || g.clientId !== claims.client_id || g.tenantId !== claims.tenant_id)
+  if (
+    !g ||
+    state.revoked ||
+    g.clientId !== claims.client_id ||
+    g.tenantId !== claims.tenant_id ||
+    g.subject !== claims.sub
+  )
     return INACTIVE;
+  // SPEC B5: a token holds a scope only if both the token and its grant (as stored now) carry it.
+  const granted = g.scope.split(' ');
+  const scope = claims.scope
+    .split(' ')
+    .filter((s) => granted.includes(s))
+    .join(' ');
   return {
     active: true,
-    scope: claims.scope,
+    scope,
     client_id: claims.client_id,
     ...(claims.gty === 'password' ? { username: claims.sub } : {}),
     token_type: 'Bearer',
@@ -73,6 +101,39 @@ async function introspect(ctx: ServerContext, token: string): Promise<Introspect
     tenant_id: claims.tenant_id,
     ...(claims.local_user ? { local_user: claims.local_user } : {}),
     ...(claims.device_id ? { device_id: claims.device_id } : {}),
+    tokenward: {
+      ...tokenward,
+      scopes: tokenward.scopes.filter((d) => granted.includes(d.name)),
+    },
+  };
+}
+
+async function registryFacts(
+  ctx: ServerContext,
+  claims: AccessTokenClaims,
+): Promise<IntrospectionRegistryFacts> {
+  const { store } = ctx;
+  const [tenant, user, defs] = await Promise.all([
+    claims.local_user !== undefined ? store.getTenant(claims.tenant_id) : undefined,
+    claims.gty === 'password' ? store.getUser(claims.tenant_id, claims.sub) : undefined,
+    Promise.all(
+      claims.scope
+        .split(' ')
+        .filter(Boolean)
+        .map((name) => store.getScope(name)),
+    ),
+  ]);
+  return {
+    ...(claims.local_user !== undefined ? { local_user_mode: tenant?.localUserMode === true } : {}),
+    ...(user ? { roles: user.roles } : {}),
+    scopes: defs
+      .filter((d) => d !== undefined)
+      .map((d) => ({
+        name: d.name,
+        ...(d.service !== undefined ? { service: d.service } : {}),
+        role_check: d.roleCheck,
+        roles: d.roles,
+      })),
   };
 }
 

@@ -1,6 +1,6 @@
 // Access tokens: RFC 9068 JWTs signed with jsonwebtoken and KeyObjects; verification pins alg, iss, aud, typ.
 import jwt from 'jsonwebtoken';
-import type { KeyRing } from './signing-keys';
+import type { KeyRing, VerificationKeys } from './signing-keys';
 
 /** Claims of a tokenward access token (RFC 9068 §2.2 plus tenant and binding claims). */
 export interface AccessTokenClaims {
@@ -62,7 +62,7 @@ function isClaims(p: unknown): p is AccessTokenClaims {
  */
 export async function verifyAccessToken(
   token: string,
-  keys: KeyRing,
+  keys: VerificationKeys,
   options: VerifyOptions,
 ): Promise<AccessTokenClaims | undefined> {
   if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 3) return undefined;

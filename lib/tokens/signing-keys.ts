@@ -60,7 +60,8 @@ export function generateSigningKey(alg: SigningAlg, now: number): SigningKeyReco
   };
 }
 
-function algFits(alg: SigningAlg, key: KeyObject): boolean {
+/** Whether `key` is of the type and size `alg` needs. */
+export function algFits(alg: SigningAlg, key: KeyObject): boolean {
   const curve = CURVE[alg];
   if (curve)
     return (
@@ -129,14 +130,21 @@ export interface KeyRingOptions {
   retainSeconds: number;
   /** Seconds between background reloads from the store, so rotations by other instances are seen. */
   reloadInterval?: number;
+  /** Only read keys (a guard): never generate one into an empty store. */
+  readOnly?: boolean;
   now: () => number;
+}
+
+/** Looks up the public key for a `kid` from a trusted set only. */
+export interface VerificationKeys {
+  verificationKey(kid: string): Promise<Pick<LoadedKey, 'alg' | 'publicKey'> | undefined>;
 }
 
 /**
  * The signing key set: loaded lazily from the store (generated there on first start, shared by
  * every instance), reloaded in the background and on an unknown `kid` (at most every 5 s).
  */
-export class KeyRing {
+export class KeyRing implements VerificationKeys {
   private keys: LoadedKey[] = [];
   private loadedAt = -Infinity;
   private missReloadAt = -Infinity;
@@ -156,7 +164,7 @@ export class KeyRing {
     this.loading ??= (async () => {
       try {
         let records = await this.store.getSigningKeys();
-        if (records.length === 0) {
+        if (records.length === 0 && !this.options.readOnly) {
           records = await this.store.initSigningKeys(
             generateSigningKey(this.options.alg, this.options.now()),
           );
@@ -171,7 +179,7 @@ export class KeyRing {
   }
 
   private async ensure(): Promise<void> {
-    if (this.keys.length === 0) await this.reload();
+    if (this.loadedAt === -Infinity) await this.reload();
     else if (this.options.now() - this.loadedAt > (this.options.reloadInterval ?? 60)) {
       this.reload().catch(() => {}); // stale keys keep working; the next call retries
     }

@@ -1,0 +1,52 @@
+// Bearer token extraction (RFC 6750 §2.1): from the Authorization header only, one header, strict syntax.
+import type { Request } from 'express';
+import { OAuthError } from '../errors';
+
+/** RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+const BEARER = /^bearer(?: +|$)/i;
+
+/** Thrown when no bearer credentials were sent: answered 401 with a bare challenge (RFC 6750 §3.1). */
+export class AuthenticationRequiredError extends OAuthError {
+  constructor() {
+    super('invalid_request', 'a bearer token in the Authorization header is required', 401);
+    this.name = 'AuthenticationRequiredError';
+  }
+}
+
+function countAuthorizationHeaders(req: Request): number {
+  let n = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.toLowerCase() === 'authorization') n++;
+  return n;
+}
+
+function offeredElsewhere(req: Request): boolean {
+  const q = req.url.indexOf('?');
+  if (q >= 0 && new URLSearchParams(req.url.slice(q + 1)).has('access_token')) return true;
+  const body = req.body as unknown;
+  return typeof body === 'object' && body !== null && 'access_token' in body;
+}
+
+/**
+ * The bearer token of a request. Tokens in the query string or body (RFC 6750 §2.2, §2.3) are
+ * refused, as are repeated or malformed Authorization headers (400 invalid_request); a request
+ * without bearer credentials gets {@link AuthenticationRequiredError}.
+ */
+export function readBearerToken(req: Request): string {
+  if (offeredElsewhere(req))
+    throw new OAuthError(
+      'invalid_request',
+      'bearer tokens are accepted in the Authorization header only',
+    );
+  const header = req.headers.authorization;
+  if (header === undefined) throw new AuthenticationRequiredError();
+  if (countAuthorizationHeaders(req) > 1)
+    throw new OAuthError('invalid_request', 'more than one Authorization header');
+  const scheme = BEARER.exec(header);
+  if (!scheme) throw new AuthenticationRequiredError();
+  const token = header.slice(scheme[0].length);
+  if (!B64TOKEN.test(token))
+    throw new OAuthError('invalid_request', 'malformed Bearer credentials');
+  return token;
+}

@@ -1,0 +1,56 @@
+// Guard error answers (RFC 6750 §3): WWW-Authenticate challenge plus a JSON body, never a stack trace.
+import type { Response } from 'express';
+import { OAuthError } from '../errors';
+import { sendOAuthError, toOAuthError } from '../http/error-handler';
+import type { Logger } from '../options/auth-server-options';
+import { AuthenticationRequiredError } from './bearer';
+
+/** A 403 insufficient_scope error naming the scope(s) that would admit the request (RFC 6750 §3.1). */
+export class InsufficientScopeError extends OAuthError {
+  readonly scope: string;
+  constructor(scope: string, description: string) {
+    super('insufficient_scope', description, 403);
+    this.name = 'InsufficientScopeError';
+    this.scope = scope;
+  }
+}
+
+export const invalidToken = () =>
+  new OAuthError('invalid_token', 'the access token is invalid, expired or revoked', 401);
+
+/** RFC 6750 §3: the challenge for `error`; a request without credentials gets no error code. */
+export function bearerChallenge(realm: string, error?: OAuthError): string {
+  let challenge = `Bearer realm="${realm}"`;
+  if (!error || error instanceof AuthenticationRequiredError) return challenge;
+  // Descriptions are our own fixed texts; strip anything a quoted-string cannot carry anyway.
+  const description = error.message.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '');
+  challenge += `, error="${error.error}", error_description="${description}"`;
+  if (error instanceof InsufficientScopeError) challenge += `, scope="${error.scope}"`;
+  return challenge;
+}
+
+/** Answer a guard failure: 400/401/403 with a challenge, 503 with Retry-After, JSON body always. */
+export function sendGuardError(res: Response, err: unknown, realm: string, logger: Logger): void {
+  const error = toOAuthError(err);
+  if (error.status === 401 || error.status === 403 || error.status === 400) {
+    res.setHeader('WWW-Authenticate', bearerChallenge(realm, error));
+  }
+  if (error.status >= 500) {
+    const cause = (error.cause ?? err) as Error | undefined;
+    logger.error(
+      error.status === 503 ? 'guard could not check a token' : 'unexpected guard error',
+      {
+        name: cause?.name,
+        message: cause?.message,
+        ...(error.status === 500 ? { stack: cause?.stack } : {}),
+      },
+    );
+  }
+  if (error instanceof AuthenticationRequiredError) {
+    // RFC 6750 §3.1: no error code when the request carried no authentication information.
+    res.status(401).setHeader('Cache-Control', 'no-store');
+    res.json({ error_description: error.message });
+    return;
+  }
+  sendOAuthError(res, error);
+}

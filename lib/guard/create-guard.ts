@@ -1,0 +1,220 @@
+// createGuard: resource-server middleware (RFC 6750) in local (shared store) or remote (RFC 7662) mode.
+import type { Request, RequestHandler, Response } from 'express';
+import { ConfigError } from '../errors';
+import type { Logger } from '../options/auth-server-options';
+import { type GuardOptions, parseGuardOptions } from '../options/guard-options';
+import { epochSeconds } from '../server/context';
+import type { AuthContext, Identity } from '../types';
+import { AuthenticationRequiredError, readBearerToken } from './bearer';
+import { InsufficientScopeError, invalidToken, sendGuardError } from './challenge';
+import { LocalVerifier } from './local-verifier';
+import { RemoteVerifier } from './remote-verifier';
+import type { VerifiedToken, Verifier } from './verifier';
+
+export interface Guard {
+  /** `local` when checking against the shared store, `remote` when introspecting. */
+  readonly mode: 'local' | 'remote';
+  /**
+   * Authenticate the bearer token (RFC 6750 §2.1), set `req.auth` and the `Token-Expires-In` header.
+   * 400 invalid_request for a malformed request, 401 for a missing or invalid token, 503 when it cannot be checked.
+   */
+  authenticate(): RequestHandler;
+  /** Set `req.auth.identity` per the tenant's localUserMode, read at request time (SPEC B4). */
+  resolveIdentity(): RequestHandler;
+  /** Admit only tokens holding every one of `scopes`, each passing its role check now (SPEC B5). */
+  requireScope(...scopes: string[]): RequestHandler;
+  /** Admit only tokens holding a scope that names `service` and passes its role check now (SPEC B5). */
+  requireService(service: string): RequestHandler;
+}
+
+/** Response header with whole seconds until the presented token's effective expiry (SPEC B2). */
+export const TOKEN_EXPIRES_IN = 'Token-Expires-In';
+
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
+
+/** Exposes Token-Expires-In to cross-origin callers, keeping what CORS middleware already exposed. */
+function exposeHeader(res: Response): void {
+  const current = res.getHeader('Access-Control-Expose-Headers');
+  const list = Array.isArray(current) ? current.join(', ') : current ? String(current) : '';
+  if (
+    list === '*' ||
+    list
+      .toLowerCase()
+      .split(/\s*,\s*/)
+      .includes('token-expires-in')
+  )
+    return;
+  res.setHeader(
+    'Access-Control-Expose-Headers',
+    list ? `${list}, ${TOKEN_EXPIRES_IN}` : TOKEN_EXPIRES_IN,
+  );
+}
+
+/** Logs at most one failure per 5 s: an outage must not flood the log. */
+function throttled(logger: Logger): Logger {
+  let last = 0;
+  return {
+    error(message, meta) {
+      const now = Date.now();
+      if (now - last < 5000) return;
+      last = now;
+      logger.error(message, meta);
+    },
+  };
+}
+
+/**
+ * Create resource-server guards. Local mode shares the authorization server's store; remote mode
+ * verifies against the issuer's JWKS and asks its introspection endpoint (RFC 7662).
+ *
+ * @example
+ * const guard = createGuard({ issuer: 'https://auth.example.com', store });
+ * app.get('/print/jobs', guard.authenticate(), guard.resolveIdentity(), guard.requireService('print'), handler);
+ */
+export function createGuard(options: Readonly<GuardOptions>): Guard {
+  const config = parseGuardOptions(options);
+  const now = epochSeconds;
+  const logger = throttled(config.logger);
+  const verifier: Verifier = config.store
+    ? new LocalVerifier(config.store, config, now)
+    : new RemoteVerifier(
+        config as typeof config & { introspection: NonNullable<typeof config.introspection> },
+        now,
+      );
+  // What authenticate() verified, for the middleware after it; invisible to the application.
+  const verifiedBy = new WeakMap<Request, VerifiedToken>();
+  const fail = (res: Response, err: unknown) => sendGuardError(res, err, config.realm, logger);
+
+  function verifiedOf(req: Request): VerifiedToken {
+    const v = verifiedBy.get(req);
+    // Used without this guard's authenticate() before it: refuse rather than admit.
+    if (!v) throw new AuthenticationRequiredError();
+    return v;
+  }
+
+  function authenticate(): RequestHandler {
+    return async function authenticate(req, res, next) {
+      try {
+        const token = readBearerToken(req);
+        const v = await verifier.verify(token);
+        if (!v) throw invalidToken();
+        const c = v.claims;
+        const auth: AuthContext = {
+          token,
+          claims: c,
+          clientId: c.client_id,
+          subject: c.sub,
+          tenantId: c.tenant_id,
+          ...(c.local_user !== undefined ? { localUser: c.local_user } : {}),
+          ...(c.device_id !== undefined ? { deviceId: c.device_id } : {}),
+          scopes: v.scopes,
+          expiresAt: v.expiresAt,
+        };
+        req.auth = auth;
+        verifiedBy.set(req, v);
+        res.setHeader(TOKEN_EXPIRES_IN, String(Math.max(0, v.expiresAt - now())));
+        exposeHeader(res);
+      } catch (err) {
+        return fail(res, err);
+      }
+      next();
+    };
+  }
+
+  function resolveIdentity(): RequestHandler {
+    return async function resolveIdentity(req, res, next) {
+      try {
+        const v = verifiedOf(req);
+        const c = v.claims;
+        let identity: Identity;
+        // The mode matters only for tokens carrying a local user, so only they read it.
+        if (c.local_user !== undefined && (await verifier.localUserMode(v)))
+          identity = { kind: 'local_user', id: c.local_user, tenantId: c.tenant_id };
+        else if (c.gty === 'password')
+          identity = { kind: 'user', id: c.sub, tenantId: c.tenant_id };
+        else identity = { kind: 'client', id: c.client_id, tenantId: c.tenant_id };
+        if (req.auth) req.auth.identity = identity;
+      } catch (err) {
+        return fail(res, err);
+      }
+      next();
+    };
+  }
+
+  /** Whether `v` holds a user role listed by one of `defs` now; a token without a user holds none. */
+  async function holdsRole(v: VerifiedToken, roles: string[]): Promise<boolean> {
+    if (roles.length === 0) return false;
+    const held = await verifier.roles(v);
+    return held?.some((r) => roles.includes(r)) === true;
+  }
+
+  function requireScope(...scopes: string[]): RequestHandler {
+    if (scopes.length === 0 || !scopes.every((s) => typeof s === 'string' && SCOPE_TOKEN.test(s)))
+      throw new ConfigError('requireScope: give one or more scope names (RFC 6749 §3.3 syntax)');
+    const needed = [...new Set(scopes)];
+    const scope = needed.join(' ');
+    return async function requireScope(req, res, next) {
+      try {
+        const v = verifiedOf(req);
+        if (!needed.every((s) => v.scopes.includes(s)))
+          throw new InsufficientScopeError(scope, 'the access token lacks a required scope');
+        const defs = await verifier.scopeDefinitions(v);
+        for (const def of defs) {
+          if (!needed.includes(def.name) || !def.roleCheck) continue;
+          if (!(await holdsRole(v, def.roles)))
+            throw new InsufficientScopeError(
+              scope,
+              `scope ${def.name} requires a role the user does not hold`,
+            );
+        }
+      } catch (err) {
+        return fail(res, err);
+      }
+      next();
+    };
+  }
+
+  function requireService(service: string): RequestHandler {
+    if (
+      typeof service !== 'string' ||
+      !/^[\x21-\x7E]{1,128}$/.test(service) ||
+      service.includes('"')
+    )
+      throw new ConfigError('requireService: give a service name (printable, no spaces or quotes)');
+    return async function requireService(req, res, next) {
+      try {
+        const v = verifiedOf(req);
+        const candidates = (await verifier.scopeDefinitions(v)).filter(
+          (d) => d.service === service,
+        );
+        if (candidates.length === 0) {
+          const names = await verifier.scopesForService(service, v);
+          throw new InsufficientScopeError(
+            names.length > 0 ? names.join(' ') : service,
+            `the access token holds no scope for service ${service}`,
+          );
+        }
+        // Any admitting scope suffices; one without a role check admits with no role lookup.
+        if (!candidates.some((d) => !d.roleCheck)) {
+          const roles = candidates.flatMap((d) => d.roles);
+          if (!(await holdsRole(v, roles)))
+            throw new InsufficientScopeError(
+              candidates.map((d) => d.name).join(' '),
+              `service ${service} requires a role the user does not hold`,
+            );
+        }
+      } catch (err) {
+        return fail(res, err);
+      }
+      next();
+    };
+  }
+
+  return {
+    mode: config.store ? 'local' : 'remote',
+    authenticate,
+    resolveIdentity,
+    requireScope,
+    requireService,
+  };
+}

@@ -1,0 +1,116 @@
+// Remote mode: RFC 7662 introspection calls, cached per token (never past its expiry) and coalesced in flight.
+import { LRUCache } from 'lru-cache';
+import type { GuardConfig } from '../options/guard-options';
+import type { ScopeRecord } from '../store/store';
+import { fetchJson, upstreamUnavailable } from './fetch-json';
+import type { RegistryFacts } from './verifier';
+
+/** The members of an introspection answer the guard uses. */
+export interface IntrospectionAnswer {
+  active: boolean;
+  client_id?: string;
+  sub?: string;
+  jti?: string;
+  scope?: string;
+  exp?: number;
+  registry?: RegistryFacts;
+}
+
+const INACTIVE: IntrospectionAnswer = Object.freeze({ active: false });
+
+const strings = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+/** tokenward's extension member (RFC 7662 §2.2 allows service-specific top-level names). */
+function readRegistry(ext: unknown): RegistryFacts | undefined {
+  if (typeof ext !== 'object' || ext === null) return undefined;
+  const e = ext as Record<string, unknown>;
+  const scopes: ScopeRecord[] = [];
+  if (Array.isArray(e.scopes)) {
+    for (const s of e.scopes as Record<string, unknown>[]) {
+      if (typeof s?.name !== 'string' || typeof s.role_check !== 'boolean') continue;
+      scopes.push({
+        name: s.name,
+        ...(typeof s.service === 'string' ? { service: s.service } : {}),
+        roleCheck: s.role_check,
+        roles: strings(s.roles) ? s.roles : [],
+      });
+    }
+  }
+  return {
+    scopes,
+    ...(typeof e.local_user_mode === 'boolean' ? { localUserMode: e.local_user_mode } : {}),
+    ...(strings(e.roles) ? { roles: e.roles } : {}),
+  };
+}
+
+function readAnswer(body: Record<string, unknown>): IntrospectionAnswer {
+  if (typeof body.active !== 'boolean')
+    throw upstreamUnavailable('introspection answer has no "active"');
+  if (!body.active) return INACTIVE;
+  const str = (k: string) => (typeof body[k] === 'string' ? { [k]: body[k] as string } : {});
+  const registry = readRegistry(body.tokenward);
+  return {
+    active: true,
+    ...str('client_id'),
+    ...str('sub'),
+    ...str('jti'),
+    ...str('scope'),
+    ...(typeof body.exp === 'number' ? { exp: body.exp } : {}),
+    ...(registry ? { registry } : {}),
+  };
+}
+
+export class IntrospectionClient {
+  private readonly cache?: LRUCache<string, IntrospectionAnswer>;
+  private readonly inFlight = new Map<string, Promise<IntrospectionAnswer>>();
+  private readonly authorization: string;
+
+  constructor(
+    private readonly config: GuardConfig & {
+      introspection: NonNullable<GuardConfig['introspection']>;
+    },
+    private readonly endpoint: () => Promise<string>,
+    private readonly now: () => number,
+  ) {
+    const { clientId, clientSecret, cacheTtl, cacheSize } = config.introspection;
+    // RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
+    const id = encodeURIComponent(clientId).replace(/%20/g, '+');
+    const secret = encodeURIComponent(clientSecret).replace(/%20/g, '+');
+    this.authorization = `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+    if (cacheTtl > 0) this.cache = new LRUCache({ max: cacheSize, ttl: cacheTtl * 1000 });
+  }
+
+  private async ask(token: string): Promise<IntrospectionAnswer> {
+    const body = await fetchJson(
+      await this.endpoint(),
+      {
+        method: 'POST',
+        headers: {
+          authorization: this.authorization,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+      },
+      this.config.introspection.timeout,
+    );
+    return readAnswer(body);
+  }
+
+  /** The answer for `token`, from the cache when fresh; `tokenExp` bounds how long it is kept. */
+  async introspect(token: string, tokenExp: number): Promise<IntrospectionAnswer> {
+    const hit = this.cache?.get(token);
+    if (hit) return hit;
+    let pending = this.inFlight.get(token);
+    if (!pending) {
+      pending = this.ask(token).finally(() => this.inFlight.delete(token));
+      this.inFlight.set(token, pending);
+    }
+    const answer = await pending;
+    const left = Math.min(tokenExp, answer.exp ?? tokenExp) - this.now();
+    const ttl = Math.min(this.config.introspection.cacheTtl, left) * 1000;
+    if (this.cache && ttl > 0) this.cache.set(token, answer, { ttl });
+    return answer;
+  }
+}

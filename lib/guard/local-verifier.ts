@@ -1,0 +1,113 @@
+// Local mode: verify the JWT with the store's keys, then read its live state in one store round trip.
+import { LRUCache } from 'lru-cache';
+import type { GuardConfig } from '../options/guard-options';
+import { epochSeconds } from '../server/context';
+import type { ScopeRecord, Store } from '../store/store';
+import { type AccessTokenClaims, verifyAccessToken } from '../tokens/access-token';
+import { KeyRing } from '../tokens/signing-keys';
+import { VerifiedTokenCache } from './token-cache';
+import { splitScope, type VerifiedToken, type Verifier } from './verifier';
+
+/** Reads through a short-lived cache, or straight from the store when `ttlSeconds` is 0. */
+class RegistryReader {
+  private readonly cache?: LRUCache<string, { value: unknown }>;
+  constructor(ttlSeconds: number) {
+    if (ttlSeconds > 0) this.cache = new LRUCache({ max: 10000, ttl: ttlSeconds * 1000 });
+  }
+  async read<T>(key: string, load: () => Promise<T>): Promise<T> {
+    if (!this.cache) return load();
+    const hit = this.cache.get(key);
+    if (hit) return hit.value as T;
+    const value = await load();
+    this.cache.set(key, { value });
+    return value;
+  }
+}
+
+export class LocalVerifier implements Verifier {
+  private readonly keys: KeyRing;
+  private readonly verified: VerifiedTokenCache;
+  private readonly registry: RegistryReader;
+  private readonly serviceScopes = new LRUCache<string, { names: string[] }>({
+    max: 1000,
+    ttl: 1000,
+  });
+
+  constructor(
+    private readonly store: Store,
+    private readonly config: GuardConfig,
+    now: () => number = epochSeconds,
+  ) {
+    // The guard never generates keys; it reads the set the authorization server keeps in the store.
+    this.keys = new KeyRing(store, {
+      alg: 'ES256',
+      retainSeconds: 0,
+      reloadInterval: 60,
+      readOnly: true,
+      now,
+    });
+    this.verified = new VerifiedTokenCache(config.tokenCacheSize, config.clockTolerance, now);
+    this.registry = new RegistryReader(config.registryCacheTtl);
+  }
+
+  private async claimsOf(token: string): Promise<AccessTokenClaims | undefined> {
+    const cached = this.verified.get(token);
+    if (cached) return cached;
+    const claims = await verifyAccessToken(token, this.keys, this.config);
+    if (claims) this.verified.set(token, claims);
+    return claims;
+  }
+
+  async verify(token: string): Promise<VerifiedToken | undefined> {
+    const claims = await this.claimsOf(token);
+    if (!claims) return undefined;
+    // The one store round trip of a guarded request: grant record and revocation flags together.
+    const state = await this.store.getAccessTokenState(claims.gid, claims.jti);
+    const g = state.grant;
+    if (
+      !g ||
+      state.revoked ||
+      g.clientId !== claims.client_id ||
+      g.tenantId !== claims.tenant_id ||
+      g.subject !== claims.sub
+    )
+      return undefined;
+    const granted = splitScope(g.scope);
+    return {
+      claims,
+      scopes: splitScope(claims.scope).filter((s) => granted.includes(s)),
+      expiresAt: claims.exp,
+    };
+  }
+
+  async localUserMode(t: VerifiedToken): Promise<boolean> {
+    const id = t.claims.tenant_id;
+    const tenant = await this.registry.read(`t:${id}`, () => this.store.getTenant(id));
+    return tenant?.localUserMode === true;
+  }
+
+  async roles(t: VerifiedToken): Promise<string[] | undefined> {
+    if (t.claims.gty !== 'password') return undefined;
+    const { tenant_id: tid, sub } = t.claims;
+    const user = await this.registry.read(`u:${tid}:${sub}`, () => this.store.getUser(tid, sub));
+    return user?.roles;
+  }
+
+  async scopeDefinitions(t: VerifiedToken): Promise<ScopeRecord[]> {
+    const defs = await Promise.all(
+      t.scopes.map((name) => this.registry.read(`s:${name}`, () => this.store.getScope(name))),
+    );
+    return defs.filter((d): d is ScopeRecord => d !== undefined);
+  }
+
+  async scopesForService(service: string): Promise<string[]> {
+    // Only on the denial path; cached briefly so a flood of denials does not list the registry each time.
+    const hit = this.serviceScopes.get(service);
+    if (hit) return hit.names;
+    const names = (await this.store.listScopes())
+      .filter((s) => s.service === service)
+      .map((s) => s.name);
+    this.serviceScopes.set(service, { names });
+    return names;
+  }
+}

@@ -1,0 +1,83 @@
+// Remote mode: verify the JWT against the issuer's JWKS, then ask its introspection endpoint (RFC 7662).
+import type { GuardConfig } from '../options/guard-options';
+import type { ScopeRecord } from '../store/store';
+import { type AccessTokenClaims, verifyAccessToken } from '../tokens/access-token';
+import { upstreamUnavailable } from './fetch-json';
+import { IntrospectionClient } from './introspection-client';
+import { RemoteKeys } from './remote-keys';
+import { VerifiedTokenCache } from './token-cache';
+import { splitScope, type VerifiedToken, type Verifier } from './verifier';
+
+export class RemoteVerifier implements Verifier {
+  private readonly keys: RemoteKeys;
+  private readonly verified: VerifiedTokenCache;
+  private readonly introspection: IntrospectionClient;
+
+  constructor(
+    private readonly config: GuardConfig & {
+      introspection: NonNullable<GuardConfig['introspection']>;
+    },
+    now: () => number,
+  ) {
+    this.keys = new RemoteKeys(config, now);
+    this.verified = new VerifiedTokenCache(config.tokenCacheSize, config.clockTolerance, now);
+    const configured = config.introspection.endpoint;
+    this.introspection = new IntrospectionClient(
+      config,
+      async () => {
+        if (configured) return configured;
+        const found = (await this.keys.issuerMetadata()).introspectionEndpoint;
+        if (!found) throw upstreamUnavailable('metadata has no introspection_endpoint');
+        return found;
+      },
+      now,
+    );
+  }
+
+  private async claimsOf(token: string): Promise<AccessTokenClaims | undefined> {
+    const cached = this.verified.get(token);
+    if (cached) return cached;
+    const claims = await verifyAccessToken(token, this.keys, this.config);
+    if (claims) this.verified.set(token, claims);
+    return claims;
+  }
+
+  async verify(token: string): Promise<VerifiedToken | undefined> {
+    // The signature first: forged or foreign tokens never reach the authorization server.
+    const claims = await this.claimsOf(token);
+    if (!claims) return undefined;
+    const answer = await this.introspection.introspect(token, claims.exp);
+    if (!answer.active) return undefined;
+    // The answer must be about this very token.
+    if (
+      (answer.client_id !== undefined && answer.client_id !== claims.client_id) ||
+      (answer.sub !== undefined && answer.sub !== claims.sub) ||
+      (answer.jti !== undefined && answer.jti !== claims.jti)
+    )
+      return undefined;
+    const live = splitScope(answer.scope ?? claims.scope);
+    return {
+      claims,
+      scopes: splitScope(claims.scope).filter((s) => live.includes(s)),
+      expiresAt: Math.min(claims.exp, answer.exp ?? claims.exp),
+      registry: answer.registry ?? { scopes: [] },
+    };
+  }
+
+  async localUserMode(t: VerifiedToken): Promise<boolean> {
+    return t.registry?.localUserMode === true;
+  }
+
+  async roles(t: VerifiedToken): Promise<string[] | undefined> {
+    return t.claims.gty === 'password' ? t.registry?.roles : undefined;
+  }
+
+  async scopeDefinitions(t: VerifiedToken): Promise<ScopeRecord[]> {
+    return (t.registry?.scopes ?? []).filter((s) => t.scopes.includes(s.name));
+  }
+
+  async scopesForService(service: string, t: VerifiedToken): Promise<string[]> {
+    // Remote mode knows only the definitions of the token's own scopes.
+    return (t.registry?.scopes ?? []).filter((s) => s.service === service).map((s) => s.name);
+  }
+}

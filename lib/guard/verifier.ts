@@ -1,0 +1,43 @@
+// The contract between the guard middleware and its two modes: local (shared store) and remote (RFC 7662).
+import type { ScopeRecord } from '../store/store';
+import type { AccessTokenClaims } from '../tokens/access-token';
+
+/** Registry facts about a token, as the authorization server answered them at introspection. */
+export interface RegistryFacts {
+  /** The tenant's localUserMode, present when the token carries `local_user`. */
+  localUserMode?: boolean;
+  /** The user's current roles, present for user tokens whose user exists. */
+  roles?: string[];
+  /** Definitions of the token's registered scopes. */
+  scopes: ScopeRecord[];
+}
+
+/** A token that verified and is live now. */
+export interface VerifiedToken {
+  claims: AccessTokenClaims;
+  /** Token scope ∩ the grant's stored scope (SPEC B5). */
+  scopes: string[];
+  /** Effective expiry, epoch seconds. */
+  expiresAt: number;
+  /** Remote mode only: facts the guard would otherwise read from the store. */
+  registry?: RegistryFacts;
+}
+
+/** How a guard checks tokens and reads the registry; one implementation per mode. */
+export interface Verifier {
+  /** The verified, live token, or undefined when it is not (→ 401). Throws when it cannot tell (→ 503). */
+  verify(token: string): Promise<VerifiedToken | undefined>;
+  /** The token's tenant's localUserMode now. */
+  localUserMode(token: VerifiedToken): Promise<boolean>;
+  /** The token user's roles now; undefined for client tokens and unknown users. */
+  roles(token: VerifiedToken): Promise<string[] | undefined>;
+  /** Definitions of the token's scopes that are registered. */
+  scopeDefinitions(token: VerifiedToken): Promise<ScopeRecord[]>;
+  /** Names of the registered scopes naming `service`, when known (for the challenge's `scope`). */
+  scopesForService(service: string, token: VerifiedToken): Promise<string[]>;
+}
+
+/** Split a space-delimited scope string into its distinct tokens. */
+export function splitScope(scope: string | undefined): string[] {
+  return scope ? [...new Set(scope.split(' ').filter(Boolean))] : [];
+}

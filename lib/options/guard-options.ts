@@ -1,0 +1,154 @@
+// createGuard options: local mode (shared store) or remote mode (RFC 7662 introspection), validated once.
+import { ConfigError } from '../errors';
+import type { Store } from '../store/store';
+import type { Logger } from './auth-server-options';
+import { type KeysEnum, omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
+
+/** Remote mode: ask the authorization server (RFC 7662) whether a token is active. */
+export interface IntrospectionOptions {
+  /** Introspection endpoint URL (default: `introspection_endpoint` from the issuer's metadata). */
+  endpoint?: string;
+  /** Credentials of a client allowed to introspect, sent as client_secret_basic (RFC 6749 §2.3.1). */
+  clientId: string;
+  clientSecret: string;
+  /** Seconds an answer is reused, never past the token's expiry (default 1; 0 = ask every request). */
+  cacheTtl?: number;
+  /** Most answers kept (default 10000). */
+  cacheSize?: number;
+  /** Milliseconds to wait for the authorization server (metadata, JWKS, introspection; default 2000). */
+  timeout?: number;
+}
+
+export interface GuardOptions {
+  /** The authorization server's issuer identifier; tokens must carry it as `iss`. */
+  issuer: string;
+  /** The `aud` this resource server accepts (default: the issuer, as the authorization server's default). */
+  audience?: string;
+  /** Local mode: the authorization server's store (keys and live token state read from it). */
+  store?: Store;
+  /** Remote mode: introspection of a remote authorization server. */
+  introspection?: IntrospectionOptions;
+  /** `realm` of the WWW-Authenticate challenge (default "tokenward"). */
+  realm?: string;
+  /** Seconds of clock skew tolerated for `exp` and `nbf` (default 5). */
+  clockTolerance?: number;
+  /** Verified JWTs kept so repeat tokens skip signature checks; live state is still read per request (default 10000; 0 = off). */
+  tokenCacheSize?: number;
+  /** Local mode: seconds tenant modes, user roles and scope definitions are reused (default 0: read per request). */
+  registryCacheTtl?: number;
+  /** Remote mode: least seconds between JWKS fetches caused by an unknown `kid` (default 5). */
+  jwksRefreshInterval?: number;
+  /** Receives failures talking to the store or authorization server (never tokens). Default: console.error. */
+  logger?: Logger;
+}
+
+const KNOWN: KeysEnum<GuardOptions> = {
+  issuer: true,
+  audience: true,
+  store: true,
+  introspection: true,
+  realm: true,
+  clockTolerance: true,
+  tokenCacheSize: true,
+  registryCacheTtl: true,
+  jwksRefreshInterval: true,
+  logger: true,
+};
+
+const KNOWN_INTROSPECTION: KeysEnum<IntrospectionOptions> = {
+  endpoint: true,
+  clientId: true,
+  clientSecret: true,
+  cacheTtl: true,
+  cacheSize: true,
+  timeout: true,
+};
+
+export interface GuardConfig {
+  issuer: string;
+  /** Path part of the issuer ('' for none), for the RFC 8414 §3.1 metadata URL. */
+  issuerPath: string;
+  audience: string;
+  realm: string;
+  clockTolerance: number;
+  tokenCacheSize: number;
+  registryCacheTtl: number;
+  jwksRefreshInterval: number;
+  logger: Logger;
+  store?: Store;
+  introspection?: Required<Omit<IntrospectionOptions, 'endpoint'>> & { endpoint?: string };
+}
+
+const F = 'createGuard';
+
+function url(name: string, value: unknown): string {
+  try {
+    if (typeof value !== 'string') throw new Error();
+    const u = new URL(value);
+    const local = ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
+    if (u.protocol === 'https:' || (u.protocol === 'http:' && local)) return u.href;
+  } catch {}
+  throw new ConfigError(`${F}: "${name}" must be an https URL (http only for localhost)`);
+}
+
+function text(name: string, value: unknown, pattern = /^[\x20-\x7E]{1,256}$/): string {
+  if (typeof value !== 'string' || !pattern.test(value))
+    throw new ConfigError(`${F}: "${name}" must be a non-empty string of printable characters`);
+  return value;
+}
+
+/** Validate and default createGuard options. Throws ConfigError. */
+export function parseGuardOptions(options: Readonly<GuardOptions>): GuardConfig {
+  if (!options || typeof options !== 'object') throw new ConfigError(`${F}: options are required`);
+  rejectUnknownKeys(F, options, KNOWN);
+  const o = omitUndefined(options);
+  const { issuer, path } = parseIssuer(F, o.issuer);
+  if (o.store && o.introspection)
+    throw new ConfigError(
+      `${F}: give either "store" (local mode) or "introspection" (remote mode), not both`,
+    );
+  if (!o.store && !o.introspection)
+    throw new ConfigError(`${F}: give "store" (local mode) or "introspection" (remote mode)`);
+  if (o.store && typeof (o.store as Partial<Store>).getAccessTokenState !== 'function')
+    throw new ConfigError(`${F}: "store" must be a tokenward Store (MemoryStore or RedisStore)`);
+  if (o.introspection && o.registryCacheTtl !== undefined)
+    throw new ConfigError(
+      `${F}: "registryCacheTtl" is for local mode; remote mode uses introspection.cacheTtl`,
+    );
+  if (o.store && o.jwksRefreshInterval !== undefined)
+    throw new ConfigError(
+      `${F}: "jwksRefreshInterval" is for remote mode; local mode reads keys from the store`,
+    );
+  let introspection: GuardConfig['introspection'];
+  if (o.introspection) {
+    if (typeof o.introspection !== 'object')
+      throw new ConfigError(`${F}: "introspection" must be an object`);
+    rejectUnknownKeys(`${F} introspection`, o.introspection, KNOWN_INTROSPECTION);
+    const i = { cacheTtl: 1, cacheSize: 10000, timeout: 2000, ...omitUndefined(o.introspection) };
+    introspection = {
+      ...(i.endpoint !== undefined ? { endpoint: url('introspection.endpoint', i.endpoint) } : {}),
+      clientId: text('introspection.clientId', i.clientId),
+      clientSecret: text('introspection.clientSecret', i.clientSecret),
+      cacheTtl: seconds(F, 'introspection.cacheTtl', i.cacheTtl, 0, 300),
+      cacheSize: seconds(F, 'introspection.cacheSize', i.cacheSize, 1, 1e7),
+      timeout: seconds(F, 'introspection.timeout', i.timeout, 1, 60000),
+    };
+  }
+  // The realm is sent inside a quoted-string (RFC 9110 §5.6.4): no quotes or backslashes.
+  const realm = text('realm', o.realm ?? 'tokenward', /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,128}$/);
+  return {
+    issuer,
+    issuerPath: path,
+    audience: o.audience === undefined ? issuer : text('audience', o.audience, /^.{1,1024}$/),
+    realm,
+    clockTolerance: seconds(F, 'clockTolerance', o.clockTolerance ?? 5, 0, 300),
+    tokenCacheSize: seconds(F, 'tokenCacheSize', o.tokenCacheSize ?? 10000, 0, 1e7),
+    registryCacheTtl: seconds(F, 'registryCacheTtl', o.registryCacheTtl ?? 0, 0, 300),
+    jwksRefreshInterval: seconds(F, 'jwksRefreshInterval', o.jwksRefreshInterval ?? 5, 1, 3600),
+    logger: o.logger ?? {
+      error: (message, meta) => console.error(`[tokenward] ${message}`, meta ?? ''),
+    },
+    ...(o.store ? { store: o.store } : {}),
+    ...(introspection ? { introspection } : {}),
+  };
+}
