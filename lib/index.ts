@@ -28,5 +28,9 @@ export type { RedisStoreOptions } from './store/redis-store';
 export { RedisStore } from './store/redis-store';
 export type * from './store/store';
 export type { AccessTokenClaims } from './tokens/access-token';
-export type { SigningAlg, StaticSigningKey } from './tokens/signing-keys';
+export type {
+  SigningAlg,
+  StaticSigningKey,
+  StaticVerificationKey,
+} from './tokens/signing-keys';
 export type { AuthContext, Identity } from './types';

@@ -44,6 +44,7 @@ export class LocalVerifier implements Verifier {
       retainSeconds: 0,
       reloadInterval: 60,
       readOnly: true,
+      ...(config.staticKeys ? { staticKeys: config.staticKeys } : {}),
       now,
     });
     this.verified = new VerifiedTokenCache(config.tokenCacheSize, config.clockTolerance, now);

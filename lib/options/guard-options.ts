@@ -1,6 +1,11 @@
 // createGuard options: local mode (shared store) or remote mode (RFC 7662 introspection), validated once.
 import { ConfigError } from '../errors';
 import type { Store } from '../store/store';
+import {
+  type LoadedKey,
+  loadVerificationKeys,
+  type StaticVerificationKey,
+} from '../tokens/signing-keys';
 import type { Logger } from './auth-server-options';
 import { type KeysEnum, omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
 
@@ -26,6 +31,11 @@ export interface GuardOptions {
   audience?: string;
   /** Local mode: the authorization server's store (keys and live token state read from it). */
   store?: Store;
+  /**
+   * Local mode: the keys to verify with when the authorization server was given `keys` in its
+   * options (those are not kept in the store). Public keys suffice.
+   */
+  keys?: StaticVerificationKey[];
   /** Remote mode: introspection of a remote authorization server. */
   introspection?: IntrospectionOptions;
   /** `realm` of the WWW-Authenticate challenge (default "tokenward"). */
@@ -46,6 +56,7 @@ const KNOWN: KeysEnum<GuardOptions> = {
   issuer: true,
   audience: true,
   store: true,
+  keys: true,
   introspection: true,
   realm: true,
   clockTolerance: true,
@@ -76,6 +87,7 @@ export interface GuardConfig {
   jwksRefreshInterval: number;
   logger: Logger;
   store?: Store;
+  staticKeys?: LoadedKey[];
   introspection?: Required<Omit<IntrospectionOptions, 'endpoint'>> & { endpoint?: string };
 }
 
@@ -115,6 +127,10 @@ export function parseGuardOptions(options: Readonly<GuardOptions>): GuardConfig 
     throw new ConfigError(
       `${F}: "registryCacheTtl" is for local mode; remote mode uses introspection.cacheTtl`,
     );
+  if (o.keys !== undefined && (!o.store || !Array.isArray(o.keys) || o.keys.length === 0))
+    throw new ConfigError(
+      `${F}: "keys" must be a non-empty array, in local mode only (remote mode uses the JWKS)`,
+    );
   if (o.store && o.jwksRefreshInterval !== undefined)
     throw new ConfigError(
       `${F}: "jwksRefreshInterval" is for remote mode; local mode reads keys from the store`,
@@ -149,6 +165,7 @@ export function parseGuardOptions(options: Readonly<GuardOptions>): GuardConfig 
       error: (message, meta) => console.error(`[tokenward] ${message}`, meta ?? ''),
     },
     ...(o.store ? { store: o.store } : {}),
+    ...(o.keys ? { staticKeys: loadVerificationKeys(o.keys) } : {}),
     ...(introspection ? { introspection } : {}),
   };
 }

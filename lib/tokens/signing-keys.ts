@@ -122,6 +122,48 @@ export function loadStaticKeys(
   });
 }
 
+/** A key a guard verifies with instead of the store's: public (or private, whose public part is used). */
+export interface StaticVerificationKey {
+  key: KeyObject | string | JsonWebKey;
+  /** Default: ES256/384/512 by curve for EC keys, RS256 for RSA keys. */
+  alg?: SigningAlg;
+  /** Default: the RFC 7638 thumbprint, as the authorization server derives it. */
+  kid?: string;
+}
+
+function defaultAlg(key: KeyObject): SigningAlg {
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType === 'rsa') return 'RS256';
+  return curve === 'secp384r1' ? 'ES384' : curve === 'secp521r1' ? 'ES512' : 'ES256';
+}
+
+/** Turn keys given to a guard into verification-only loaded keys. Throws ConfigError. */
+export function loadVerificationKeys(keys: readonly StaticVerificationKey[]): LoadedKey[] {
+  return keys.map((k, i) => {
+    let pub: KeyObject;
+    try {
+      const given =
+        typeof k.key === 'string'
+          ? k.key.includes('PRIVATE KEY')
+            ? createPrivateKey(k.key)
+            : createPublicKey(k.key)
+          : 'asymmetricKeyType' in (k.key as object)
+            ? (k.key as KeyObject)
+            : 'd' in (k.key as JsonWebKey)
+              ? createPrivateKey({ key: k.key as never, format: 'jwk' })
+              : createPublicKey({ key: k.key as never, format: 'jwk' });
+      pub = given.type === 'public' ? given : createPublicKey(given);
+    } catch {
+      throw new ConfigError(`keys[${i}].key is not an EC or RSA key (PEM, JWK or KeyObject)`);
+    }
+    const alg = k.alg ?? defaultAlg(pub);
+    if (!SIGNING_ALGS.includes(alg) || !algFits(alg, pub))
+      throw new ConfigError(`keys[${i}] does not fit algorithm ${alg}`);
+    const publicJwk = pub.export({ format: 'jwk' });
+    return load({ kid: k.kid ?? thumbprint(publicJwk), alg, publicJwk });
+  });
+}
+
 export interface KeyRingOptions {
   alg: SigningAlg;
   /** Keys from options; when set the store's keys are not used. */
