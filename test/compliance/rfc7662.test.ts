@@ -140,6 +140,8 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
         iss: ISSUER,
         jti: claims.jti,
         tenant_id: 'acme',
+        // §2.2 allows service-specific members: what remote guards need for SPEC B4/B5, read now.
+        tokenward: { roles: ['printer'], scopes: [] },
       });
       expect(res.body.exp - res.body.iat).toBe(600);
     });
@@ -166,7 +168,37 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
         jti: decodeJwt(cc.body.access_token).jti,
         tenant_id: 'acme',
         local_user: 'kiosk-7@front desk',
+        tokenward: { local_user_mode: true, scopes: [] },
       });
+    });
+
+    it('§2.2 extension member "tokenward": registered scope definitions, roles and mode as they are now', async () => {
+      await t.auth.admin.upsertScope({
+        name: 'print',
+        service: 'print',
+        roleCheck: true,
+        roles: ['printer'],
+      });
+      await t.auth.admin.upsertTenant({ id: 'acme', localUserMode: false });
+      try {
+        const cc = await post(
+          t.app,
+          TOKEN,
+          { grant_type: 'client_credentials', local_user: 'k', scope: 'print scan' },
+          SVC,
+        );
+        const res = await ask(cc.body.access_token);
+        expect(res.body.tokenward).toEqual({
+          local_user_mode: false,
+          scopes: [{ name: 'print', service: 'print', role_check: true, roles: ['printer'] }],
+        });
+        await t.auth.admin.upsertUser({ tenantId: 'acme', ...ALICE, roles: [] });
+        expect((await ask(session.access_token)).body.tokenward.roles).toEqual([]);
+      } finally {
+        await t.auth.admin.deleteScope('print');
+        await t.auth.admin.upsertTenant({ id: 'acme', localUserMode: true });
+        await t.auth.admin.upsertUser({ tenantId: 'acme', ...ALICE, roles: ['printer'] });
+      }
     });
 
     it('§2.2 a client of another tenant: tenant_id is that tenant', async () => {
