@@ -1,15 +1,21 @@
 // SPEC §7 cost: store round trips per token issued and per introspection, counted with Redis MONITOR
 // on a dedicated server (commands run inside Lua scripts are not round trips and are not counted).
+
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import express from 'express';
 import { Redis } from 'ioredis';
-import { RedisStore } from '../../lib';
+import jwt from 'jsonwebtoken';
+import request from 'supertest';
+import { createGuard, RedisStore } from '../../lib';
 import {
   ALICE,
   APP,
   buildApp,
   INTROSPECT,
+  ISSUER,
   post,
   RS,
   SVC,
@@ -18,6 +24,7 @@ import {
   type TestApp,
   TOKEN,
 } from '../helpers/app';
+import { seedScopes } from '../helpers/guard';
 import { waitReady } from '../helpers/redis';
 import { type Standalone, startStandalone } from '../helpers/redis-launcher';
 
@@ -139,5 +146,89 @@ describe('store round trips (RedisStore, MONITOR)', () => {
     );
     expect(cc).toBe(2);
     expect(pw).toBe(5);
+  });
+
+  describe('local-mode guard (registryCacheTtl 0)', () => {
+    let t: TestApp;
+    let rs: express.Express;
+    let token: string;
+    beforeAll(async () => {
+      t = buildApp(new RedisStore({ redis, prefix: 'rt5:' }));
+      await seed(t.auth);
+      await seedScopes(t.auth);
+      const guard = createGuard({
+        issuer: ISSUER,
+        store: new RedisStore({ redis, prefix: 'rt5:' }),
+        registryCacheTtl: 0,
+      });
+      rs = express();
+      const ok: express.RequestHandler = (_req, res) => void res.json({ ok: true });
+      rs.get('/auth', guard.authenticate(), ok);
+      rs.get('/scan', guard.authenticate(), guard.requireService('scan'), ok);
+      token = (await signIn(t.app)).access_token;
+    });
+    const get = (path: string, bearer: string) =>
+      request(rs).get(path).set('Authorization', `Bearer ${bearer}`);
+
+    it('authenticate only: exactly 1 round trip per guarded request', async () => {
+      const n = await count(async () => expect((await get('/auth', token)).status).toBe(200));
+      expect(n).toBe(1);
+      expect(new Set(seen)).toEqual(new Set(['hmget'])); // grant record and revocation flags
+    });
+
+    it("authenticate + requireService('scan'): 1 + one scope read per token scope (no role lookup for roleCheck: false)", async () => {
+      // LocalVerifier.scopeDefinitions reads every scope the token holds (here print and scan).
+      const both = await count(async () => expect((await get('/scan', token)).status).toBe(200));
+      expect(both).toBe(3);
+      expect(new Set(seen)).toEqual(new Set(['hmget', 'get']));
+      const scanOnly = (await signIn(t.app, ALICE, { scope: 'scan' })).access_token;
+      const one = await count(async () => expect((await get('/scan', scanOnly)).status).toBe(200));
+      expect(one).toBe(2);
+    });
+
+    /** Commands seen while `run` goes, after one valid request has loaded the guard's keys. */
+    async function commandsDuring(run: () => Promise<void>): Promise<string[]> {
+      expect((await get('/auth', token)).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 50));
+      seen = [];
+      await run();
+      await new Promise((r) => setTimeout(r, 100)); // MONITOR lines arrive asynchronously
+      return seen;
+    }
+
+    it('tokens rejected before the store: garbage, a forged signature, a foreign key with our kid: 0 round trips', async () => {
+      const [h, p, sig] = token.split('.') as [string, string, string];
+      const kid = JSON.parse(Buffer.from(h, 'base64url').toString()).kid as string;
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
+      const foreign = jwt.sign(claims, privateKey, {
+        algorithm: 'ES256',
+        keyid: kid,
+        header: { alg: 'ES256', typ: 'at+jwt' },
+      });
+      const flipped = `${h}.${p}.${sig.startsWith('A') ? 'B' : 'A'}${sig.slice(1)}`;
+      const commands = await commandsDuring(async () => {
+        for (const bad of ['garbage', 'a.b.c', flipped, foreign]) {
+          for (let i = 0; i < 5; i++) expect((await get('/auth', bad)).status).toBe(401);
+        }
+      });
+      expect(commands).toEqual([]);
+    });
+
+    it('unknown kids: at most one key reload (one GET) for 10 tokens, not one per token', async () => {
+      const commands = await commandsDuring(async () => {
+        for (let i = 0; i < 10; i++) {
+          const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+          const forged = jwt.sign({ sub: 'x' }, privateKey, {
+            algorithm: 'ES256',
+            keyid: `unknown-${i}`,
+            header: { alg: 'ES256', typ: 'at+jwt' },
+          });
+          expect((await get('/auth', forged)).status).toBe(401);
+        }
+      });
+      expect(commands.length).toBeLessThanOrEqual(1);
+      for (const cmd of commands) expect(cmd).toBe('get');
+    });
   });
 });

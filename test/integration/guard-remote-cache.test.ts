@@ -1,0 +1,391 @@
+// Remote-mode guard against a live authorization server: introspection caching and coalescing, revocation bound, JWKS refetch limits, and fail-closed answers for bad metadata or credentials.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express } from 'express';
+import jwt from 'jsonwebtoken';
+import request from 'supertest';
+import {
+  type AuthServer,
+  type AuthServerOptions,
+  createAuthServer,
+  createGuard,
+  type Logger,
+  MemoryStore,
+  type Store,
+} from '../../lib';
+import { RS, revoke, SVC, seed, signIn } from '../helpers/app';
+import { guardedApp, remoteGuard } from '../helpers/guard';
+import { makeStore, type TestStore } from '../helpers/stores';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An authorization server on a real port whose metadata, JWKS and introspection calls are counted. */
+interface CountingAuthServer {
+  issuer: string;
+  auth: AuthServer;
+  app: Express;
+  counts: { metadata: number; jwks: number; introspect: number };
+  /** Times (Date.now()) of every JWKS GET. */
+  jwksAt: number[];
+  /** Milliseconds each introspection answer is held back (to keep calls in flight). */
+  introspectDelay: number;
+  close(): Promise<void>;
+}
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}
+
+async function startCountingAuthServer(
+  store: Store,
+  options: Partial<AuthServerOptions> = {},
+): Promise<CountingAuthServer> {
+  // The port must be known before the issuer: create the server first, attach the app after.
+  const server = createServer();
+  const issuer = `http://localhost:${await listen(server)}`;
+  const auth = createAuthServer({ issuer, store, rateLimit: false, ...options });
+  const app = express();
+  const live: CountingAuthServer = {
+    issuer,
+    auth,
+    app,
+    counts: { metadata: 0, jwks: 0, introspect: 0 },
+    jwksAt: [],
+    introspectDelay: 0,
+    close: () => closeServer(server),
+  };
+  app.use(async (req, _res, next) => {
+    if (req.method === 'GET' && req.path === '/.well-known/oauth-authorization-server')
+      live.counts.metadata++;
+    if (req.method === 'GET' && req.path === '/oauth2/jwks') {
+      live.counts.jwks++;
+      live.jwksAt.push(Date.now());
+    }
+    if (req.method === 'POST' && req.path === '/oauth2/introspect') {
+      live.counts.introspect++;
+      if (live.introspectDelay > 0) await sleep(live.introspectDelay);
+    }
+    next();
+  });
+  app.use(auth.router());
+  server.on('request', app);
+  return live;
+}
+
+/** A resource server on a real port (bursts of parallel requests share one listener). */
+async function startResourceServer(app: Express): Promise<{ url: string; server: Server }> {
+  const server = createServer(app);
+  return { url: `http://127.0.0.1:${await listen(server)}`, server };
+}
+
+function captureLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, error: (message, meta) => void lines.push(JSON.stringify({ message, meta })) };
+}
+
+const call = (target: Express | string, token: string, path = '/me') =>
+  request(target).get(path).set('Authorization', `Bearer ${token}`);
+
+const statuses = (target: Express | string, token: string, n: number) =>
+  Promise.all(Array.from({ length: n }, () => call(target, token).then((r) => r.status)));
+
+const payloadOf = (token: string) =>
+  JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as {
+    exp: number;
+  };
+
+/** Waits until the fractional part of the current second is in [from, to). */
+async function untilFraction(from: number, to: number): Promise<void> {
+  for (;;) {
+    const ms = Date.now() % 1000;
+    if (ms >= from * 1000 && ms < to * 1000) return;
+    await sleep(Math.max(1, ((from * 1000 - ms + 1000) % 1000) - 5));
+  }
+}
+
+/** An at+jwt token for `issuer` signed by a key the server never had, with a random kid. */
+function foreignToken(issuer: string): string {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const now = Math.floor(Date.now() / 1000);
+  return jwt.sign(
+    {
+      iss: issuer,
+      aud: issuer,
+      sub: 'mallory',
+      client_id: 'svc',
+      scope: 'print',
+      tenant_id: 'acme',
+      jti: randomBytes(8).toString('hex'),
+      gid: randomBytes(8).toString('hex'),
+      gty: 'client_credentials',
+      iat: now,
+      exp: now + 600,
+    },
+    privateKey,
+    {
+      algorithm: 'ES256',
+      keyid: randomBytes(16).toString('base64url'),
+      header: { alg: 'ES256', typ: 'at+jwt' },
+    },
+  );
+}
+
+describe('remote-mode guard against a live authorization server', () => {
+  let ts: TestStore;
+  let live: CountingAuthServer;
+  const servers: Server[] = [];
+
+  beforeAll(async () => {
+    ts = await makeStore('redis', 'guard-remote-cache');
+    live = await startCountingAuthServer(ts.store);
+    await seed(live.auth);
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map(closeServer));
+    await live.close();
+    await ts.close();
+  });
+
+  async function resourceServer(app: Express): Promise<string> {
+    const rs = await startResourceServer(app);
+    servers.push(rs.server);
+    return rs.url;
+  }
+
+  describe('introspection cache', () => {
+    it('cacheTtl 1: 50 parallel requests → 1 introspection call; again within 1 s → none; after 1 s → 1 more', async () => {
+      const url = await resourceServer(guardedApp(remoteGuard(live.issuer, { cacheTtl: 1 })));
+      const { access_token: token } = await signIn(live.app);
+      const before = live.counts.introspect;
+      // Held back so the 50 requests overlap one call in flight: they must share it.
+      live.introspectDelay = 200;
+      try {
+        expect(new Set(await statuses(url, token, 50))).toEqual(new Set([200]));
+      } finally {
+        live.introspectDelay = 0;
+      }
+      expect(live.counts.introspect - before).toBe(1);
+      expect(new Set(await statuses(url, token, 10))).toEqual(new Set([200]));
+      expect(live.counts.introspect - before).toBe(1);
+      await sleep(1100);
+      expect((await call(url, token)).status).toBe(200);
+      expect(live.counts.introspect - before).toBe(2);
+    });
+
+    it('cacheTtl 0: every request asks, and a revocation at the authorization server is refused on the very next request', async () => {
+      const app = guardedApp(remoteGuard(live.issuer, { cacheTtl: 0 }));
+      const s = await signIn(live.app);
+      const before = live.counts.introspect;
+      expect((await call(app, s.access_token)).status).toBe(200);
+      expect((await call(app, s.access_token)).status).toBe(200);
+      expect(live.counts.introspect - before).toBe(2);
+      expect((await revoke(live.app, s.access_token)).status).toBe(200);
+      const res = await call(app, s.access_token);
+      expect(res.status).toBe(401);
+      expect(res.body.error).toBe('invalid_token');
+    });
+
+    it('default cacheTtl (1 s): a revoked token is refused within cacheTtl + 0.5 s of the revocation', async () => {
+      const app = guardedApp(
+        createGuard({
+          issuer: live.issuer,
+          introspection: { clientId: RS.id, clientSecret: RS.secret },
+        }),
+      );
+      const s = await signIn(live.app);
+      expect((await call(app, s.access_token)).status).toBe(200); // answer now cached
+      expect((await revoke(live.app, s.refresh_token)).status).toBe(200);
+      const revokedAt = Date.now();
+      let refusedAfter: number | undefined;
+      while (refusedAfter === undefined && Date.now() - revokedAt < 3000) {
+        const res = await call(app, s.access_token);
+        if (res.status === 401) refusedAfter = Date.now() - revokedAt;
+        else expect(res.status).toBe(200);
+        await sleep(50);
+      }
+      expect(refusedAfter).toBeDefined();
+      expect(refusedAfter as number).toBeLessThanOrEqual(1500);
+      expect((await call(app, s.access_token)).status).toBe(401);
+    });
+  });
+
+  describe('answers never outlive the token (accessTokenTtl 2, cacheTtl 60)', () => {
+    const shortStore = new MemoryStore();
+    let short: CountingAuthServer;
+    let app: Express;
+    beforeAll(async () => {
+      short = await startCountingAuthServer(shortStore, { accessTokenTtl: 2 });
+      await seed(short.auth);
+      app = guardedApp(remoteGuard(short.issuer, { cacheTtl: 60 }));
+    });
+    afterAll(async () => {
+      await short.close();
+      await shortStore.close();
+    });
+
+    it('after expiry the guard asks again and refuses (401)', async () => {
+      const { access_token: token } = await signIn(short.app);
+      const before = short.counts.introspect;
+      expect((await call(app, token)).status).toBe(200);
+      expect((await call(app, token)).status).toBe(200);
+      expect(short.counts.introspect - before).toBe(1); // cached while the token lives
+      await sleep(payloadOf(token).exp * 1000 + 1100 - Date.now());
+      const res = await call(app, token);
+      expect(res.status).toBe(401);
+      expect(res.body.error).toBe('invalid_token');
+      expect(short.counts.introspect - before).toBe(2);
+    });
+
+    it('not even a fraction of a second past exp: cached late in a second, refused 0.3 s after exp', async () => {
+      const { access_token: token } = await signIn(short.app);
+      const { exp } = payloadOf(token);
+      // Cache the answer late in a wall-clock second, so whole-second rounding of the time left
+      // would keep it for most of a second past exp.
+      await untilFraction(0.75, 0.85);
+      expect(Date.now()).toBeLessThan(exp * 1000);
+      expect((await call(app, token)).status).toBe(200);
+      await sleep(exp * 1000 + 300 - Date.now());
+      const res = await call(app, token);
+      expect(res.status).toBe(401);
+    });
+  });
+
+  describe('JWKS', () => {
+    it('rotation: a token with the new kid is accepted (JWKS refetched), old tokens still accepted; unknown kids refetch at most once per jwksRefreshInterval', async () => {
+      const interval = 2;
+      const app = guardedApp(remoteGuard(live.issuer, {}, { jwksRefreshInterval: interval }));
+      const old = (await signIn(live.app)).access_token;
+      const before = live.counts.jwks;
+      expect((await call(app, old)).status).toBe(200);
+      expect(live.counts.jwks - before).toBe(1); // first use
+      const burst = async () => {
+        const answers = await Promise.all(
+          Array.from({ length: 20 }, () => call(app, foreignToken(live.issuer))),
+        );
+        for (const res of answers) {
+          expect(res.status).toBe(401);
+          expect(res.body.error).toBe('invalid_token');
+        }
+      };
+      await burst(); // at most one refetch for the whole burst
+      const settled = live.counts.jwks - before;
+      expect(settled).toBeLessThanOrEqual(2);
+      await burst(); // within the interval: none
+      expect(live.counts.jwks - before).toBe(settled);
+      await sleep(interval * 1000 + 100);
+      await burst(); // the interval has passed: exactly one, shared by the whole burst
+      expect(live.counts.jwks - before).toBe(settled + 1);
+      await burst();
+      expect(live.counts.jwks - before).toBe(settled + 1);
+
+      await sleep(interval * 1000 + 100);
+      const newKid = await live.auth.admin.rotateKeys();
+      const fresh = (await signIn(live.app)).access_token;
+      expect(
+        JSON.parse(Buffer.from(fresh.split('.')[0] as string, 'base64url').toString()).kid,
+      ).toBe(newKid);
+      const res = await call(app, fresh);
+      expect(res.status).toBe(200);
+      expect(res.body.subject).toBe('alice');
+      expect(live.counts.jwks - before).toBe(settled + 2);
+      expect((await call(app, old)).status).toBe(200);
+    });
+
+    it('a rotation right after the guard first fetched the JWKS: the new kid is fetched at once (that fetch was not caused by an unknown kid)', async () => {
+      const app = guardedApp(remoteGuard(live.issuer));
+      const old = (await signIn(live.app)).access_token;
+      expect((await call(app, old)).status).toBe(200); // first JWKS fetch
+      await live.auth.admin.rotateKeys();
+      const fresh = (await signIn(live.app)).access_token;
+      const res = await call(app, fresh);
+      expect(res.status).toBe(200);
+      expect((await call(app, old)).status).toBe(200);
+    });
+
+    it('unknown-kid refetches are never less than jwksRefreshInterval apart, across a second boundary', async () => {
+      const app = guardedApp(remoteGuard(live.issuer, {}, { jwksRefreshInterval: 1 }));
+      const old = (await signIn(live.app)).access_token;
+      const first = live.jwksAt.length;
+      expect((await call(app, old)).status).toBe(200);
+      await sleep(1100);
+      // A refetch late in one second, then a burst just after the next second starts.
+      await untilFraction(0.85, 0.9);
+      expect((await call(app, foreignToken(live.issuer))).status).toBe(401);
+      await untilFraction(0.05, 0.15);
+      for (let i = 0; i < 5; i++)
+        expect((await call(app, foreignToken(live.issuer))).status).toBe(401);
+      const times = live.jwksAt.slice(first);
+      expect(times.length).toBeGreaterThanOrEqual(2);
+      for (let i = 1; i < times.length; i++) {
+        expect((times[i] as number) - (times[i - 1] as number)).toBeGreaterThanOrEqual(950);
+      }
+    });
+  });
+
+  describe('fail closed', () => {
+    it('metadata naming another issuer: 503 with Retry-After (not 401), retried on the next request, its jwks_uri never used', async () => {
+      const fake = express();
+      let metadataHits = 0;
+      fake.get('/.well-known/oauth-authorization-server', (_req, res) => {
+        metadataHits++;
+        res.json({
+          issuer: live.issuer, // not the fake's own issuer
+          jwks_uri: `${live.issuer}/oauth2/jwks`,
+          introspection_endpoint: `${live.issuer}/oauth2/introspect`,
+        });
+      });
+      const fakeServer = createServer(fake);
+      servers.push(fakeServer);
+      const fakeIssuer = `http://localhost:${await listen(fakeServer)}`;
+      const logger = captureLogger();
+      const app = guardedApp(remoteGuard(fakeIssuer, {}, { logger }));
+      const token = (await signIn(live.app)).access_token;
+      const jwksBefore = live.counts.jwks;
+      for (let i = 0; i < 2; i++) {
+        const res = await call(app, token);
+        expect(res.status).toBe(503);
+        expect(res.body).toEqual({
+          error: 'temporarily_unavailable',
+          error_description: expect.any(String),
+        });
+        expect(res.headers['retry-after']).toBe('1');
+      }
+      expect(metadataHits).toBe(2);
+      expect(live.counts.jwks).toBe(jwksBefore);
+      expect(logger.lines.length).toBeGreaterThan(0);
+    });
+
+    it.each([
+      ['a wrong secret', { clientId: RS.id, clientSecret: 'not-the-secret-0123456789' }],
+      ['a client not allowed to introspect', { clientId: SVC.id, clientSecret: SVC.secret }],
+    ])(
+      'introspection credentials refused (%s): 503 not 401; the logger gets an error without the token or secret',
+      async (_name, credentials) => {
+        const logger = captureLogger();
+        const app = guardedApp(remoteGuard(live.issuer, credentials, { logger }));
+        const token = (await signIn(live.app)).access_token;
+        const res = await call(app, token);
+        expect(res.status).toBe(503);
+        expect(res.body.error).toBe('temporarily_unavailable');
+        expect(res.headers['retry-after']).toBe('1');
+        expect(res.headers['www-authenticate']).toBeUndefined();
+        expect(logger.lines.length).toBeGreaterThan(0);
+        const logged = logger.lines.join('\n');
+        expect(logged).not.toContain(token);
+        expect(logged).not.toContain(token.split('.')[2]);
+        expect(logged).not.toContain(credentials.clientSecret);
+        const basic = Buffer.from(`${credentials.clientId}:${credentials.clientSecret}`);
+        expect(logged).not.toContain(basic.toString('base64'));
+      },
+    );
+  });
+});
