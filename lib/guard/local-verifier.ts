@@ -36,7 +36,7 @@ export class LocalVerifier implements Verifier {
   constructor(
     private readonly store: Store,
     private readonly config: GuardConfig,
-    now: () => number = epochSeconds,
+    private readonly now: () => number = epochSeconds,
   ) {
     // The guard never generates keys; it reads the set the authorization server keeps in the store.
     this.keys = new KeyRing(store, {
@@ -63,7 +63,8 @@ export class LocalVerifier implements Verifier {
     const claims = await this.claimsOf(token);
     if (!claims) return undefined;
     // The one store round trip of a guarded request: grant record and revocation flags together.
-    const state = await this.store.getAccessTokenState(claims.gid, claims.jti);
+    const now = this.now();
+    const state = await this.store.getAccessTokenState(claims.gid, claims.jti, now);
     const g = state.grant;
     if (
       !g ||
@@ -73,11 +74,14 @@ export class LocalVerifier implements Verifier {
       g.subject !== claims.sub
     )
       return undefined;
+    // SPEC B3: a device-bound token dies with its device session; effective expiry is the earlier.
+    const deadline = state.deviceDeadline;
+    if (deadline !== undefined && deadline <= now) return undefined;
     const granted = splitScope(g.scope);
     return {
       claims,
       scopes: splitScope(claims.scope).filter((s) => granted.includes(s)),
-      expiresAt: claims.exp,
+      expiresAt: deadline === undefined ? claims.exp : Math.min(claims.exp, deadline),
     };
   }
 

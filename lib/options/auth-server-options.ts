@@ -36,6 +36,14 @@ export interface AuthServerOptions {
   refreshTokenTtl?: number;
   /** Absolute lifetime of a refresh-token family in seconds (default 90 days). */
   refreshTokenMaxAge?: number;
+  /**
+   * Device sessions (SPEC B3): seconds of inactivity on a device after which every token of the
+   * (user, device) session is refused, in every app; activity by any app postpones it
+   * (default: refreshTokenTtl). Set it below accessTokenTtl to make device activity govern access tokens.
+   */
+  deviceIdleTtl?: number;
+  /** Absolute lifetime of a device session in seconds (default: refreshTokenMaxAge). */
+  deviceSessionMaxAge?: number;
   /** Seconds during which the immediate predecessor may be presented again (default 0: strict). */
   refreshReuseLeewaySeconds?: number;
   /** Signing algorithm of generated keys (default ES256). */
@@ -68,6 +76,8 @@ const KNOWN: KeysEnum<AuthServerOptions> = {
   refreshTokenTtl: true,
   refreshTokenMaxAge: true,
   refreshReuseLeewaySeconds: true,
+  deviceIdleTtl: true,
+  deviceSessionMaxAge: true,
   signingAlg: true,
   keys: true,
   clockTolerance: true,
@@ -103,6 +113,8 @@ export interface AuthServerConfig {
   refreshTokenTtl: number;
   refreshTokenMaxAge: number;
   refreshReuseLeewaySeconds: number;
+  deviceIdleTtl: number;
+  deviceSessionMaxAge: number;
   signingAlg: SigningAlg;
   staticKeys?: LoadedKey[];
   clockTolerance: number;
@@ -127,6 +139,16 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
   const refreshTokenMaxAge = seconds(f, 'refreshTokenMaxAge', o.refreshTokenMaxAge, 1);
   if (refreshTokenMaxAge < refreshTokenTtl) {
     throw new ConfigError(`${f}: "refreshTokenMaxAge" must not be shorter than "refreshTokenTtl"`);
+  }
+  const deviceIdleTtl = seconds(f, 'deviceIdleTtl', o.deviceIdleTtl ?? refreshTokenTtl, 1);
+  const deviceSessionMaxAge = seconds(
+    f,
+    'deviceSessionMaxAge',
+    o.deviceSessionMaxAge ?? refreshTokenMaxAge,
+    1,
+  );
+  if (deviceSessionMaxAge < deviceIdleTtl) {
+    throw new ConfigError(`${f}: "deviceSessionMaxAge" must not be shorter than "deviceIdleTtl"`);
   }
   let rateLimit: AuthServerConfig['rateLimit'] = false;
   if (o.rateLimit !== false) {
@@ -160,6 +182,8 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
       0,
       300,
     ),
+    deviceIdleTtl,
+    deviceSessionMaxAge,
     signingAlg: o.signingAlg,
     ...(o.keys ? { staticKeys: loadStaticKeys(o.keys, o.signingAlg) } : {}),
     clockTolerance: seconds(f, 'clockTolerance', o.clockTolerance, 0, 300),

@@ -266,7 +266,12 @@ export function createAdmin(ctx: ServerContext) {
       return u && viewUser(u);
     },
     listUsers: async (tenantId: string) => (await store.listUsers(tenantId)).map(viewUser),
-    deleteUser: (tenantId: string, username: string) => store.deleteUser(tenantId, username),
+    /** Delete a user and end their device sessions (every device-bound token of theirs is refused). */
+    deleteUser: async (tenantId: string, username: string) => {
+      const deleted = await store.deleteUser(tenantId, username);
+      if (deleted) await store.revokeDeviceSessions(tenantId, username);
+      return deleted;
+    },
 
     async upsertScope(input: ScopeInput): Promise<ScopeRecord> {
       known(input, ['name', 'service', 'roleCheck', 'roles'], 'scope');
@@ -305,6 +310,16 @@ export function createAdmin(ctx: ServerContext) {
     rotateKeys: () => ctx.keys.rotate(),
     /** Revoke a grant (refresh-token family) and every token issued from it. */
     revokeGrant: (grantId: string) => store.revokeGrant(grantId, ctx.now()),
+
+    /** A user's live device sessions (SPEC B3): device, apps, last seen, idle deadline, end. */
+    listDeviceSessions: (tenantId: string, username: string) =>
+      store.listDeviceSessions(tenantId, username, ctx.now()),
+    /** End one device session: every token of it, in every app, is refused from the next request. */
+    revokeDeviceSession: (tenantId: string, username: string, deviceId: string) =>
+      store.revokeDeviceSession(tenantId, username, deviceId),
+    /** End all of a user's device sessions; returns how many there were. */
+    revokeDeviceSessions: (tenantId: string, username: string) =>
+      store.revokeDeviceSessions(tenantId, username),
   };
 }
 

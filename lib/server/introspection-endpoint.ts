@@ -68,7 +68,7 @@ async function introspect(ctx: ServerContext, token: string): Promise<Introspect
   if (!claims) return INACTIVE;
   // Live state and registry facts are read together: one round trip's wait, not several.
   const [state, tokenward] = await Promise.all([
-    ctx.store.getAccessTokenState(claims.gid, claims.jti),
+    ctx.store.getAccessTokenState(claims.gid, claims.jti, now),
     registryFacts(ctx, claims),
   ]);
   const g = state.grant;
@@ -77,7 +77,8 @@ async function introspect(ctx: ServerContext, token: string): Promise<Introspect
     state.revoked ||
     g.clientId !== claims.client_id ||
     g.tenantId !== claims.tenant_id ||
-    g.subject !== claims.sub
+    g.subject !== claims.sub ||
+    (state.deviceDeadline !== undefined && state.deviceDeadline <= now)
   )
     return INACTIVE;
   // SPEC B5: a token holds a scope only if both the token and its grant (as stored now) carry it.
@@ -92,7 +93,8 @@ async function introspect(ctx: ServerContext, token: string): Promise<Introspect
     client_id: claims.client_id,
     ...(claims.gty === 'password' ? { username: claims.sub } : {}),
     token_type: 'Bearer',
-    exp: claims.exp,
+    // SPEC B3: the effective expiry, the device session's deadline when it comes first.
+    exp: Math.min(claims.exp, state.deviceDeadline ?? claims.exp),
     iat: claims.iat,
     sub: claims.sub,
     aud: claims.aud,

@@ -1,4 +1,6 @@
 // Token issuance shared by the grants: sign the access token, mint the refresh token, record the grant.
+
+import { deviceGrantId } from '../store/device-session';
 import type { ClientRecord, GrantRecord } from '../store/store';
 import { type AccessTokenClaims, signAccessToken } from '../tokens/access-token';
 import { newRefreshToken } from '../tokens/refresh-token';
@@ -49,12 +51,20 @@ export function accessClaims(
   };
 }
 
+/** Seconds the new access token is usable: its lifetime, or less when its device session ends first. */
+export function expiresIn(ctx: ServerContext, now: number, deviceDeadline?: number): number {
+  const ttl = ctx.config.accessTokenTtl;
+  return deviceDeadline === undefined ? ttl : Math.max(0, Math.min(ttl, deviceDeadline - now));
+}
+
 /** Start a new grant: one store write, whose refresh token (if any) is the family root. */
 export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Promise<TokenResponse> {
   const now = ctx.now();
   const { config } = ctx;
+  // A device-bound user grant joins its (user, device) session (SPEC B3); its id carries the user's tag.
+  const device = req.grantType === 'password' && req.deviceId !== undefined;
   const grant: GrantRecord = {
-    id: randomId(16),
+    id: device ? deviceGrantId(req.client.tenantId, req.subject) : randomId(16),
     clientId: req.client.id,
     tenantId: req.client.tenantId,
     grantType: req.grantType,
@@ -68,17 +78,28 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
   const jti = randomId(16);
   const access = await signAccessToken(accessClaims(ctx, grant, req.scope, jti, now), ctx.keys);
   const refresh = req.withRefresh ? newRefreshToken(grant.id) : undefined;
-  await ctx.store.createGrant(grant, {
-    jti,
-    accessExpiresAt: now + config.accessTokenTtl,
-    ...(refresh
-      ? { refresh: { hash: refresh.hash, expiresAt: now + config.refreshTokenTtl } }
-      : {}),
-  });
+  const { deviceDeadline } = await ctx.store.createGrant(
+    grant,
+    {
+      jti,
+      accessExpiresAt: now + config.accessTokenTtl,
+      ...(refresh
+        ? { refresh: { hash: refresh.hash, expiresAt: now + config.refreshTokenTtl } }
+        : {}),
+    },
+    device
+      ? {
+          idleTtl: config.deviceIdleTtl,
+          maxAge: config.deviceSessionMaxAge,
+          candidateId: randomId(16),
+          now,
+        }
+      : undefined,
+  );
   return {
     access_token: access,
     token_type: 'Bearer',
-    expires_in: config.accessTokenTtl,
+    expires_in: expiresIn(ctx, now, deviceDeadline),
     ...(refresh ? { refresh_token: refresh.token } : {}),
     scope: req.scope,
   };

@@ -1,12 +1,26 @@
-// Redis key builders: every key of one grant shares the hash tag {g:<id>} so each script touches one slot.
+// Redis key builders: every key of one grant shares a hash tag ({g:<id>}, or its user's {du:<tag>}) so each script touches one slot.
+import { tagOfGrant } from './device-session';
 
 /** Builds the keys RedisStore uses under `prefix` (which must not contain braces). */
 export function redisKeys(prefix: string) {
   const reg = `${prefix}{reg}`;
+  // Device-bound grants (`<user tag>~<random>`) share their user's tag with the device sessions.
+  const grant = (id: string) => {
+    const tag = tagOfGrant(id);
+    return tag === undefined ? `${prefix}{g:${id}}` : `${prefix}{du:${tag}}:g:${id}`;
+  };
+  const sessions = (tag: string) => `${prefix}{du:${tag}}:ds`;
   return {
-    grant: (id: string) => `${prefix}{g:${id}}`,
+    grant,
     /** SET of hashes of every refresh token issued in the family (reuse detection). */
-    issued: (id: string) => `${prefix}{g:${id}}:rts`,
+    issued: (id: string) => `${grant(id)}:rts`,
+    /** HASH of a user's device sessions (fields `<kind>|<device>[|<client>]`). */
+    sessions,
+    /** The sessions hash of a grant's user; for grants without a device, a key of the grant's slot never written. */
+    sessionsOfGrant: (id: string) => {
+      const tag = tagOfGrant(id);
+      return tag === undefined ? `${prefix}{g:${id}}:ds` : sessions(tag);
+    },
     tenant: (id: string) => `${reg}:tenant:${id}`,
     tenants: `${reg}:tenants`,
     client: (id: string) => `${reg}:client:${id}`,

@@ -1,9 +1,12 @@
 // MemoryStore: the embedded default store; one process, same behaviour as RedisStore, expired entries swept.
 
+import { parseDeviceSessions, tagOfGrant, userTag } from './device-session';
 import { isSubScope, rotateKeySet } from './key-set';
 import type {
   AccessTokenState,
   ClientRecord,
+  DeviceSessionInput,
+  DeviceSessionRecord,
   GrantRecord,
   IssuedTokens,
   RefreshTokenState,
@@ -34,6 +37,17 @@ interface FamilyState {
   expiresAt: number;
 }
 
+/** One device session; mirrors the fields RedisStore keeps per device. */
+interface SessionState {
+  id: string;
+  createdAt: number;
+  expiresAt: number;
+  deadline: number;
+  idleTtl: number;
+  lastSeen: number;
+  apps: Map<string, number>;
+}
+
 export interface MemoryStoreOptions {
   /** Seconds between sweeps of expired grants (default 60). */
   sweepInterval?: number;
@@ -54,6 +68,8 @@ export class MemoryStore implements Store {
   private readonly users = new Map<string, UserRecord>();
   private readonly scopes = new Map<string, ScopeRecord>();
   private readonly grants = new Map<string, FamilyState>();
+  /** Device sessions by user tag, then device id. */
+  private readonly sessions = new Map<string, Map<string, SessionState>>();
   private keys: SigningKeyRecord[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
@@ -73,6 +89,10 @@ export class MemoryStore implements Store {
         this.grants.delete(id);
         removed++;
       }
+    }
+    for (const [tag, devices] of this.sessions) {
+      for (const [dev, ses] of devices) if (ses.deadline <= now) devices.delete(dev);
+      if (devices.size === 0) this.sessions.delete(tag);
     }
     return removed;
   }
@@ -140,10 +160,56 @@ export class MemoryStore implements Store {
     return fam;
   }
 
-  async createGrant(grant: GrantRecord, tokens: IssuedTokens) {
+  /** The live session `sessionId` of a device-bound grant, or undefined when it ended. */
+  private session(grant: GrantRecord, now: number): SessionState | undefined {
+    const tag = tagOfGrant(grant.id);
+    if (tag === undefined || !grant.deviceId || !grant.sessionId) return undefined;
+    const ses = this.sessions.get(tag)?.get(grant.deviceId);
+    return ses && ses.id === grant.sessionId && ses.deadline > now ? ses : undefined;
+  }
+
+  /** Activity by `clientId`: slide the deadline, never past the session's end. */
+  private touch(ses: SessionState, clientId: string, now: number): number {
+    const next = Math.min(now + ses.idleTtl, ses.expiresAt);
+    if (next > ses.deadline) {
+      ses.deadline = next;
+      ses.lastSeen = now;
+      ses.apps.set(clientId, now);
+    }
+    return ses.deadline;
+  }
+
+  async createGrant(grant: GrantRecord, tokens: IssuedTokens, session?: DeviceSessionInput) {
     const refreshExp = tokens.refresh?.expiresAt ?? 0;
+    let deviceDeadline: number | undefined;
+    const tag = tagOfGrant(grant.id);
+    const stored = clone(grant);
+    if (session && grant.deviceId && tag !== undefined) {
+      const { now } = session;
+      const devices = this.sessions.get(tag) ?? new Map<string, SessionState>();
+      this.sessions.set(tag, devices);
+      let ses = devices.get(grant.deviceId);
+      if (!ses || ses.deadline <= now || ses.expiresAt <= now) {
+        ses = {
+          id: session.candidateId,
+          createdAt: now,
+          expiresAt: now + session.maxAge,
+          deadline: 0,
+          idleTtl: session.idleTtl,
+          lastSeen: now,
+          apps: new Map(),
+        };
+        devices.set(grant.deviceId, ses);
+      }
+      ses.idleTtl = session.idleTtl;
+      ses.deadline = Math.min(now + session.idleTtl, ses.expiresAt);
+      ses.lastSeen = now;
+      ses.apps.set(grant.clientId, now);
+      stored.sessionId = ses.id;
+      deviceDeadline = ses.deadline;
+    }
     this.grants.set(grant.id, {
-      grant: clone(grant),
+      grant: stored,
       revoked: false,
       current: tokens.refresh?.hash,
       currentExpiresAt: refreshExp,
@@ -154,6 +220,7 @@ export class MemoryStore implements Store {
       revokedJtis: new Set(),
       expiresAt: Math.max(tokens.accessExpiresAt, refreshExp),
     });
+    return deviceDeadline !== undefined ? { deviceDeadline } : {};
   }
 
   private revokeFamily(fam: FamilyState, now: number) {
@@ -184,6 +251,13 @@ export class MemoryStore implements Store {
     }
     if (!isSubScope(input.requestedScope, fam.grant.scope))
       return { ok: false, reason: 'invalid_scope' };
+    // A device-bound family lives only as long as its device session; a refresh is activity.
+    let deviceDeadline: number | undefined;
+    if (fam.grant.sessionId) {
+      const ses = this.session(fam.grant, now);
+      if (!ses) return { ok: false, reason: 'expired' };
+      deviceDeadline = this.touch(ses, input.clientId, now);
+    }
     // A retry kills the successor it replaces, including the access token issued with it.
     if (isRetry) fam.revokedJtis.add(fam.currentJti);
     else {
@@ -197,7 +271,12 @@ export class MemoryStore implements Store {
     fam.issued.add(next.refresh.hash);
     fam.accessExpiresAt = Math.max(fam.accessExpiresAt, next.accessExpiresAt);
     fam.expiresAt = Math.max(fam.accessExpiresAt, next.refresh.expiresAt);
-    return { ok: true, grant: clone(fam.grant), retried: isRetry };
+    return {
+      ok: true,
+      grant: clone(fam.grant),
+      retried: isRetry,
+      ...(deviceDeadline !== undefined ? { deviceDeadline } : {}),
+    };
   }
 
   async revokeByRefreshToken(
@@ -224,10 +303,18 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  async getAccessTokenState(grantId: string, jti: string): Promise<AccessTokenState> {
+  async getAccessTokenState(grantId: string, jti: string, now: number): Promise<AccessTokenState> {
     const fam = this.live(grantId);
     if (!fam) return { revoked: false };
-    return { grant: clone(fam.grant), revoked: fam.revoked || fam.revokedJtis.has(jti) };
+    const revoked = fam.revoked || fam.revokedJtis.has(jti);
+    if (!fam.grant.sessionId) return { grant: clone(fam.grant), revoked };
+    const ses = this.session(fam.grant, now);
+    const deviceDeadline = !ses
+      ? 0
+      : revoked
+        ? ses.deadline
+        : this.touch(ses, fam.grant.clientId, now);
+    return { grant: clone(fam.grant), revoked, deviceDeadline };
   }
 
   async getRefreshTokenState(
@@ -241,12 +328,42 @@ export class MemoryStore implements Store {
       !fam.revoked &&
       fam.current === hash &&
       fam.currentExpiresAt > now &&
-      fam.grant.maxExpiresAt > now;
+      fam.grant.maxExpiresAt > now &&
+      (!fam.grant.sessionId || this.session(fam.grant, now) !== undefined);
     return {
       grant: clone(fam.grant),
       active,
       expiresAt: Math.min(fam.currentExpiresAt, fam.grant.maxExpiresAt),
     };
+  }
+
+  async listDeviceSessions(tenantId: string, username: string, now: number) {
+    const devices = this.sessions.get(userTag(tenantId, username));
+    if (!devices) return [];
+    // The same field layout RedisStore keeps, so both stores list through one parser.
+    const hash: Record<string, string> = {};
+    for (const [dev, s] of devices) {
+      Object.assign(hash, {
+        [`i|${dev}`]: s.id,
+        [`b|${dev}`]: String(s.createdAt),
+        [`c|${dev}`]: String(s.expiresAt),
+        [`d|${dev}`]: String(s.deadline),
+        [`s|${dev}`]: String(s.lastSeen),
+      });
+      for (const [client, seen] of s.apps) hash[`a|${dev}|${client}`] = String(seen);
+    }
+    return parseDeviceSessions(hash, now) satisfies DeviceSessionRecord[];
+  }
+
+  async revokeDeviceSession(tenantId: string, username: string, deviceId: string) {
+    return this.sessions.get(userTag(tenantId, username))?.delete(deviceId) === true;
+  }
+
+  async revokeDeviceSessions(tenantId: string, username: string) {
+    const tag = userTag(tenantId, username);
+    const n = this.sessions.get(tag)?.size ?? 0;
+    this.sessions.delete(tag);
+    return n;
   }
 
   async getSigningKeys() {

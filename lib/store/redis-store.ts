@@ -4,11 +4,13 @@ import type { Store as RateLimitStore } from 'express-rate-limit';
 import type { Cluster, Redis } from 'ioredis';
 import { RedisStore as RateLimitRedisStore } from 'rate-limit-redis';
 import { ConfigError, StoreUnavailableError } from '../errors';
+import { parseDeviceSessions, userTag } from './device-session';
 import { type RedisKeys, redisKeys } from './keys';
-import { GRANT_FIELDS, type ScriptName, scripts } from './redis-scripts';
+import { type ScriptName, scripts } from './redis-scripts';
 import type {
   AccessTokenState,
   ClientRecord,
+  DeviceSessionInput,
   GrantRecord,
   IssuedTokens,
   RefreshTokenState,
@@ -42,7 +44,7 @@ const TRANSIENT_REPLY =
   /^(CLUSTERDOWN|TRYAGAIN|LOADING|READONLY|MASTERDOWN|NOREPLICAS|BUSY|MOVED|ASK)\b/;
 
 function toGrant(f: Field[]): GrantRecord | undefined {
-  const [id, cid, tid, gty, sub, scope, lu, dev, cat, max] = f;
+  const [id, cid, tid, gty, sub, scope, lu, dev, cat, max, ses] = f;
   if (!id || !cid || !tid || !sub || scope == null) return undefined;
   return {
     id,
@@ -53,6 +55,7 @@ function toGrant(f: Field[]): GrantRecord | undefined {
     scope,
     ...(lu ? { localUser: lu } : {}),
     ...(dev ? { deviceId: dev } : {}),
+    ...(ses ? { sessionId: ses } : {}),
     createdAt: Number(cat),
     maxExpiresAt: Number(max),
   };
@@ -200,7 +203,7 @@ export class RedisStore implements Store {
 
   // Tokens ---------------------------------------------------------------------------------
 
-  async createGrant(grant: GrantRecord, tokens: IssuedTokens) {
+  async createGrant(grant: GrantRecord, tokens: IssuedTokens, session?: DeviceSessionInput) {
     const refreshExp = tokens.refresh?.expiresAt ?? 0;
     const ttl = Math.max(1, Math.max(tokens.accessExpiresAt, refreshExp) - grant.createdAt);
     const fields: (string | number)[] = [
@@ -228,14 +231,23 @@ export class RedisStore implements Store {
     if (grant.localUser) fields.push('lu', grant.localUser);
     if (grant.deviceId) fields.push('dev', grant.deviceId);
     if (tokens.refresh) fields.push('cur', tokens.refresh.hash, 'cexp', refreshExp);
-    await this.script(
+    const device = session && grant.deviceId ? grant.deviceId : '';
+    const deadline = await this.script(
       'twCreateGrant',
       this.keys.grant(grant.id),
       this.keys.issued(grant.id),
+      this.keys.sessionsOfGrant(grant.id),
       ttl,
       tokens.refresh?.hash ?? '',
+      device,
+      session?.now ?? 0,
+      session?.idleTtl ?? 0,
+      session?.maxAge ?? 0,
+      session?.candidateId ?? '',
+      grant.clientId,
       ...fields,
     );
+    return deadline === '' || deadline == null ? {} : { deviceDeadline: Number(deadline) };
   }
 
   async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
@@ -244,6 +256,7 @@ export class RedisStore implements Store {
       'twRotate',
       this.keys.grant(input.grantId),
       this.keys.issued(input.grantId),
+      this.keys.sessionsOfGrant(input.grantId),
       input.presentedHash,
       input.clientId,
       input.now,
@@ -254,12 +267,17 @@ export class RedisStore implements Store {
       next.jti,
       next.accessExpiresAt,
     )) as Field[];
-    const [status, retried, ...fields] = res;
+    const [status, retried, deadline, ...fields] = res;
     if (status !== 'ok')
       return { ok: false, reason: status as Exclude<RotateResult, { ok: true }>['reason'] };
     const grant = toGrant(fields);
     if (!grant) return { ok: false, reason: 'not_found' };
-    return { ok: true, grant, retried: retried === '1' };
+    return {
+      ok: true,
+      grant,
+      retried: retried === '1',
+      ...(deadline ? { deviceDeadline: Number(deadline) } : {}),
+    };
   }
 
   async revokeByRefreshToken(grantId: string, hash: string, clientId: string, now: number) {
@@ -287,13 +305,22 @@ export class RedisStore implements Store {
     return Number(n) === 1;
   }
 
-  async getAccessTokenState(grantId: string, jti: string): Promise<AccessTokenState> {
-    const f = await this.run(() =>
-      this.redis.hmget(this.keys.grant(grantId), 'rev', `x:${jti}`, ...GRANT_FIELDS),
-    );
-    const [rev, x, ...fields] = f;
+  async getAccessTokenState(grantId: string, jti: string, now: number): Promise<AccessTokenState> {
+    const f = (await this.script(
+      'twAccessState',
+      this.keys.grant(grantId),
+      this.keys.sessionsOfGrant(grantId),
+      jti,
+      now,
+    )) as Field[];
+    const [rev, x, deadline, ...fields] = f;
     const grant = toGrant(fields);
-    return grant ? { grant, revoked: rev === '1' || x === '1' } : { revoked: false };
+    if (!grant) return { revoked: false };
+    return {
+      grant,
+      revoked: rev === '1' || x === '1',
+      ...(deadline ? { deviceDeadline: Number(deadline) } : {}),
+    };
   }
 
   async getRefreshTokenState(grantId: string, hash: string, now: number) {
@@ -301,18 +328,40 @@ export class RedisStore implements Store {
       'twRefreshState',
       this.keys.grant(grantId),
       this.keys.issued(grantId),
+      this.keys.sessionsOfGrant(grantId),
       hash,
+      now,
     )) as [number, ...Field[]];
-    const [known, rev, cur, cexp, ...fields] = res;
+    const [known, deadline, rev, cur, cexp, ...fields] = res;
     const grant = toGrant(fields);
     if (!grant || known !== 1) return undefined;
     const expiresAt = Math.min(Number(cexp ?? 0), grant.maxExpiresAt);
+    const sessionLive = !deadline || Number(deadline) > now;
     const state: RefreshTokenState = {
       grant,
-      active: rev !== '1' && cur === hash && expiresAt > now,
+      active: rev !== '1' && cur === hash && expiresAt > now && sessionLive,
       expiresAt,
     };
     return state;
+  }
+
+  // Device sessions ------------------------------------------------------------------------
+
+  async listDeviceSessions(tenantId: string, username: string, now: number) {
+    const hash = await this.run(() =>
+      this.redis.hgetall(this.keys.sessions(userTag(tenantId, username))),
+    );
+    return parseDeviceSessions(hash, now);
+  }
+
+  async revokeDeviceSession(tenantId: string, username: string, deviceId: string) {
+    const key = this.keys.sessions(userTag(tenantId, username));
+    return Number(await this.script('twRevokeDevice', key, deviceId)) === 1;
+  }
+
+  async revokeDeviceSessions(tenantId: string, username: string) {
+    const key = this.keys.sessions(userTag(tenantId, username));
+    return Number(await this.script('twRevokeDevices', key));
   }
 
   // Signing keys ---------------------------------------------------------------------------

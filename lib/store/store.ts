@@ -65,6 +65,8 @@ export interface GrantRecord {
   scope: string;
   localUser?: string;
   deviceId?: string;
+  /** The device session (SPEC B3) this grant belongs to; set by the store for device-bound grants. */
+  sessionId?: string;
   /** Epoch seconds. */
   createdAt: number;
   /** Epoch seconds after which no refresh token of the family is accepted (absolute cap). */
@@ -77,6 +79,34 @@ export interface IssuedTokens {
   accessExpiresAt: number;
   /** SHA-256 (base64url) of the refresh token, and its expiry; absent when none is issued. */
   refresh?: { hash: string; expiresAt: number };
+}
+
+/**
+ * A device session (SPEC B3) joined or started by a device-bound sign-in: the (user, device) pair
+ * shared by every app on the device. Its idle deadline slides; it never passes `maxAge` from its start.
+ */
+export interface DeviceSessionInput {
+  /** Seconds of inactivity after which every token of the session is refused. */
+  idleTtl: number;
+  /** Seconds from the session's start after which it ends whatever the activity. */
+  maxAge: number;
+  /** Session id used when no live session exists for the device. */
+  candidateId: string;
+  now: number;
+}
+
+/** A live device session, as listed by the admin API. Times are epoch seconds. */
+export interface DeviceSessionRecord {
+  deviceId: string;
+  sessionId: string;
+  createdAt: number;
+  lastSeen: number;
+  /** Idle deadline: tokens of the session are refused after it unless activity postpones it. */
+  deadline: number;
+  /** Absolute end of the session. */
+  expiresAt: number;
+  /** Apps (clients) that signed in on the device in this session, with their last activity. */
+  apps: { clientId: string; lastSeen: number }[];
 }
 
 /** Input to an atomic refresh-token rotation (RFC 6749 §6, RFC 9700 §4.14.2). */
@@ -93,7 +123,13 @@ export interface RotateInput {
 }
 
 export type RotateResult =
-  | { ok: true; grant: GrantRecord; retried: boolean }
+  | {
+      ok: true;
+      grant: GrantRecord;
+      retried: boolean;
+      /** The device session's idle deadline after this activity (device-bound grants only). */
+      deviceDeadline?: number;
+    }
   | {
       ok: false;
       /** `reused`: an already-rotated token was replayed and the family is now revoked. */
@@ -108,12 +144,17 @@ export interface AccessTokenState {
   grant?: GrantRecord;
   /** The grant (family) is revoked, or this access token is. */
   revoked: boolean;
+  /**
+   * Device-bound grants: the device session's idle deadline, already postponed by this check when
+   * the token is live; 0 when the session has ended or was revoked.
+   */
+  deviceDeadline?: number;
 }
 
 /** A refresh token's live state, for introspection. */
 export interface RefreshTokenState {
   grant: GrantRecord;
-  /** True only for the family's current refresh token, unexpired, family not revoked. */
+  /** True only for the family's current refresh token, unexpired, family not revoked, device session live. */
   active: boolean;
   expiresAt: number;
 }
@@ -156,8 +197,17 @@ export interface Store {
   listScopes(): Promise<ScopeRecord[]>;
 
   // Tokens
-  /** Store a new grant with its first tokens; the refresh token (if any) becomes the family root. */
-  createGrant(grant: GrantRecord, tokens: IssuedTokens): Promise<void>;
+  /**
+   * Store a new grant with its first tokens; the refresh token (if any) becomes the family root.
+   * With `session` (device-bound grants, whose id comes from {@link deviceGrantId}) the grant joins
+   * the live session of its (user, device), or starts one, and postpones its deadline — atomically.
+   * Returns the session's idle deadline.
+   */
+  createGrant(
+    grant: GrantRecord,
+    tokens: IssuedTokens,
+    session?: DeviceSessionInput,
+  ): Promise<{ deviceDeadline?: number }>;
   /** Atomically rotate: of concurrent calls with one token exactly one gets `ok`. Reuse revokes the family. */
   rotateRefreshToken(input: RotateInput): Promise<RotateResult>;
   /** Revoke the whole family of a refresh token issued to `clientId` (any token of it, incl. the root). */
@@ -171,14 +221,29 @@ export interface Store {
   revokeAccessToken(grantId: string, jti: string, now: number): Promise<void>;
   /** Revoke a grant and everything issued from it. Returns false when unknown. */
   revokeGrant(grantId: string, now: number): Promise<boolean>;
-  /** One round trip: the grant and whether it or access token `jti` is revoked. */
-  getAccessTokenState(grantId: string, jti: string): Promise<AccessTokenState>;
+  /**
+   * One round trip: the grant, whether it or access token `jti` is revoked, and for device-bound
+   * grants the session deadline — postponed by this call when the token is live (SPEC B3).
+   */
+  getAccessTokenState(grantId: string, jti: string, now: number): Promise<AccessTokenState>;
   /** The state of a refresh token of a family, or undefined when it was never issued there. */
   getRefreshTokenState(
     grantId: string,
     hash: string,
     now: number,
   ): Promise<RefreshTokenState | undefined>;
+
+  // Device sessions (SPEC B3)
+  /** The user's live device sessions. */
+  listDeviceSessions(
+    tenantId: string,
+    username: string,
+    now: number,
+  ): Promise<DeviceSessionRecord[]>;
+  /** End one device session: every token of it, in every app, is refused from now on. */
+  revokeDeviceSession(tenantId: string, username: string, deviceId: string): Promise<boolean>;
+  /** End every device session of the user; returns how many there were. */
+  revokeDeviceSessions(tenantId: string, username: string): Promise<number>;
 
   // Signing keys
   getSigningKeys(): Promise<SigningKeyRecord[]>;

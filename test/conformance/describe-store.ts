@@ -1,6 +1,7 @@
 // The Store conformance suite (SPEC §4): the same cases, run against MemoryStore, RedisStore and RedisStore on a cluster.
 import type {
   ClientRecord,
+  DeviceSessionInput,
   GrantRecord,
   IssuedTokens,
   RotateResult,
@@ -10,6 +11,7 @@ import type {
   TenantRecord,
   UserRecord,
 } from '../../lib';
+import { deviceGrantId } from '../../lib/store/device-session';
 import { randomId, sha256 } from '../../lib/tokens/secrets';
 import { makeStore, type StoreKind, type TestStore } from '../helpers/stores';
 
@@ -114,7 +116,7 @@ export function describeStore(kind: StoreKind): void {
     }
 
     const familyRevoked = async (grant: GrantRecord) =>
-      (await store.getAccessTokenState(grant.id, randomId(16))).revoked;
+      (await store.getAccessTokenState(grant.id, randomId(16), NOW)).revoked;
 
     const isActive = async (grant: GrantRecord, t: Issued, now = NOW) =>
       (await store.getRefreshTokenState(grant.id, t.hash, now))?.active === true;
@@ -244,14 +246,14 @@ export function describeStore(kind: StoreKind): void {
       });
       const root = newToken();
       await store.createGrant(full, tokensFor(root));
-      expect(await store.getAccessTokenState(full.id, root.jti)).toStrictEqual({
+      expect(await store.getAccessTokenState(full.id, root.jti, NOW)).toStrictEqual({
         grant: full,
         revoked: false,
       });
 
       // Optional fields absent stay absent.
       const { grant: plain, root: plainRoot } = await issue();
-      expect(await store.getAccessTokenState(plain.id, plainRoot.jti)).toStrictEqual({
+      expect(await store.getAccessTokenState(plain.id, plainRoot.jti, NOW)).toStrictEqual({
         grant: plain,
         revoked: false,
       });
@@ -265,12 +267,12 @@ export function describeStore(kind: StoreKind): void {
       });
       const jti = randomId(16);
       await store.createGrant(lone, { jti, accessExpiresAt: NOW + ACCESS_TTL });
-      expect(await store.getAccessTokenState(lone.id, jti)).toStrictEqual({
+      expect(await store.getAccessTokenState(lone.id, jti, NOW)).toStrictEqual({
         grant: lone,
         revoked: false,
       });
 
-      expect(await store.getAccessTokenState(randomId(), randomId(16))).toStrictEqual({
+      expect(await store.getAccessTokenState(randomId(), randomId(16), NOW)).toStrictEqual({
         revoked: false,
       });
     });
@@ -285,8 +287,8 @@ export function describeStore(kind: StoreKind): void {
       const replay = await rotate(grant, root, { now: NOW + 20 });
       expect(replay.result).toStrictEqual({ ok: false, reason: 'reused' });
       expect(await familyRevoked(grant)).toBe(true);
-      expect((await store.getAccessTokenState(grant.id, root.jti)).revoked).toBe(true);
-      expect((await store.getAccessTokenState(grant.id, next.jti)).revoked).toBe(true);
+      expect((await store.getAccessTokenState(grant.id, root.jti, NOW)).revoked).toBe(true);
+      expect((await store.getAccessTokenState(grant.id, next.jti, NOW)).revoked).toBe(true);
       expect(await isActive(grant, next, NOW + 20)).toBe(false);
       expect((await rotate(grant, next, { now: NOW + 30 })).result).toStrictEqual({
         ok: false,
@@ -328,7 +330,7 @@ export function describeStore(kind: StoreKind): void {
 
       const winner = winners[0]?.next as Issued;
       expect(await familyRevoked(grant)).toBe(true);
-      expect((await store.getAccessTokenState(grant.id, winner.jti)).revoked).toBe(true);
+      expect((await store.getAccessTokenState(grant.id, winner.jti, NOW)).revoked).toBe(true);
       expect(await isActive(grant, winner, NOW + 10)).toBe(false);
       for (const a of attempts) expect(await isActive(grant, a.next, NOW + 10)).toBe(false);
       expect((await rotate(grant, winner, { now: NOW + 11 })).result).toStrictEqual({
@@ -352,7 +354,7 @@ export function describeStore(kind: StoreKind): void {
       expect(live).toHaveLength(1);
       // Only the live token's access token is unrevoked among those issued by the rotations.
       for (const a of oks) {
-        const revoked = (await store.getAccessTokenState(grant.id, a.next.jti)).revoked;
+        const revoked = (await store.getAccessTokenState(grant.id, a.next.jti, NOW)).revoked;
         expect(revoked).toBe(a.next !== live[0]);
       }
     });
@@ -439,9 +441,9 @@ export function describeStore(kind: StoreKind): void {
       const retry = await rotate(grant, root, { now: NOW + 20, leeway });
       expect(retry.result).toStrictEqual({ ok: true, grant, retried: true });
       // The successor it replaces is dead: its access token is revoked, its refresh token inactive.
-      expect((await store.getAccessTokenState(grant.id, successor.jti)).revoked).toBe(true);
-      expect((await store.getAccessTokenState(grant.id, retry.next.jti)).revoked).toBe(false);
-      expect((await store.getAccessTokenState(grant.id, root.jti)).revoked).toBe(false);
+      expect((await store.getAccessTokenState(grant.id, successor.jti, NOW)).revoked).toBe(true);
+      expect((await store.getAccessTokenState(grant.id, retry.next.jti, NOW)).revoked).toBe(false);
+      expect((await store.getAccessTokenState(grant.id, root.jti, NOW)).revoked).toBe(false);
       expect(await isActive(grant, successor, NOW + 40)).toBe(false);
       expect(await isActive(grant, retry.next, NOW + 40)).toBe(true);
       expect(await familyRevoked(grant)).toBe(false);
@@ -514,12 +516,12 @@ export function describeStore(kind: StoreKind): void {
         reason: 'revoked',
       });
       for (const t of [root, r1, r2]) {
-        expect((await store.getAccessTokenState(grant.id, t.jti)).revoked).toBe(true);
+        expect((await store.getAccessTokenState(grant.id, t.jti, NOW)).revoked).toBe(true);
         expect(await isActive(grant, t, NOW + 4)).toBe(false);
       }
 
       // The other family of the same client is untouched.
-      expect(await store.getAccessTokenState(other.grant.id, other.root.jti)).toStrictEqual({
+      expect(await store.getAccessTokenState(other.grant.id, other.root.jti, NOW)).toStrictEqual({
         grant: other.grant,
         revoked: false,
       });
@@ -531,11 +533,11 @@ export function describeStore(kind: StoreKind): void {
       const { grant, root } = await issue();
       const next = await rotateOk(grant, root, { now: NOW + 1 });
       await store.revokeAccessToken(grant.id, root.jti, NOW + 2);
-      expect(await store.getAccessTokenState(grant.id, root.jti)).toStrictEqual({
+      expect(await store.getAccessTokenState(grant.id, root.jti, NOW)).toStrictEqual({
         grant,
         revoked: true,
       });
-      expect(await store.getAccessTokenState(grant.id, next.jti)).toStrictEqual({
+      expect(await store.getAccessTokenState(grant.id, next.jti, NOW)).toStrictEqual({
         grant,
         revoked: false,
       });
@@ -545,12 +547,12 @@ export function describeStore(kind: StoreKind): void {
       // Unknown grant: nothing to revoke, nothing created.
       const unknown = randomId();
       await store.revokeAccessToken(unknown, randomId(16), NOW + 2);
-      expect(await store.getAccessTokenState(unknown, randomId(16))).toStrictEqual({
+      expect(await store.getAccessTokenState(unknown, randomId(16), NOW)).toStrictEqual({
         revoked: false,
       });
 
       expect(await store.revokeGrant(grant.id, NOW + 3)).toBe(true);
-      expect(await store.getAccessTokenState(grant.id, next.jti)).toStrictEqual({
+      expect(await store.getAccessTokenState(grant.id, next.jti, NOW)).toStrictEqual({
         grant,
         revoked: true,
       });
@@ -604,6 +606,157 @@ export function describeStore(kind: StoreKind): void {
       });
       await store.createGrant(lone, { jti: randomId(16), accessExpiresAt: NOW + ACCESS_TTL });
       expect(await store.getRefreshTokenState(lone.id, newToken().hash, NOW)).toBeUndefined();
+    });
+
+    describe('14. device sessions (SPEC B3)', () => {
+      const IDLE = 300;
+      const CAP = 3600;
+      const session = (now = NOW): DeviceSessionInput => ({
+        idleTtl: IDLE,
+        maxAge: CAP,
+        candidateId: randomId(16),
+        now,
+      });
+      /** A device-bound grant of `user` on `device` by `client`, signed in at `now`. */
+      async function signIn(user: string, device: string, client: string, now = NOW) {
+        const grant = grantRecord({
+          id: deviceGrantId('acme', user),
+          subject: user,
+          clientId: client,
+          deviceId: device,
+          createdAt: now,
+        });
+        const root = newToken();
+        const { deviceDeadline } = await store.createGrant(
+          grant,
+          tokensFor(root, now),
+          session(now),
+        );
+        const stored = (await store.getAccessTokenState(grant.id, root.jti, now)).grant;
+        return { grant: stored as GrantRecord, root, deviceDeadline };
+      }
+      const deadlineOf = async (g: GrantRecord, t: Issued, now: number) =>
+        (await store.getAccessTokenState(g.id, t.jti, now)).deviceDeadline;
+
+      it('14a. a device-bound sign-in starts a session; another app on the device joins it', async () => {
+        const dev = `dev-${randomId(6)}`;
+        const a = await signIn('alice', dev, 'app-a');
+        expect(a.deviceDeadline).toBe(NOW + IDLE);
+        expect(a.grant.sessionId).toEqual(expect.any(String));
+        expect(a.grant.deviceId).toBe(dev);
+        const b = await signIn('alice', dev, 'app-b', NOW + 10);
+        expect(b.grant.sessionId).toBe(a.grant.sessionId);
+        expect(b.deviceDeadline).toBe(NOW + 10 + IDLE);
+        // Grants without a device have no deadline.
+        const { grant: plain, root } = await issue();
+        expect(
+          (await store.getAccessTokenState(plain.id, root.jti, NOW)).deviceDeadline,
+        ).toBeUndefined();
+      });
+
+      it('14b. activity through one app postpones the deadline of every token of the session, O(1)', async () => {
+        const dev = `dev-${randomId(6)}`;
+        const a = await signIn('alice', dev, 'app-a');
+        const b = await signIn('alice', dev, 'app-b');
+        const bob = await signIn('bob', dev, 'app-a');
+        // App A alone is active, past the first idle deadline.
+        for (const t of [200, 400, 600])
+          expect(await deadlineOf(a.grant, a.root, NOW + t)).toBe(NOW + t + IDLE);
+        // App B's token is alive through A's activity; bob's session on the same device is not.
+        expect(await deadlineOf(b.grant, b.root, NOW + 700)).toBe(NOW + 700 + IDLE);
+        expect(await deadlineOf(bob.grant, bob.root, NOW + 700)).toBe(0);
+      });
+
+      it('14c. past the idle deadline: deadline 0, refresh refused as expired, refresh state inactive', async () => {
+        const dev = `dev-${randomId(6)}`;
+        const a = await signIn('alice', dev, 'app-a');
+        const late = NOW + IDLE + 1;
+        expect(await deadlineOf(a.grant, a.root, late)).toBe(0);
+        expect((await rotate(a.grant, a.root, { now: late })).result).toStrictEqual({
+          ok: false,
+          reason: 'expired',
+        });
+        expect(await isActive(a.grant, a.root, late)).toBe(false);
+        // A new sign-in starts a new session; the old tokens stay dead.
+        const again = await signIn('alice', dev, 'app-a', late);
+        expect(again.grant.sessionId).not.toBe(a.grant.sessionId);
+        expect(await deadlineOf(a.grant, a.root, late)).toBe(0);
+        expect(await deadlineOf(again.grant, again.root, late)).toBe(late + IDLE);
+      });
+
+      it('14d. a refresh is activity and reports the deadline; the deadline never passes the session cap', async () => {
+        const dev = `dev-${randomId(6)}`;
+        const a = await signIn('alice', dev, 'app-a');
+        const { result } = await rotate(a.grant, a.root, { now: NOW + 100 });
+        expect(result).toMatchObject({ ok: true, deviceDeadline: NOW + 100 + IDLE });
+        let t = NOW;
+        for (t = NOW + 250; t < NOW + CAP; t += 250) await deadlineOf(a.grant, a.root, t);
+        expect(await deadlineOf(a.grant, a.root, NOW + CAP - 10)).toBe(NOW + CAP);
+        expect(await deadlineOf(a.grant, a.root, NOW + CAP)).toBe(0);
+      });
+
+      it('14e. a revoked token does not postpone the session', async () => {
+        const dev = `dev-${randomId(6)}`;
+        const a = await signIn('alice', dev, 'app-a');
+        await store.revokeAccessToken(a.grant.id, a.root.jti, NOW);
+        const state = await store.getAccessTokenState(a.grant.id, a.root.jti, NOW + 100);
+        expect(state.revoked).toBe(true);
+        expect(state.deviceDeadline).toBe(NOW + IDLE);
+      });
+
+      it('14f. list, revoke one, revoke all', async () => {
+        const user = `u-${randomId(6)}`;
+        const a = await signIn(user, 'phone', 'app-a');
+        await signIn(user, 'phone', 'app-b', NOW + 5);
+        const tablet = await signIn(user, 'tablet', 'app-a', NOW + 7);
+        expect(await store.listDeviceSessions('acme', user, NOW + 8)).toStrictEqual([
+          {
+            deviceId: 'phone',
+            sessionId: a.grant.sessionId,
+            createdAt: NOW,
+            lastSeen: NOW + 5,
+            deadline: NOW + 5 + IDLE,
+            expiresAt: NOW + CAP,
+            apps: [
+              { clientId: 'app-a', lastSeen: NOW },
+              { clientId: 'app-b', lastSeen: NOW + 5 },
+            ],
+          },
+          {
+            deviceId: 'tablet',
+            sessionId: tablet.grant.sessionId,
+            createdAt: NOW + 7,
+            lastSeen: NOW + 7,
+            deadline: NOW + 7 + IDLE,
+            expiresAt: NOW + 7 + CAP,
+            apps: [{ clientId: 'app-a', lastSeen: NOW + 7 }],
+          },
+        ]);
+        expect(await store.listDeviceSessions('acme', user, NOW + 6 + IDLE)).toHaveLength(1);
+        expect(await store.revokeDeviceSession('acme', user, 'phone')).toBe(true);
+        expect(await store.revokeDeviceSession('acme', user, 'phone')).toBe(false);
+        expect(await deadlineOf(a.grant, a.root, NOW + 9)).toBe(0);
+        expect((await rotate(a.grant, a.root, { now: NOW + 9 })).result).toMatchObject({
+          ok: false,
+        });
+        expect(await deadlineOf(tablet.grant, tablet.root, NOW + 9)).toBe(NOW + 9 + IDLE);
+        expect(await store.revokeDeviceSessions('acme', user)).toBe(1);
+        expect(await deadlineOf(tablet.grant, tablet.root, NOW + 10)).toBe(0);
+        expect(await store.listDeviceSessions('acme', user, NOW + 10)).toStrictEqual([]);
+        expect(await store.revokeDeviceSessions('acme', user)).toBe(0);
+      });
+
+      it('14g. 20 concurrent checks of one session from two apps: the deadline is the latest, once', async () => {
+        const dev = `dev-${randomId(6)}`;
+        const a = await signIn('alice', dev, 'app-a');
+        const b = await signIn('alice', dev, 'app-b');
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            i % 2 ? deadlineOf(a.grant, a.root, NOW + 50) : deadlineOf(b.grant, b.root, NOW + 50),
+          ),
+        );
+        expect(new Set(results)).toStrictEqual(new Set([NOW + 50 + IDLE]));
+      });
     });
 
     describe('13. signing keys (own store, cases in order)', () => {

@@ -54,10 +54,12 @@ describe('MemoryStore sweep', () => {
     clock = T0 + 120;
     expect(store.sweep()).toBe(2);
     expect(store.size).toBe(1);
-    expect((await store.getAccessTokenState(long.grant.id, long.jti)).grant).toStrictEqual(
+    expect((await store.getAccessTokenState(long.grant.id, long.jti, clock)).grant).toStrictEqual(
       long.grant,
     );
-    expect((await store.getAccessTokenState(short.grant.id, short.jti)).grant).toBeUndefined();
+    expect(
+      (await store.getAccessTokenState(short.grant.id, short.jti, clock)).grant,
+    ).toBeUndefined();
 
     clock = T0 + 1000;
     expect(store.sweep()).toBe(1);
@@ -67,11 +69,14 @@ describe('MemoryStore sweep', () => {
   it('a grant past its expiry is absent before any sweep', async () => {
     const { grant, hash, jti } = await create(60, 120);
     clock = T0 + 119;
-    expect(await store.getAccessTokenState(grant.id, jti)).toStrictEqual({ grant, revoked: false });
+    expect(await store.getAccessTokenState(grant.id, jti, clock)).toStrictEqual({
+      grant,
+      revoked: false,
+    });
     expect(await store.getRefreshTokenState(grant.id, hash, clock)).toMatchObject({ active: true });
 
     clock = T0 + 120;
-    expect(await store.getAccessTokenState(grant.id, jti)).toStrictEqual({ revoked: false });
+    expect(await store.getAccessTokenState(grant.id, jti, clock)).toStrictEqual({ revoked: false });
     expect(await store.getRefreshTokenState(grant.id, hash, clock)).toBeUndefined();
     const next = {
       jti: randomId(16),
@@ -98,7 +103,10 @@ describe('MemoryStore sweep', () => {
 
     clock = T0 + 59;
     expect(store.sweep()).toBe(0);
-    expect(await store.getAccessTokenState(grant.id, jti)).toStrictEqual({ grant, revoked: true });
+    expect(await store.getAccessTokenState(grant.id, jti, clock)).toStrictEqual({
+      grant,
+      revoked: true,
+    });
 
     clock = T0 + 60;
     expect(store.sweep()).toBe(1);

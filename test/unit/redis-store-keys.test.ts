@@ -336,12 +336,18 @@ describe('RedisStore scripts: loaded once per connection, then run by SHA', () =
       order.push('twRotate');
       await store.getRefreshTokenState(grant.id, next.hash, NOW + 1);
       order.push('twRefreshState');
+      await store.getAccessTokenState(grant.id, randomId(16), NOW + 1);
+      order.push('twAccessState');
       await store.revokeAccessToken(grant.id, randomId(16), NOW + 2);
       order.push('twRevokeAccess');
       await store.revokeByRefreshToken(grant.id, next.hash, grant.clientId, NOW + 3);
       order.push('twRevokeRefresh');
       await store.revokeGrant(grant.id, NOW + 4);
       order.push('twRevokeGrant');
+      await store.revokeDeviceSession('t', 'alice', 'dev-1');
+      order.push('twRevokeDevice');
+      await store.revokeDeviceSessions('t', 'alice');
+      order.push('twRevokeDevices');
       await store.putScope({ name: `s${round}`, roleCheck: false, roles: [] });
       order.push('twPutRecord');
       await store.deleteScope(`s${round}`);

@@ -3,7 +3,7 @@ import { OAuthError } from '../../errors';
 import { signAccessToken } from '../../tokens/access-token';
 import { newRefreshToken, parseRefreshToken } from '../../tokens/refresh-token';
 import { randomId } from '../../tokens/secrets';
-import { accessClaims } from '../issue';
+import { accessClaims, expiresIn } from '../issue';
 import { optional, required } from '../params';
 import { parseScope } from '../scope';
 import type { Grant } from './grant';
@@ -11,7 +11,7 @@ import type { Grant } from './grant';
 const REASONS = {
   not_found: 'refresh token is not valid',
   revoked: 'refresh token has been revoked',
-  expired: 'refresh token has expired',
+  expired: 'refresh token has expired, or its device session has ended',
   reused: 'refresh token was already used; the token family has been revoked',
   client_mismatch: 'refresh token was not issued to this client',
 } as const;
@@ -62,7 +62,7 @@ export const refreshTokenGrant: Grant = {
     return {
       access_token: access,
       token_type: 'Bearer',
-      expires_in: config.accessTokenTtl,
+      expires_in: expiresIn(ctx, now, result.deviceDeadline),
       refresh_token: next.token,
       scope,
     };

@@ -1,0 +1,58 @@
+// Device-session ids: device-bound grants carry their user's tag so one atomic step can check and extend the session.
+import { createHash } from 'node:crypto';
+import { randomId } from '../tokens/secrets';
+import type { DeviceSessionRecord } from './store';
+
+/** A stable 22-character tag for (tenant, user): the Redis hash tag shared by the user's device sessions and device-bound grants. */
+export function userTag(tenantId: string, username: string): string {
+  return createHash('sha256').update(`${tenantId}\n${username}`).digest('base64url').slice(0, 22);
+}
+
+/** The id of a new device-bound grant: `<user tag>~<random>`. */
+export function deviceGrantId(tenantId: string, username: string): string {
+  return `${userTag(tenantId, username)}~${randomId(16)}`;
+}
+
+/** The user tag of a device-bound grant id, or undefined for other grants. */
+export function tagOfGrant(grantId: string): string | undefined {
+  const i = grantId.indexOf('~');
+  return i < 0 ? undefined : grantId.slice(0, i);
+}
+
+/** Live sessions from a user's sessions hash (fields `<kind>|<device>[|<client>]`, see redis-scripts.ts). */
+export function parseDeviceSessions(
+  hash: Record<string, string>,
+  now: number,
+): DeviceSessionRecord[] {
+  const byDevice = new Map<string, Record<string, string> & { apps?: never }>();
+  const apps = new Map<string, { clientId: string; lastSeen: number }[]>();
+  for (const [field, value] of Object.entries(hash)) {
+    const [kind, device, client] = field.split('|');
+    if (!kind || device === undefined) continue;
+    if (kind === 'a' && client !== undefined) {
+      const list = apps.get(device) ?? [];
+      list.push({ clientId: field.slice(device.length + 3), lastSeen: Number(value) });
+      apps.set(device, list);
+    } else {
+      const rec = byDevice.get(device) ?? {};
+      rec[kind] = value;
+      byDevice.set(device, rec);
+    }
+  }
+  const out: DeviceSessionRecord[] = [];
+  for (const [deviceId, f] of byDevice) {
+    const deadline = Number(f.d ?? 0);
+    const expiresAt = Number(f.c ?? 0);
+    if (!f.i || deadline <= now || expiresAt <= now) continue;
+    out.push({
+      deviceId,
+      sessionId: f.i,
+      createdAt: Number(f.b ?? 0),
+      lastSeen: Number(f.s ?? 0),
+      deadline,
+      expiresAt,
+      apps: (apps.get(deviceId) ?? []).sort((a, b) => a.clientId.localeCompare(b.clientId)),
+    });
+  }
+  return out.sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+}
