@@ -71,7 +71,6 @@ export class IntrospectionClient {
       introspection: NonNullable<GuardConfig['introspection']>;
     },
     private readonly endpoint: () => Promise<string>,
-    private readonly now: () => number,
   ) {
     const { clientId, clientSecret, cacheTtl, cacheSize } = config.introspection;
     // RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding.
@@ -108,8 +107,9 @@ export class IntrospectionClient {
       this.inFlight.set(token, pending);
     }
     const answer = await pending;
-    const left = Math.min(tokenExp, answer.exp ?? tokenExp) - this.now();
-    const ttl = Math.min(this.config.introspection.cacheTtl, left) * 1000;
+    // In milliseconds: whole seconds would let an answer outlive the token by a fraction of one.
+    const left = Math.min(tokenExp, answer.exp ?? tokenExp) * 1000 - Date.now();
+    const ttl = Math.min(this.config.introspection.cacheTtl * 1000, left);
     if (this.cache && ttl > 0) this.cache.set(token, answer, { ttl });
     return answer;
   }

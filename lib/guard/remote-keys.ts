@@ -47,6 +47,8 @@ export class RemoteKeys implements VerificationKeys {
   private metadata?: Promise<IssuerMetadata>;
   private keys?: Map<string, RemoteKey>;
   private fetchedAt = -Infinity;
+  /** Date.now() of the last fetch caused by an unknown kid. */
+  private missFetchAt = -Infinity;
   private loading?: Promise<void>;
 
   constructor(
@@ -101,8 +103,9 @@ export class RemoteKeys implements VerificationKeys {
     if (!this.keys) await this.reload();
     else if (this.now() - this.fetchedAt > JWKS_MAX_AGE) this.reload().catch(() => {});
     const found = this.keys?.get(kid);
-    // An unknown kid may be a rotation: refetch, at most once per interval.
-    if (found || this.now() - this.fetchedAt < this.config.jwksRefreshInterval) return found;
+    // An unknown kid may be a rotation: refetch, at most once per interval of such fetches.
+    if (found || Date.now() - this.missFetchAt < this.config.jwksRefreshInterval * 1000) return found;
+    this.missFetchAt = Date.now();
     await this.reload();
     return this.keys?.get(kid);
   }

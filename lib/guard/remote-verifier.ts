@@ -30,7 +30,6 @@ export class RemoteVerifier implements Verifier {
         if (!found) throw upstreamUnavailable('metadata has no introspection_endpoint');
         return found;
       },
-      now,
     );
   }
 

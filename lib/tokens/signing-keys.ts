@@ -240,9 +240,8 @@ export class KeyRing implements VerificationKeys {
     await this.ensure();
     const found = this.keys.find((k) => k.kid === kid);
     // Unknown kids (another instance rotated, or an attacker's) reload at most once per 5 s.
-    if (found || this.options.staticKeys || this.options.now() - this.missReloadAt < 5)
-      return found;
-    this.missReloadAt = this.options.now();
+    if (found || this.options.staticKeys || Date.now() - this.missReloadAt < 5000) return found;
+    this.missReloadAt = Date.now();
     await this.reload();
     return this.keys.find((k) => k.kid === kid);
   }
