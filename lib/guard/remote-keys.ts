@@ -104,7 +104,8 @@ export class RemoteKeys implements VerificationKeys {
     else if (this.now() - this.fetchedAt > JWKS_MAX_AGE) this.reload().catch(() => {});
     const found = this.keys?.get(kid);
     // An unknown kid may be a rotation: refetch, at most once per interval of such fetches.
-    if (found || Date.now() - this.missFetchAt < this.config.jwksRefreshInterval * 1000) return found;
+    if (found || Date.now() - this.missFetchAt < this.config.jwksRefreshInterval * 1000)
+      return found;
     this.missFetchAt = Date.now();
     await this.reload();
     return this.keys?.get(kid);

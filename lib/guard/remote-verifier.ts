@@ -22,15 +22,12 @@ export class RemoteVerifier implements Verifier {
     this.keys = new RemoteKeys(config, now);
     this.verified = new VerifiedTokenCache(config.tokenCacheSize, config.clockTolerance, now);
     const configured = config.introspection.endpoint;
-    this.introspection = new IntrospectionClient(
-      config,
-      async () => {
-        if (configured) return configured;
-        const found = (await this.keys.issuerMetadata()).introspectionEndpoint;
-        if (!found) throw upstreamUnavailable('metadata has no introspection_endpoint');
-        return found;
-      },
-    );
+    this.introspection = new IntrospectionClient(config, async () => {
+      if (configured) return configured;
+      const found = (await this.keys.issuerMetadata()).introspectionEndpoint;
+      if (!found) throw upstreamUnavailable('metadata has no introspection_endpoint');
+      return found;
+    });
   }
 
   private async claimsOf(token: string): Promise<AccessTokenClaims | undefined> {

@@ -118,12 +118,7 @@ async function registryFacts(
   const [tenant, user, defs] = await Promise.all([
     claims.local_user !== undefined ? store.getTenant(claims.tenant_id) : undefined,
     claims.gty === 'password' ? store.getUser(claims.tenant_id, claims.sub) : undefined,
-    Promise.all(
-      claims.scope
-        .split(' ')
-        .filter(Boolean)
-        .map((name) => store.getScope(name)),
-    ),
+    store.getScopes(claims.scope.split(' ').filter(Boolean)),
   ]);
   return {
     ...(claims.local_user !== undefined ? { local_user_mode: tenant?.localUserMode === true } : {}),

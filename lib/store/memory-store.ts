@@ -141,6 +141,9 @@ export class MemoryStore implements Store {
   async getScope(name: string) {
     return clone(this.scopes.get(name));
   }
+  async getScopes(names: string[]) {
+    return names.map((n) => clone(this.scopes.get(n)));
+  }
   async putScope(s: ScopeRecord) {
     this.scopes.set(s.name, clone(s));
   }

@@ -7,7 +7,19 @@
 // d|<dev> idle deadline, t|<dev> idle seconds, s|<dev> last seen, a|<dev>|<client> app last seen.
 
 /** Fields of the grant hash that make up a GrantRecord, in the order scripts return them. */
-export const GRANT_FIELDS = ['id', 'cid', 'tid', 'gty', 'sub', 'scope', 'lu', 'dev', 'cat', 'max', 'ses'];
+export const GRANT_FIELDS = [
+  'id',
+  'cid',
+  'tid',
+  'gty',
+  'sub',
+  'scope',
+  'lu',
+  'dev',
+  'cat',
+  'max',
+  'ses',
+];
 
 // Revoke the family in KEYS[1]/KEYS[2]: keep the hash (marked) until its last access token expires.
 const REVOKE_FAMILY = `

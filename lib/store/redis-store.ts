@@ -191,6 +191,11 @@ export class RedisStore implements Store {
   getScope(name: string) {
     return this.getRecord<ScopeRecord>(this.keys.scope(name));
   }
+  async getScopes(names: string[]) {
+    if (names.length === 0) return [];
+    const values = await this.run(() => this.redis.mget(names.map(this.keys.scope)));
+    return values.map((v) => parse<ScopeRecord>(v));
+  }
   putScope(s: ScopeRecord) {
     return this.putRecord(this.keys.scope(s.name), this.keys.scopes, s.name, s);
   }

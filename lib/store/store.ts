@@ -192,6 +192,8 @@ export interface Store {
   deleteUser(tenantId: string, username: string): Promise<boolean>;
   listUsers(tenantId: string): Promise<UserRecord[]>;
   getScope(name: string): Promise<ScopeRecord | undefined>;
+  /** Several scope definitions in one read, in the order asked (undefined where unknown). */
+  getScopes(names: string[]): Promise<(ScopeRecord | undefined)[]>;
   putScope(scope: ScopeRecord): Promise<void>;
   deleteScope(name: string): Promise<boolean>;
   listScopes(): Promise<ScopeRecord[]>;

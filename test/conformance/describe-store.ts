@@ -236,6 +236,17 @@ export function describeStore(kind: StoreKind): void {
       expect(await store.listScopes()).toStrictEqual([scopes[0]]);
     });
 
+    it('1b. getScopes reads several definitions at once, in order, undefined where unknown', async () => {
+      const a: ScopeRecord = { name: 'gs-a', service: 'print', roleCheck: true, roles: ['p'] };
+      const b: ScopeRecord = { name: 'gs-b', roleCheck: false, roles: [] };
+      await store.putScope(a);
+      await store.putScope(b);
+      expect(await store.getScopes(['gs-b', 'gs-none', 'gs-a'])).toStrictEqual([b, undefined, a]);
+      expect(await store.getScopes([])).toStrictEqual([]);
+      await store.deleteScope('gs-a');
+      await store.deleteScope('gs-b');
+    });
+
     it('2. createGrant then getAccessTokenState: the grant deep-equal, not revoked; unknown grant', async () => {
       const full = grantRecord({
         grantType: 'client_credentials',

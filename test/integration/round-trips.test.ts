@@ -107,13 +107,16 @@ describe('store round trips (RedisStore, MONITOR)', () => {
       expect(n).toBe(1);
     });
 
-    it('introspection of an access token: 1 round trip', async () => {
+    it('introspection of a user access token: 3 commands sent together (1 round-trip wait)', async () => {
+      // Token state (script), the user's roles and the token's scope definitions (MGET) for the
+      // tokenward extension member, issued concurrently.
       const n = await count(async () =>
         expect(
           (await post(t.app, INTROSPECT, { token: session.access_token }, RS)).body.active,
         ).toBe(true),
       );
-      expect(n).toBe(1);
+      expect(n).toBe(3);
+      expect(new Set(seen)).toEqual(new Set(['evalsha', 'get', 'mget']));
     });
 
     it('with clientCacheTtl 0 each request also reads the client record', async () => {
@@ -173,14 +176,15 @@ describe('store round trips (RedisStore, MONITOR)', () => {
     it('authenticate only: exactly 1 round trip per guarded request', async () => {
       const n = await count(async () => expect((await get('/auth', token)).status).toBe(200));
       expect(n).toBe(1);
-      expect(new Set(seen)).toEqual(new Set(['hmget'])); // grant record and revocation flags
+      // One script: grant record, revocation flags and (device-bound tokens) the device session.
+      expect(new Set(seen)).toEqual(new Set(['evalsha']));
     });
 
-    it("authenticate + requireService('scan'): 1 + one scope read per token scope (no role lookup for roleCheck: false)", async () => {
-      // LocalVerifier.scopeDefinitions reads every scope the token holds (here print and scan).
+    it("authenticate + requireService('scan'): 1 + one read of the token's scope definitions (no role lookup for roleCheck: false)", async () => {
+      // LocalVerifier.scopeDefinitions reads every scope the token holds (here print and scan) in one MGET.
       const both = await count(async () => expect((await get('/scan', token)).status).toBe(200));
-      expect(both).toBe(3);
-      expect(new Set(seen)).toEqual(new Set(['hmget', 'get']));
+      expect(both).toBe(2);
+      expect(new Set(seen)).toEqual(new Set(['evalsha', 'mget']));
       const scanOnly = (await signIn(t.app, ALICE, { scope: 'scan' })).access_token;
       const one = await count(async () => expect((await get('/scan', scanOnly)).status).toBe(200));
       expect(one).toBe(2);
