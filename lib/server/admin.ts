@@ -7,9 +7,12 @@ import type {
   TenantRecord,
   UserRecord,
 } from '../store/store';
+import { verifyAccessToken } from '../tokens/access-token';
+import { parseRefreshToken } from '../tokens/refresh-token';
 import { hashSecret } from '../tokens/secrets';
 import type { ServerContext } from './context';
 import { GRANT_TYPES } from './grants';
+import { type IntrospectionResponse, introspect } from './introspection-endpoint';
 
 export interface TenantInput {
   /** `[A-Za-z0-9._-]{1,64}`. */
@@ -310,6 +313,24 @@ export function createAdmin(ctx: ServerContext) {
     rotateKeys: () => ctx.keys.rotate(),
     /** Revoke a grant (refresh-token family) and every token issued from it. */
     revokeGrant: (grantId: string) => store.revokeGrant(grantId, ctx.now()),
+
+    /** Introspect any token as the introspection endpoint would (RFC 7662), without a client. */
+    introspectToken: (token: string): Promise<IntrospectionResponse> => introspect(ctx, token),
+    /**
+     * Revoke any token whatever client holds it: a refresh token revokes its whole family, an
+     * access token itself. Returns false when the token is not one of ours or is no longer live.
+     */
+    revokeToken: async (token: string): Promise<boolean> => {
+      const refresh = parseRefreshToken(token);
+      if (refresh) {
+        const state = await store.getRefreshTokenState(refresh.grantId, refresh.hash, ctx.now());
+        return state !== undefined && (await store.revokeGrant(refresh.grantId, ctx.now()));
+      }
+      const claims = await verifyAccessToken(token, ctx.keys, ctx.config);
+      if (!claims) return false;
+      await store.revokeAccessToken(claims.gid, claims.jti, ctx.now());
+      return true;
+    },
 
     /** A user's live device sessions (SPEC B3): device, apps, last seen, idle deadline, end. */
     listDeviceSessions: (tenantId: string, username: string) =>

@@ -38,7 +38,11 @@ export interface IntrospectionRegistryFacts {
 
 const INACTIVE: IntrospectionResponse = Object.freeze({ active: false });
 
-async function introspect(ctx: ServerContext, token: string): Promise<IntrospectionResponse> {
+/** The RFC 7662 answer for `token` as this server sees it now. */
+export async function introspect(
+  ctx: ServerContext,
+  token: string,
+): Promise<IntrospectionResponse> {
   const now = ctx.now();
   const refresh = parseRefreshToken(token);
   if (refresh) {
