@@ -1,9 +1,11 @@
-// Demo records for `npm start` (and tests): tenants acme/globex, three clients, two users, two scopes.
+// Demo records for `npm start` (and tests): tenants acme/globex, four clients, two users, two scopes.
 import type { AuthServer } from '../lib';
 
 export const DEMO = {
   printService: { id: 'print-service', secret: 'print-service-secret' },
   mobileApp: { id: 'mobile-app' },
+  /** A second app on the same devices (SPEC B3): the desktop print manager. */
+  printApp: { id: 'print-app' },
   kiosk: { id: 'kiosk', secret: 'kiosk-secret-0123456' },
   alice: { username: 'alice', password: 'alice-password' },
   bob: { username: 'bob', password: 'bob-password' },
@@ -31,12 +33,21 @@ export async function seedDemo(auth: AuthServer): Promise<void> {
     grants: ['password', 'refresh_token'],
     scopes: ['print', 'scan'],
   });
+  await a.upsertClient({
+    ...DEMO.printApp,
+    public: true,
+    tenantId: 'acme',
+    grants: ['password', 'refresh_token'],
+    scopes: ['print', 'scan'],
+  });
   // refresh_token grant too, so the refresh token issued by clientCredentialsRefresh can be used.
+  // globex keeps localUserMode off: its kiosk's local users are not identities there (SPEC B4).
   await a.upsertClient({
     ...DEMO.kiosk,
     tenantId: 'globex',
     grants: ['client_credentials', 'refresh_token'],
     scopes: ['print'],
+    localUsers: true,
     clientCredentialsRefresh: true,
   });
   await a.upsertUser({ tenantId: 'acme', ...DEMO.alice, roles: ['printer'] });

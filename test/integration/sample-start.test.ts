@@ -1,4 +1,4 @@
-// `npm start` end to end: the demo server answers, issues a client_credentials token, and exits 0 on SIGTERM.
+// `npm start` end to end: both sample servers answer, a token works on the print API, and SIGTERM exits 0.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -35,14 +35,16 @@ describe('npm start (sample-app/start.ts)', () => {
   let child: ChildProcess | undefined;
   let output = '';
   let port = 0;
+  let printPort = 0;
 
   beforeAll(async () => {
     port = await freePort();
+    printPort = await freePort();
     const { REDIS_URL: _, ...env } = process.env;
     // Own process group, so afterAll can kill npm and the node it started together.
     child = spawn('npm', ['start'], {
       cwd: ROOT,
-      env: { ...env, AUTH_PORT: String(port) },
+      env: { ...env, AUTH_PORT: String(port), PRINT_PORT: String(printPort) },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -74,6 +76,7 @@ describe('npm start (sample-app/start.ts)', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(output).toContain('curl -s -u print-service:print-service-secret');
+    expect(output).toContain(`cloud print API:      http://localhost:${printPort}`);
   }, 70_000);
 
   it('issues a client_credentials token to print-service', async () => {
@@ -89,6 +92,19 @@ describe('npm start (sample-app/start.ts)', () => {
       body: { token_type: 'Bearer', scope: 'print' },
     });
     expect(typeof body.access_token).toBe('string');
+    // The print server (remote-mode guard) admits it on the scan service, refuses it on print (no user).
+    const call = (path: string) =>
+      fetch(`http://localhost:${printPort}${path}`, {
+        headers: { authorization: `Bearer ${body.access_token}` },
+      });
+    const scan = await call('/scan');
+    expect(scan.status).toBe(403); // the token holds scope print only
+    const me = await call('/me');
+    expect(me.status).toBe(200);
+    expect(me.headers.get('token-expires-in')).toMatch(/^\d+$/);
+    expect((await me.json()).identity).toEqual({ kind: 'client', id: id, tenantId: 'acme' });
+    expect((await call('/print/jobs')).status).toBe(403);
+    expect((await fetch(`http://localhost:${printPort}/print/jobs`)).status).toBe(401);
   });
 
   it('exits 0 within 5 s of SIGTERM, leaving no process behind', async () => {

@@ -1,0 +1,83 @@
+// The whole sample: authorization server and cloud-print resource server, on MemoryStore or RedisStore.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import Redis from 'ioredis';
+import { type AuthServer, createAuthServer, MemoryStore, RedisStore } from '../lib';
+import { startPrintServer } from './print-server';
+import { DEMO, seedDemo } from './seed';
+
+export interface SampleOptions {
+  /** Port of the authorization server (0: any free port). */
+  authPort: number;
+  /** Port of the print server (0: any free port). */
+  printPort: number;
+  /** Use Redis at this URL instead of a MemoryStore. */
+  redisUrl?: string;
+  /** Device-session idle seconds (default 300). */
+  deviceIdleTtl?: number;
+}
+
+export interface Sample {
+  issuer: string;
+  printUrl: string;
+  auth: AuthServer;
+  storeName: string;
+  deviceIdleTtl: number;
+  close(): Promise<void>;
+}
+
+/** Start both servers, seeded with the demo records. */
+export async function startSample(options: SampleOptions): Promise<Sample> {
+  const redis = options.redisUrl
+    ? new Redis(options.redisUrl, { maxRetriesPerRequest: 1 })
+    : undefined;
+  const store = redis ? new RedisStore({ redis }) : new MemoryStore();
+  // The AS must know its own URL before it is built: listen first (answering 503 until the app
+  // is ready), attach the app after.
+  let ready: express.Express | undefined;
+  const authServer = http.createServer((req, res) => {
+    if (ready) return ready(req, res);
+    res.writeHead(503, { 'retry-after': '1' }).end();
+  });
+  await new Promise<void>((resolve, reject) =>
+    authServer.once('error', reject).listen(options.authPort, resolve),
+  );
+  const issuer = `http://localhost:${(authServer.address() as AddressInfo).port}`;
+  const auth = createAuthServer({
+    issuer,
+    store,
+    // Short enough to watch two apps on one device keep each other alive (SPEC B3).
+    deviceIdleTtl: options.deviceIdleTtl ?? 300,
+  });
+  await seedDemo(auth);
+  const app = express();
+  app.use(auth.router());
+  ready = app;
+  const printServer = await startPrintServer({
+    issuer,
+    port: options.printPort,
+    clientId: DEMO.printService.id,
+    clientSecret: DEMO.printService.secret,
+  });
+  const printUrl = `http://localhost:${(printServer.address() as AddressInfo).port}`;
+  const closeServer = (s: http.Server) =>
+    new Promise<void>((resolve) => {
+      // Connections still open after 3 s are cut so shutdown cannot hang on keep-alive clients.
+      setTimeout(() => s.closeAllConnections(), 3000).unref();
+      s.close(() => resolve());
+      s.closeIdleConnections();
+    });
+  return {
+    issuer,
+    printUrl,
+    auth,
+    storeName: redis ? `RedisStore at ${options.redisUrl}` : 'MemoryStore',
+    deviceIdleTtl: options.deviceIdleTtl ?? 300,
+    close: async () => {
+      await Promise.all([closeServer(authServer), closeServer(printServer)]);
+      await store.close();
+      await redis?.quit().catch(() => undefined);
+    },
+  };
+}
