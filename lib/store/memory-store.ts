@@ -29,6 +29,8 @@ interface FamilyState {
   currentJti: string;
   previous?: string;
   previousRotatedAt: number;
+  /** `<presented>|<new>` of an abandoned rotation (see Store.abandonRotation). */
+  undo?: string;
   /** Latest access-token expiry: the family is kept (revocable) until then. */
   accessExpiresAt: number;
   issued: Set<string>;
@@ -240,11 +242,13 @@ export class MemoryStore implements Store {
     if (!fam.issued.has(input.presentedHash)) return { ok: false, reason: 'not_found' };
     if (fam.grant.clientId !== input.clientId) return { ok: false, reason: 'client_mismatch' };
     const isCurrent = input.presentedHash === fam.current;
+    const undone = !isCurrent && fam.undo === `${input.presentedHash}|${fam.current}`;
     const isRetry =
       !isCurrent &&
-      input.leewaySeconds > 0 &&
-      input.presentedHash === fam.previous &&
-      now - fam.previousRotatedAt <= input.leewaySeconds;
+      (undone ||
+        (input.leewaySeconds > 0 &&
+          input.presentedHash === fam.previous &&
+          now - fam.previousRotatedAt <= input.leewaySeconds));
     if (!isCurrent && !isRetry) {
       this.revokeFamily(fam, now);
       return { ok: false, reason: 'reused' };
@@ -261,6 +265,7 @@ export class MemoryStore implements Store {
       if (!ses) return { ok: false, reason: 'expired' };
       deviceDeadline = this.touch(ses, input.clientId, now);
     }
+    fam.undo = undefined;
     // A retry kills the successor it replaces, including the access token issued with it.
     if (isRetry) fam.revokedJtis.add(fam.currentJti);
     else {
@@ -280,6 +285,11 @@ export class MemoryStore implements Store {
       retried: isRetry,
       ...(deviceDeadline !== undefined ? { deviceDeadline } : {}),
     };
+  }
+
+  async abandonRotation(grantId: string, presentedHash: string, nextHash: string) {
+    const fam = this.live(grantId);
+    if (fam && fam.current === nextHash) fam.undo = `${presentedHash}|${nextHash}`;
   }
 
   async revokeByRefreshToken(

@@ -2,7 +2,7 @@
 // Grant hash fields: id cid tid gty sub scope lu dev cat max (the GrantRecord), rev (revoked),
 // cur/cexp/cjti (live refresh hash, its expiry, access jti issued with it), prev/pat (predecessor
 // and when it was rotated), aexp (latest access-token expiry), x:<jti> (revoked access token),
-// ses (device session id, device-bound grants).
+// ses (device session id, device-bound grants), undo (<presented>|<new> of an abandoned rotation).
 // Device-session hash fields, per device: i|<dev> session id, b|<dev> start, c|<dev> absolute end,
 // d|<dev> idle deadline, t|<dev> idle seconds, s|<dev> last seen, a|<dev>|<client> app last seen.
 
@@ -125,13 +125,15 @@ return {f[1], f[2], dl, unpack(f, 4)}`,
     lua: `${REVOKE_FAMILY}${SESSION}
 local g, rts = KEYS[1], KEYS[2]
 local h, cid, now, leeway, req = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local s = redis.call('HMGET', g, 'rev', 'cid', 'cur', 'cexp', 'prev', 'pat', 'scope', 'max', 'aexp', 'cjti')
+local s = redis.call('HMGET', g, 'rev', 'cid', 'cur', 'cexp', 'prev', 'pat', 'scope', 'max', 'aexp', 'cjti', 'undo')
 if not s[2] then return {'not_found'} end
 if s[1] == '1' then return {'revoked'} end
 if redis.call('SISMEMBER', rts, h) == 0 then return {'not_found'} end
 if s[2] ~= cid then return {'client_mismatch'} end
 local isCur = (h == s[3])
-local retry = (not isCur) and leeway > 0 and h == s[5] and (now - (tonumber(s[6]) or 0)) <= leeway
+-- An abandoned rotation (its caller answered 503) lets its presented token rotate once more.
+local undone = (not isCur) and s[11] == h .. '|' .. (s[3] or '')
+local retry = (not isCur) and (undone or (leeway > 0 and h == s[5] and (now - (tonumber(s[6]) or 0)) <= leeway))
 if not isCur and not retry then
   revoke(g, rts, now)
   return {'reused'}
@@ -151,6 +153,7 @@ if d[1] and d[2] then
   if live == 0 then return {'expired'} end
   dl = tostring(touch(KEYS[3], d[2], cid, now, live, fields))
 end
+redis.call('HDEL', g, 'undo')
 if retry then
   redis.call('HSET', g, 'x:' .. s[10], '1')
 else
@@ -166,6 +169,19 @@ redis.call('EXPIRE', g, ttl)
 redis.call('EXPIRE', rts, ttl)
 local f = redis.call('HMGET', g, ${GRANT_FIELDS.map((f) => `'${f}'`).join(', ')})
 return {'ok', retry and '1' or '0', dl, unpack(f)}`,
+  },
+
+  /**
+   * KEYS: grant. ARGV: presented hash, new hash. The caller of a rotation gave up waiting for it:
+   * if it took effect (it may still, later), the presented token may rotate once more, killing
+   * the successor nobody received. Returns 1 when the rotation had taken effect.
+   */
+  twAbandonRotation: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('HGET', KEYS[1], 'cur') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'undo', ARGV[1] .. '|' .. ARGV[2])
+return 1`,
   },
 
   /** KEYS: grant, issued. ARGV: hash, client id, now. */

@@ -285,6 +285,13 @@ export class RedisStore implements Store {
     };
   }
 
+  async abandonRotation(grantId: string, presentedHash: string, nextHash: string) {
+    // Not through run(): it must queue behind the timed-out rotation on the same connection
+    // (ioredis keeps order, and resends unanswered commands after a reconnect).
+    const fn = (this.redis as unknown as Record<ScriptName, ScriptFn>).twAbandonRotation;
+    await fn.call(this.redis, this.keys.grant(grantId), presentedHash, nextHash);
+  }
+
   async revokeByRefreshToken(grantId: string, hash: string, clientId: string, now: number) {
     return (await this.script(
       'twRevokeRefresh',

@@ -212,6 +212,13 @@ export interface Store {
   ): Promise<{ deviceDeadline?: number }>;
   /** Atomically rotate: of concurrent calls with one token exactly one gets `ok`. Reuse revokes the family. */
   rotateRefreshToken(input: RotateInput): Promise<RotateResult>;
+  /**
+   * The caller of a rotation gave up waiting for it (the store timed out; the client got 503). If
+   * that rotation took effect — now or later, a timed-out command may still run — the presented
+   * token may rotate once more and the successor, which no client received, is killed; so a
+   * client's retry is not mistaken for reuse. Best effort: sent after the rotation, never awaited.
+   */
+  abandonRotation(grantId: string, presentedHash: string, nextHash: string): Promise<void>;
   /** Revoke the whole family of a refresh token issued to `clientId` (any token of it, incl. the root). */
   revokeByRefreshToken(
     grantId: string,

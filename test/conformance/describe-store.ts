@@ -496,6 +496,32 @@ export function describeStore(kind: StoreKind): void {
       });
     });
 
+    it('9b. abandonRotation: the presented token may rotate once more; a stale abandon changes nothing', async () => {
+      const { grant, root } = await issue();
+      const { result, next } = await rotate(grant, root, { now: NOW + 1 });
+      expect(result.ok).toBe(true);
+      // The caller timed out; the rotation had taken effect: the client's retry is not reuse.
+      await store.abandonRotation(grant.id, root.hash, next.hash);
+      const again = await rotate(grant, root, { now: NOW + 2 });
+      expect(again.result).toStrictEqual({ ok: true, grant, retried: true });
+      expect(await isActive(grant, again.next, NOW + 2)).toBe(true);
+      expect(await familyRevoked(grant)).toBe(false);
+      // Only once: presenting the root yet again is reuse.
+      expect((await rotate(grant, root, { now: NOW + 3 })).result).toStrictEqual({
+        ok: false,
+        reason: 'reused',
+      });
+      // A rotation that never took effect: abandoning it leaves the current token current.
+      const other = await issue();
+      await store.abandonRotation(other.grant.id, other.root.hash, sha256('never-issued'));
+      const ok = await rotateOk(other.grant, other.root, { now: NOW + 1 });
+      expect((await rotate(other.grant, other.root, { now: NOW + 2 })).result).toStrictEqual({
+        ok: false,
+        reason: 'reused',
+      });
+      expect(ok.hash).not.toBe(other.root.hash);
+    });
+
     it('10. revokeByRefreshToken: the root after two rotations revokes the whole family only', async () => {
       const { grant, root } = await issue();
       const other = await issue(); // same client, another family

@@ -334,6 +334,8 @@ describe('RedisStore scripts: loaded once per connection, then run by SHA', () =
       order.push('twCreateGrant');
       const next = await rotate(store, grant, root.hash, NOW + 1);
       order.push('twRotate');
+      await store.abandonRotation(grant.id, root.hash, next.hash);
+      order.push('twAbandonRotation');
       await store.getRefreshTokenState(grant.id, next.hash, NOW + 1);
       order.push('twRefreshState');
       await store.getAccessTokenState(grant.id, randomId(16), NOW + 1);

@@ -1,12 +1,13 @@
 // refresh_token grant (RFC 6749 §6): atomic rotation within the family, reuse detection (RFC 9700 §4.14.2).
-import { OAuthError } from '../../errors';
+import { OAuthError, StoreUnavailableError } from '../../errors';
+import type { RotateInput, RotateResult } from '../../store/store';
 import { signAccessToken } from '../../tokens/access-token';
 import { newRefreshToken, parseRefreshToken } from '../../tokens/refresh-token';
 import { randomId } from '../../tokens/secrets';
 import { accessClaims, expiresIn } from '../issue';
 import { optional, required } from '../params';
 import { parseScope } from '../scope';
-import type { Grant } from './grant';
+import type { Grant, GrantInput } from './grant';
 
 const REASONS = {
   not_found: 'refresh token is not valid',
@@ -15,6 +16,30 @@ const REASONS = {
   reused: 'refresh token was already used; the token family has been revoked',
   client_mismatch: 'refresh token was not issued to this client',
 } as const;
+
+/**
+ * Rotate, and when the store times out (503 to the client) abandon the rotation: if it took or
+ * takes effect anyway, the client's retry with the same token is not treated as reuse.
+ */
+async function rotate(
+  ctx: GrantInput['ctx'],
+  presented: { grantId: string; hash: string },
+  nextHash: string,
+  input: Omit<RotateInput, 'grantId' | 'presentedHash'>,
+): Promise<RotateResult> {
+  try {
+    return await ctx.store.rotateRefreshToken({
+      ...input,
+      grantId: presented.grantId,
+      presentedHash: presented.hash,
+    });
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) {
+      ctx.store.abandonRotation(presented.grantId, presented.hash, nextHash).catch(() => {});
+    }
+    throw err;
+  }
+}
 
 export const refreshTokenGrant: Grant = {
   type: 'refresh_token',
@@ -29,9 +54,7 @@ export const refreshTokenGrant: Grant = {
     const { config } = ctx;
     const next = newRefreshToken(parsed.grantId);
     const jti = randomId(16);
-    const result = await ctx.store.rotateRefreshToken({
-      grantId: parsed.grantId,
-      presentedHash: parsed.hash,
+    const result = await rotate(ctx, parsed, next.hash, {
       clientId: client.id,
       now,
       requestedScope: requested?.join(' ') ?? '',
