@@ -1,5 +1,19 @@
 // Public names of tokenward.
 
+export type {
+  Listener,
+  TokenManagerEventName,
+  TokenManagerEvents,
+} from './client/emitter';
+export type { TokenManagerErrorCode } from './client/errors';
+export { TokenManagerError } from './client/errors';
+export { FileStorage } from './client/file-storage';
+export type { FetchLike } from './client/oauth-client';
+export type { TokenManagerOptions } from './client/options';
+export type { TokenStorage } from './client/storage';
+export { MemoryStorage } from './client/storage';
+export type { TokenInfo } from './client/token-list';
+export { TokenManager } from './client/token-manager';
 export type { OAuthErrorCode } from './errors';
 export { ConfigError, OAuthError, StoreUnavailableError, ValidationError } from './errors';
 export type { Guard } from './guard/create-guard';

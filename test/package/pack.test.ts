@@ -63,7 +63,14 @@ describe('npm pack', () => {
       (e) => !/^package\/(dist\/.+|package\.json|README\.md|LICENSE(\.md)?)$/.test(e),
     );
     expect(stray).toEqual([]);
-    for (const f of ['index.js', 'index.d.ts', 'index.mjs', 'index.d.mts'])
+    for (const f of [
+      'index.js',
+      'index.d.ts',
+      'index.mjs',
+      'index.d.mts',
+      'client.mjs',
+      'client.d.mts',
+    ])
       expect(entries).toContain(`package/dist/${f}`);
   });
 
@@ -93,6 +100,31 @@ describe('npm pack', () => {
     expect(JSON.parse(run('node', ['check.mjs'], app))).toEqual({
       issuer: 'http://localhost:4000',
       sameModule: true,
+    });
+  });
+
+  it("import … from 'tokenward/client' gives the browser bundle; require gives the CJS build", () => {
+    writeFileSync(
+      path.join(app, 'client.mjs'),
+      [
+        "import { LocalStorage, MemoryStorage, TokenManager } from 'tokenward/client';",
+        "import { createRequire } from 'node:module';",
+        "import { fileURLToPath } from 'node:url';",
+        "const tm = new TokenManager({ issuer: 'http://localhost:4000', clientId: 'app', storage: new MemoryStorage() });",
+        "const cjs = createRequire(import.meta.url)('tokenward/client');",
+        'console.log(JSON.stringify({',
+        '  types: [TokenManager, MemoryStorage, LocalStorage].map((f) => typeof f),',
+        '  tokens: tm.tokens(),',
+        "  bundle: fileURLToPath(import.meta.resolve('tokenward/client')).endsWith('dist/client.mjs'),",
+        '  cjs: [cjs.TokenManager, cjs.MemoryStorage, cjs.LocalStorage, cjs.FileStorage].map((f) => typeof f),',
+        '}));',
+      ].join('\n'),
+    );
+    expect(JSON.parse(run('node', ['client.mjs'], app))).toEqual({
+      types: ['function', 'function', 'function'],
+      tokens: [],
+      bundle: true,
+      cjs: ['function', 'function', 'function', 'undefined'],
     });
   });
 
@@ -130,6 +162,14 @@ describe('npm pack', () => {
         'export type T = TokenResponse | OAuthError;',
         '// @ts-expect-error issuer must be a string (proves the types are not any)',
         'createAuthServer({ issuer: 1 });',
+        "import { FileStorage, TokenManager as NodeTokenManager } from 'tokenward';",
+        "import { LocalStorage, TokenManager, type TokenManagerOptions } from 'tokenward/client';",
+        "const options: TokenManagerOptions = { issuer: 'http://localhost:4000', clientId: 'app' };",
+        'export const tm: TokenManager = new TokenManager({ ...options, storage: new LocalStorage({ storage: {} as never }) });',
+        "export const nodeTm = new NodeTokenManager({ ...options, storage: new FileStorage('/tmp/t.json') });",
+        'export const token: Promise<string> = tm.getAccessToken();',
+        '// @ts-expect-error clientId is required',
+        "new TokenManager({ issuer: 'http://localhost:4000' });",
       ].join('\n'),
     );
     writeFileSync(
@@ -141,6 +181,8 @@ describe('npm pack', () => {
         'export const issuer: string = tokenward.createAuthServer(options).issuer;',
         '// @ts-expect-error unknown option',
         "tokenward.createAuthServer({ issuer: 'http://localhost:4000', bogus: true });",
+        "import client = require('tokenward/client');",
+        "export const ctm = new client.TokenManager({ issuer: 'http://localhost:4000', clientId: 'app' });",
       ].join('\n'),
     );
     run(

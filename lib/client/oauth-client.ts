@@ -1,0 +1,170 @@
+// The TokenManager's calls to the authorization server: discovery (RFC 8414), token (RFC 6749), revocation (RFC 7009).
+import { TokenManagerError } from './errors';
+
+/**
+ * A `fetch` implementation: the global one, or an injected one (tests, proxies, instrumentation).
+ *
+ * @example
+ * const logged: FetchLike = async (input, init) => { console.log(init?.method ?? 'GET'); return fetch(input, init); };
+ */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/** A successful token response (RFC 6749 §5.1). */
+export interface TokenEndpointResponse {
+  access_token: string;
+  token_type: string;
+  expires_in?: number;
+  refresh_token?: string;
+  scope?: string;
+}
+
+interface Endpoints {
+  token: string;
+  revocation: string | undefined;
+}
+
+export interface OAuthClientConfig {
+  issuer: string;
+  clientId: string;
+  clientSecret: string | undefined;
+  fetch: FetchLike;
+  timeoutMs: number;
+}
+
+/** RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path. */
+export function metadataUrl(issuer: string): string {
+  const u = new URL(issuer);
+  const path = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
+  return `${u.origin}/.well-known/oauth-authorization-server${path}`;
+}
+
+/** RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding. */
+function formEncode(s: string): string {
+  return encodeURIComponent(s).replace(/%20/g, '+');
+}
+
+function basic(id: string, secret: string): string {
+  const raw = `${formEncode(id)}:${formEncode(secret)}`;
+  return `Basic ${btoa(raw)}`;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Talks to one authorization server as one client. */
+export class OAuthClient {
+  private endpoints: Promise<Endpoints> | undefined;
+
+  constructor(private readonly config: OAuthClientConfig) {}
+
+  private async call(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await this.config.fetch(url, {
+        ...init,
+        signal: AbortSignal.timeout(this.config.timeoutMs),
+      });
+    } catch (err) {
+      throw new TokenManagerError('network_error', `authorization server unreachable (${url})`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** The endpoints from the metadata document, fetched once (again after a failure). */
+  discover(): Promise<Endpoints> {
+    this.endpoints ??= this.fetchMetadata().catch((err: unknown) => {
+      this.endpoints = undefined;
+      throw err;
+    });
+    return this.endpoints;
+  }
+
+  private async fetchMetadata(): Promise<Endpoints> {
+    const url = metadataUrl(this.config.issuer);
+    const res = await this.call(url, { headers: { Accept: 'application/json' } });
+    const fail = (why: string) =>
+      new TokenManagerError('discovery_failed', `metadata at ${url}: ${why}`, {
+        status: res.status,
+      });
+    if (!res.ok) throw fail(`HTTP ${res.status}`);
+    const doc: unknown = await res.json().catch(() => undefined);
+    if (!isObject(doc)) throw fail('not a JSON object');
+    // RFC 8414 §3.3: the issuer in the document must be identical to the one we asked about.
+    if (doc.issuer !== this.config.issuer) throw fail(`issuer is not ${this.config.issuer}`);
+    if (typeof doc.token_endpoint !== 'string') throw fail('no token_endpoint');
+    return {
+      token: doc.token_endpoint,
+      revocation: typeof doc.revocation_endpoint === 'string' ? doc.revocation_endpoint : undefined,
+    };
+  }
+
+  /** Client authentication: Basic for confidential clients, `client_id` in the body for public ones. */
+  private authenticate(body: URLSearchParams, headers: Record<string, string>): void {
+    if (this.config.clientSecret !== undefined)
+      headers.Authorization = basic(this.config.clientId, this.config.clientSecret);
+    else body.set('client_id', this.config.clientId);
+  }
+
+  /** POST to the token endpoint (RFC 6749 §3.2); errors become TokenManagerError (§5.2). */
+  async token(params: Record<string, string>): Promise<TokenEndpointResponse> {
+    const { token } = await this.discover();
+    const body = new URLSearchParams(params);
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Accept: 'application/json',
+    };
+    this.authenticate(body, headers);
+    const res = await this.call(token, { method: 'POST', headers, body });
+    const json: unknown = await res.json().catch(() => undefined);
+    if (!res.ok) {
+      const error = isObject(json) && typeof json.error === 'string' ? json.error : undefined;
+      const description =
+        isObject(json) && typeof json.error_description === 'string'
+          ? `: ${json.error_description}`
+          : '';
+      throw new TokenManagerError(
+        error === 'invalid_grant' ? 'invalid_grant' : 'oauth_error',
+        `token endpoint answered ${res.status} ${error ?? ''}${description}`.trim(),
+        { status: res.status, ...(error ? { oauthError: error } : {}) },
+      );
+    }
+    if (
+      !isObject(json) ||
+      typeof json.access_token !== 'string' ||
+      typeof json.token_type !== 'string' ||
+      json.token_type.toLowerCase() !== 'bearer'
+    )
+      throw new TokenManagerError('oauth_error', 'token endpoint answered an unusable response', {
+        status: res.status,
+      });
+    return {
+      access_token: json.access_token,
+      token_type: json.token_type,
+      ...(typeof json.expires_in === 'number' ? { expires_in: json.expires_in } : {}),
+      ...(typeof json.refresh_token === 'string' ? { refresh_token: json.refresh_token } : {}),
+      ...(typeof json.scope === 'string' ? { scope: json.scope } : {}),
+    };
+  }
+
+  /** RFC 7009 §2.1: revoke `token`; a refresh token revokes its whole family (SPEC B1). */
+  async revoke(token: string, hint: 'refresh_token' | 'access_token'): Promise<void> {
+    const { revocation } = await this.discover();
+    if (!revocation)
+      throw new TokenManagerError(
+        'discovery_failed',
+        'the server publishes no revocation_endpoint',
+      );
+    const body = new URLSearchParams({ token, token_type_hint: hint });
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/x-www-form-urlencoded',
+    };
+    this.authenticate(body, headers);
+    const res = await this.call(revocation, { method: 'POST', headers, body });
+    await res.body?.cancel();
+    if (!res.ok)
+      throw new TokenManagerError('oauth_error', `revocation endpoint answered ${res.status}`, {
+        status: res.status,
+      });
+  }
+}

@@ -1,0 +1,125 @@
+// TokenManager options: the documented type, frozen defaults and the one parse function.
+import { ConfigError } from '../errors';
+import type { FetchLike } from './oauth-client';
+import { MemoryStorage, type TokenStorage } from './storage';
+
+/**
+ * Options of `new TokenManager(options)`.
+ *
+ * @example
+ * const options: TokenManagerOptions = { issuer: 'https://auth.example.com', clientId: 'mobile-app' };
+ */
+export interface TokenManagerOptions {
+  /** The authorization server's issuer; its endpoints come from its RFC 8414 metadata. */
+  issuer: string;
+  /** This app's client id. */
+  clientId: string;
+  /** For confidential clients (sent as HTTP Basic); public clients send `client_id` instead. */
+  clientSecret?: string;
+  /** Device id sent at sign-in (SPEC B3, 1–128 of `[A-Za-z0-9._:-]`); generated and persisted when absent. */
+  deviceId?: string;
+  /** Where tokens and the generated device id live (default: a MemoryStorage). */
+  storage?: TokenStorage;
+  /** Renew when the token has less than this many seconds left (default 60). */
+  renewBeforeSeconds?: number;
+  /** Scope asked for at sign-in when `signIn` is given none. */
+  scope?: string;
+  /** The `fetch` to use (default `globalThis.fetch`). */
+  fetch?: FetchLike;
+  /** Time limit of each call to the authorization server, in ms (default 10000). */
+  timeoutMs?: number;
+}
+
+export interface TokenManagerConfig {
+  issuer: string;
+  clientId: string;
+  clientSecret: string | undefined;
+  deviceId: string | undefined;
+  storage: TokenStorage;
+  renewBeforeSeconds: number;
+  scope: string | undefined;
+  fetch: FetchLike;
+  timeoutMs: number;
+}
+
+type KeysEnum<T> = { [P in keyof Required<T>]: true };
+const KNOWN: KeysEnum<TokenManagerOptions> = {
+  issuer: true,
+  clientId: true,
+  clientSecret: true,
+  deviceId: true,
+  storage: true,
+  renewBeforeSeconds: true,
+  scope: true,
+  fetch: true,
+  timeoutMs: true,
+};
+
+/** SPEC B3: what a device id may be. */
+export const DEVICE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function nonEmpty(name: string, v: unknown): string {
+  if (typeof v !== 'string' || v === '')
+    throw new ConfigError(`TokenManager: ${name} must be a non-empty string`);
+  return v;
+}
+
+/** Validate once, at construction; unknown keys are rejected with a hint. */
+export function parseTokenManagerOptions(
+  options: Readonly<TokenManagerOptions>,
+): TokenManagerConfig {
+  if (!options || typeof options !== 'object') throw new ConfigError('TokenManager: give options');
+  for (const key of Object.keys(options)) {
+    if (key in KNOWN) continue;
+    const hint = Object.keys(KNOWN).find((k) => k.toLowerCase() === key.toLowerCase());
+    throw new ConfigError(
+      `TokenManager: unknown option ${key}${hint ? ` (did you mean ${hint}?)` : ''}`,
+    );
+  }
+  const issuer = nonEmpty('issuer', options.issuer);
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new ConfigError('TokenManager: issuer must be an absolute URL');
+  }
+  if (!/^https?:$/.test(url.protocol) || url.search || url.hash)
+    throw new ConfigError('TokenManager: issuer must be an http(s) URL without query or fragment');
+  const clientId = nonEmpty('clientId', options.clientId);
+  const clientSecret =
+    options.clientSecret === undefined ? undefined : nonEmpty('clientSecret', options.clientSecret);
+  const deviceId = options.deviceId;
+  if (deviceId !== undefined && (typeof deviceId !== 'string' || !DEVICE_ID.test(deviceId)))
+    throw new ConfigError('TokenManager: deviceId must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+  const renewBeforeSeconds = options.renewBeforeSeconds ?? 60;
+  if (
+    typeof renewBeforeSeconds !== 'number' ||
+    !(renewBeforeSeconds >= 0) ||
+    !Number.isFinite(renewBeforeSeconds)
+  )
+    throw new ConfigError('TokenManager: renewBeforeSeconds must be a number >= 0');
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs))
+    throw new ConfigError('TokenManager: timeoutMs must be a positive number');
+  const scope = options.scope === undefined ? undefined : nonEmpty('scope', options.scope);
+  const storage = options.storage ?? new MemoryStorage();
+  for (const m of ['get', 'set', 'delete'] as const)
+    if (typeof storage[m] !== 'function')
+      throw new ConfigError(`TokenManager: storage has no ${m}()`);
+  const given = options.fetch;
+  if (given !== undefined && typeof given !== 'function')
+    throw new ConfigError('TokenManager: fetch must be a function');
+  // Called through globalThis: browsers refuse a fetch detached from its window.
+  const fetch: FetchLike = given ?? ((input, init) => globalThis.fetch(input, init));
+  return Object.freeze({
+    issuer,
+    clientId,
+    clientSecret,
+    deviceId,
+    storage,
+    renewBeforeSeconds,
+    scope,
+    fetch,
+    timeoutMs,
+  });
+}

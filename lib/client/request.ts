@@ -1,0 +1,37 @@
+// What the TokenManager reads from and does to resource-server requests and responses.
+
+/** Response header with the seconds left on the presented token (SPEC B2), set by `authenticate()`. */
+export const HINT_HEADER = 'Token-Expires-In';
+export type Input = string | URL | Request;
+
+/** Bodies a request can be sent with again as they are; a stream can be read only once. */
+export function replayable(body: unknown): boolean {
+  return (
+    body === undefined ||
+    body === null ||
+    typeof body === 'string' ||
+    body instanceof URLSearchParams ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) ||
+    (typeof Blob !== 'undefined' && body instanceof Blob) ||
+    (typeof FormData !== 'undefined' && body instanceof FormData)
+  );
+}
+
+/** RFC 6750 §3.1 `invalid_token`, from the challenge or, when CORS hides that header, the JSON body. */
+export async function isInvalidToken(res: Response): Promise<boolean> {
+  if (res.status !== 401) return false;
+  const challenge = res.headers.get('WWW-Authenticate');
+  if (challenge !== null) return /\berror="?invalid_token"?/.test(challenge);
+  const body: unknown = await res
+    .clone()
+    .json()
+    .catch(() => undefined);
+  return (body as { error?: unknown } | undefined)?.error === 'invalid_token';
+}
+
+/** The seconds of a `Token-Expires-In` header, or `undefined` when absent or malformed. */
+export function expiresInHint(res: Response): number | undefined {
+  const hint = res.headers.get(HINT_HEADER)?.trim();
+  return hint !== undefined && /^\d{1,9}$/.test(hint) ? Number(hint) : undefined;
+}

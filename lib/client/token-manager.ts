@@ -1,0 +1,276 @@
+// TokenManager: the client side of SPEC B2 and B3 — sign in, send, renew, persist, sign out (Node and browsers).
+import { Emitter, type Listener, type TokenManagerEventName } from './emitter';
+import { TokenManagerError } from './errors';
+import { HeldSession } from './held-session';
+import { OAuthClient, type TokenEndpointResponse } from './oauth-client';
+import {
+  DEVICE_ID,
+  parseTokenManagerOptions,
+  type TokenManagerConfig,
+  type TokenManagerOptions,
+} from './options';
+import { expiresInHint, type Input, isInvalidToken, replayable } from './request';
+import { generateDeviceId, storageKeys } from './session';
+import type { HeldToken, TokenInfo } from './token-list';
+
+/**
+ * Signs a user in with the password grant (bound to a device id, SPEC B3), keeps the access tokens
+ * in a priority list, sends the highest-priority valid one, renews with the refresh token before
+ * expiry — from `expires_in` and from every `Token-Expires-In` response header (SPEC B2), one
+ * renewal at a time however many requests are in flight, once between tabs sharing LocalStorage —
+ * and persists everything in a pluggable storage so a restart resumes without signing in.
+ *
+ * A token is never renewed before half its lifetime has passed, so a threshold larger than the
+ * server's token lifetime cannot make every request renew.
+ *
+ * @example
+ * const tm = new TokenManager({ issuer: 'https://auth.example.com', clientId: 'mobile-app', storage });
+ * if (!(await tm.isSignedIn())) await tm.signIn('alice', 'alice-password');
+ * const res = await tm.fetch('https://print.example.com/print/jobs');
+ * tm.on('renewal-failed', ({ signedOut }) => { if (signedOut) showLogin(); });
+ */
+export class TokenManager {
+  private readonly config: TokenManagerConfig;
+  private readonly client: OAuthClient;
+  private readonly keys: ReturnType<typeof storageKeys>;
+  private readonly events = new Emitter();
+  private readonly session: HeldSession;
+  private loaded: Promise<void> | undefined;
+  private renewing: Promise<void> | undefined;
+  private deviceIdPromise: Promise<string> | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private adopting: Promise<unknown> = Promise.resolve();
+
+  constructor(options: Readonly<TokenManagerOptions>) {
+    this.config = parseTokenManagerOptions(options);
+    const { issuer, clientId, clientSecret, fetch, timeoutMs } = this.config;
+    this.client = new OAuthClient({ issuer, clientId, clientSecret, fetch, timeoutMs });
+    this.keys = storageKeys(issuer, clientId);
+    this.session = new HeldSession(this.config.storage, this.keys.session, this.events);
+  }
+
+  /** Listen to `signed-in`, `renewed`, `renewal-failed` or `signed-out`; returns an unsubscribe function. */
+  on<E extends TokenManagerEventName>(name: E, fn: Listener<E>): () => void {
+    return this.events.on(name, fn);
+  }
+
+  off<E extends TokenManagerEventName>(name: E, fn: Listener<E>): void {
+    this.events.off(name, fn);
+  }
+
+  /** Password sign-in (RFC 6749 §4.3) with this device's id; the new token gets top priority. */
+  async signIn(username: string, password: string, scope?: string): Promise<void> {
+    await this.ready();
+    const deviceId = await this.deviceId();
+    const wanted = scope ?? this.config.scope;
+    const res = await this.client.token({
+      grant_type: 'password',
+      username,
+      password,
+      device_id: deviceId,
+      ...(wanted !== undefined ? { scope: wanted } : {}),
+    });
+    await this.renewing?.catch(() => undefined);
+    const held = await this.withLock(this.keys.renewLock, () =>
+      this.session.accept(res, wanted, true),
+    );
+    this.events.emit('signed-in', { scope: this.session.scope, expiresAt: held.expiresAt });
+  }
+
+  /**
+   * `fetch` with `Authorization: Bearer <highest-priority valid token>`, renewing first when due.
+   * Reads `Token-Expires-In` on every response; a 401 `invalid_token` is renewed and retried once
+   * (not for stream bodies, which cannot be sent twice); a second 401 is returned as it is.
+   */
+  async fetch(input: Input, init?: RequestInit): Promise<Response> {
+    const token = await this.usableToken();
+    const isRequest = typeof Request !== 'undefined' && input instanceof Request;
+    const retryable = isRequest ? !input.bodyUsed : replayable(init?.body);
+    const spare = isRequest && retryable && input.body !== null ? input.clone() : undefined;
+    const send = (t: HeldToken, what: Input) => {
+      const base = init?.headers ?? (what instanceof Request ? what.headers : undefined);
+      const headers = new Headers(base);
+      headers.set('Authorization', `Bearer ${t.accessToken}`);
+      return this.config.fetch(what, { ...init, headers });
+    };
+    const res = await send(token, input);
+    this.observe(res, token);
+    if (!(await isInvalidToken(res))) {
+      await spare?.body?.cancel();
+      return res;
+    }
+    if (!retryable) {
+      this.renew(token).catch(() => undefined);
+      return res;
+    }
+    const next = await this.renew(token).then(
+      () => this.session.list.valid(Date.now()),
+      () => undefined,
+    );
+    if (!next || next.priority <= token.priority) {
+      await spare?.body?.cancel();
+      return res;
+    }
+    await res.body?.cancel();
+    const again = await send(next, spare ?? input);
+    this.observe(again, next);
+    return again;
+  }
+
+  /** The access token to send now, renewed first when it is due. */
+  async getAccessToken(): Promise<string> {
+    return (await this.usableToken()).accessToken;
+  }
+
+  /**
+   * Revoke the family with the refresh token (RFC 7009; SPEC B1 revokes every token issued from it)
+   * and clear the stored tokens — locally even when the server cannot be reached.
+   */
+  async signOut(): Promise<{ revoked: boolean }> {
+    await this.ready();
+    await this.renewing?.catch(() => undefined);
+    const refresh = this.session.refreshToken;
+    const access = this.session.list.head()?.accessToken;
+    let revoked = false;
+    try {
+      if (refresh !== undefined) await this.client.revoke(refresh, 'refresh_token');
+      else if (access !== undefined) await this.client.revoke(access, 'access_token');
+      revoked = refresh !== undefined || access !== undefined;
+    } catch {
+      // Unreachable or refused: the tokens are forgotten here all the same.
+    } finally {
+      const had = this.session.active;
+      await this.session.clear();
+      if (had) this.events.emit('signed-out', { reason: 'sign-out' });
+    }
+    return { revoked };
+  }
+
+  /** Whether tokens are held (loaded from storage on first use). */
+  async isSignedIn(): Promise<boolean> {
+    await this.ready();
+    return this.session.active;
+  }
+
+  /** The device id sent at sign-in: the option, or one generated once and kept in the storage. */
+  deviceId(): Promise<string> {
+    if (this.config.deviceId !== undefined) return Promise.resolve(this.config.deviceId);
+    const { storage } = this.config;
+    this.deviceIdPromise ??= this.withLock(`${this.keys.device}:lock`, async () => {
+      const stored = await storage.get(this.keys.device);
+      if (stored !== undefined && DEVICE_ID.test(stored)) return stored;
+      const id = generateDeviceId();
+      await storage.set(this.keys.device, id);
+      return id;
+    }).catch((err: unknown) => {
+      this.deviceIdPromise = undefined;
+      throw err;
+    });
+    return this.deviceIdPromise;
+  }
+
+  /** The held tokens, highest priority first: priority, expiry, scope and a fingerprint, never the token. */
+  tokens(): readonly TokenInfo[] {
+    return this.session.list.snapshot();
+  }
+
+  /** Stop listening to other tabs' storage changes. */
+  close(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  private ready(): Promise<void> {
+    this.loaded ??= (async () => {
+      const stored = await this.session.read();
+      if (stored) this.session.apply(stored);
+      this.unsubscribe = this.config.storage.subscribe?.((key) => {
+        if (key !== null && key !== this.keys.session) return;
+        this.adopting = this.adopting.then(() => this.session.adoptStored()).catch(() => undefined);
+      });
+    })().catch((err: unknown) => {
+      this.loaded = undefined;
+      throw err;
+    });
+    return this.loaded;
+  }
+
+  private withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const { storage } = this.config;
+    return storage.lock ? storage.lock(name, fn) : fn();
+  }
+
+  private needsRenewal(t: HeldToken, now: number): boolean {
+    const remaining = (t.expiresAt - now) / 1000;
+    if (remaining <= 0) return true;
+    if (remaining >= this.config.renewBeforeSeconds) return false;
+    return now - t.issuedAt >= (t.lifetime * 1000) / 2;
+  }
+
+  private async usableToken(): Promise<HeldToken> {
+    await this.ready();
+    await this.renewing?.catch(() => undefined);
+    const { list } = this.session;
+    let top = list.valid(Date.now());
+    if ((!top || this.needsRenewal(top, Date.now())) && this.session.refreshToken !== undefined) {
+      try {
+        await this.renew(top ?? list.head());
+      } catch (err) {
+        // A still-valid token keeps working when renewal failed for a passing reason.
+        if (!list.valid(Date.now())) throw err;
+      }
+      top = list.valid(Date.now());
+    }
+    if (!top) throw new TokenManagerError('not_signed_in', 'no valid access token: sign in first');
+    return top;
+  }
+
+  /** The response's hint corrects the expiry of the token it answered, if that is still our top token. */
+  private observe(res: Response, sent: HeldToken): void {
+    const head = this.session.list.head();
+    if (!head || head.priority !== sent.priority) return;
+    const hint = expiresInHint(res);
+    const now = Date.now();
+    if (hint !== undefined) head.expiresAt = now + hint * 1000;
+    if (this.session.refreshToken !== undefined && this.needsRenewal(head, now))
+      this.renew(head).catch(() => undefined);
+  }
+
+  /** One renewal at a time: every caller shares the one in flight. `seen` is the token found stale. */
+  private renew(seen: HeldToken | undefined): Promise<void> {
+    this.renewing ??= this.withLock(this.keys.renewLock, () => this.renewLocked(seen)).finally(
+      () => {
+        this.renewing = undefined;
+      },
+    );
+    return this.renewing;
+  }
+
+  private async renewLocked(seen: HeldToken | undefined): Promise<void> {
+    // Another tab may have renewed while we waited for the lock: take its tokens rather than
+    // replaying a refresh token it already rotated (which would revoke the family as reuse).
+    await this.session.adoptStored();
+    const now = Date.now();
+    const top = this.session.list.valid(now);
+    if (top && (!seen || top.priority > seen.priority) && !this.needsRenewal(top, now)) return;
+    const refreshToken = this.session.refreshToken;
+    if (refreshToken === undefined)
+      throw new TokenManagerError('not_signed_in', 'no refresh token: sign in again');
+    let res: TokenEndpointResponse;
+    try {
+      res = await this.client.token({ grant_type: 'refresh_token', refresh_token: refreshToken });
+    } catch (err) {
+      const signedOut = err instanceof TokenManagerError && err.code === 'invalid_grant';
+      if (signedOut) await this.session.clear();
+      this.events.emit('renewal-failed', { error: err as Error, signedOut });
+      if (signedOut) this.events.emit('signed-out', { reason: 'invalid_grant' });
+      throw err;
+    }
+    const held = await this.session.accept(res, this.session.scope, false);
+    this.events.emit('renewed', {
+      scope: this.session.scope,
+      expiresAt: held.expiresAt,
+      adopted: false,
+    });
+  }
+}

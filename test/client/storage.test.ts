@@ -1,0 +1,128 @@
+// TokenManager storages (SPEC B3): FileStorage (atomic, 0600, survives a restart), the persisted device id.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { decodeJwt } from 'jose';
+import { ConfigError, FileStorage, MemoryStorage, TokenManager } from '../../lib';
+import { ALICE, APP, WEB } from '../helpers/app';
+import { type ClientStack, startClientStack } from './stack';
+
+let s: ClientStack;
+let dir: string;
+beforeAll(async () => {
+  s = await startClientStack({ accessTokenTtl: 60 });
+  dir = mkdtempSync(path.join(os.tmpdir(), 'tokenward-client-'));
+});
+afterAll(async () => {
+  await s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('FileStorage', () => {
+  it('gets, sets and deletes; a missing or damaged file reads as empty', async () => {
+    const file = path.join(dir, 'basic', 'store.json');
+    const fs = new FileStorage(file);
+    expect(await fs.get('a')).toBeUndefined();
+    await fs.set('a', '1');
+    await fs.set('b', '2');
+    await fs.delete('a');
+    expect([await fs.get('a'), await fs.get('b')]).toEqual([undefined, '2']);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ b: '2' });
+    writeFileSync(file, '{"b": "2", trunc');
+    expect(await new FileStorage(file).get('b')).toBeUndefined();
+  });
+
+  it('writes atomically with mode 0600: readers never see a partial file, no temp file is left', async () => {
+    const sub = path.join(dir, 'atomic');
+    const file = path.join(sub, 'tokens.json');
+    const fs = new FileStorage(file);
+    await fs.set('seed', 'x');
+    const big = 'v'.repeat(20_000);
+    let reads = 0;
+    let writing = true;
+    const reader = (async () => {
+      while (writing) {
+        // Every read parses: rename replaces the file whole or not at all.
+        JSON.parse(readFileSync(file, 'utf8'));
+        reads++;
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    await Promise.all(Array.from({ length: 30 }, (_, i) => fs.set(`k${i}`, big)));
+    writing = false;
+    await reader;
+    expect(reads).toBeGreaterThan(0);
+    expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')))).toHaveLength(31);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readdirSync(sub)).toEqual(['tokens.json']);
+  });
+});
+
+describe('restart', () => {
+  it('a new TokenManager on the same FileStorage resumes without signing in', async () => {
+    const file = path.join(dir, 'restart', 'tokens.json');
+    const first = new TokenManager({
+      issuer: s.issuer,
+      clientId: APP.id,
+      storage: new FileStorage(file),
+    });
+    await first.signIn(ALICE.username, ALICE.password);
+    const token = await first.getAccessToken();
+    const deviceId = await first.deviceId();
+    const calls = s.tokenCalls();
+    const held = first.tokens();
+
+    const second = new TokenManager({
+      issuer: s.issuer,
+      clientId: APP.id,
+      storage: new FileStorage(file),
+    });
+    expect(await second.isSignedIn()).toBe(true);
+    expect(second.tokens()).toEqual(held);
+    const res = await second.fetch(`${s.api}/me`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ token, deviceId });
+    expect(await second.deviceId()).toBe(deviceId);
+    expect(s.tokenCalls()).toBe(calls);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readdirSync(path.dirname(file))).toEqual(['tokens.json']);
+    expect(readFileSync(file, 'utf8')).not.toContain(ALICE.password);
+  });
+});
+
+describe('device id (SPEC B3)', () => {
+  it('is generated once, persisted, shared by the apps of the device and sent as device_id', async () => {
+    const storage = new MemoryStorage();
+    const a = new TokenManager({ issuer: s.issuer, clientId: APP.id, storage });
+    const id = await a.deviceId();
+    expect(id).toMatch(/^[A-Za-z0-9._:-]{1,128}$/);
+    expect(await a.deviceId()).toBe(id);
+    const again = new TokenManager({ issuer: s.issuer, clientId: APP.id, storage });
+    const otherApp = new TokenManager({
+      issuer: s.issuer,
+      clientId: WEB.id,
+      clientSecret: WEB.secret,
+      storage,
+    });
+    expect(await again.deviceId()).toBe(id);
+    expect(await otherApp.deviceId()).toBe(id);
+    await again.signIn(ALICE.username, ALICE.password);
+    await otherApp.signIn(ALICE.username, ALICE.password);
+    expect(decodeJwt(await again.getAccessToken()).device_id).toBe(id);
+    expect(decodeJwt(await otherApp.getAccessToken()).device_id).toBe(id);
+    // Two apps, two sessions in one storage: each keeps its own tokens.
+    expect(await again.getAccessToken()).not.toBe(await otherApp.getAccessToken());
+    const elsewhere = new TokenManager({ issuer: s.issuer, clientId: APP.id });
+    expect(await elsewhere.deviceId()).not.toBe(id);
+  });
+
+  it('uses the deviceId option as given and rejects one SPEC B3 does not allow', async () => {
+    const tm = new TokenManager({ issuer: s.issuer, clientId: APP.id, deviceId: 'kiosk-7:lobby' });
+    await tm.signIn(ALICE.username, ALICE.password);
+    expect(decodeJwt(await tm.getAccessToken()).device_id).toBe('kiosk-7:lobby');
+    for (const deviceId of ['', 'a b', 'x'.repeat(129), 'é'])
+      expect(() => new TokenManager({ issuer: s.issuer, clientId: APP.id, deviceId })).toThrow(
+        ConfigError,
+      );
+  });
+});
