@@ -15,6 +15,25 @@ export class InsufficientScopeError extends OAuthError {
   }
 }
 
+/** Response header with whole seconds until the presented token's effective expiry (SPEC B2). */
+export const TOKEN_EXPIRES_IN = 'Token-Expires-In';
+
+/** Exposes `name` to cross-origin callers, keeping what CORS middleware already exposed. */
+export function exposeHeader(res: Response, name: string): void {
+  const current = res.getHeader('Access-Control-Expose-Headers');
+  const list = Array.isArray(current) ? current.join(', ') : current ? String(current) : '';
+  const lower = name.toLowerCase();
+  if (
+    list === '*' ||
+    list
+      .toLowerCase()
+      .split(/\s*,\s*/)
+      .includes(lower)
+  )
+    return;
+  res.setHeader('Access-Control-Expose-Headers', list ? `${list}, ${name}` : name);
+}
+
 export const invalidToken = () =>
   new OAuthError('invalid_token', 'the access token is invalid, expired or revoked', 401);
 
@@ -34,6 +53,8 @@ export function sendGuardError(res: Response, err: unknown, realm: string, logge
   const error = toOAuthError(err);
   if (error.status === 401 || error.status === 403 || error.status === 400) {
     res.setHeader('WWW-Authenticate', bearerChallenge(realm, error));
+    // Browser clients on another origin need the challenge to tell invalid_token from the rest.
+    exposeHeader(res, 'WWW-Authenticate');
   }
   if (error.status >= 500) {
     const cause = (error.cause ?? err) as Error | undefined;

@@ -6,7 +6,13 @@ import { type GuardOptions, parseGuardOptions } from '../options/guard-options';
 import { epochSeconds } from '../server/context';
 import type { AuthContext, Identity } from '../types';
 import { AuthenticationRequiredError, readBearerToken } from './bearer';
-import { InsufficientScopeError, invalidToken, sendGuardError } from './challenge';
+import {
+  exposeHeader,
+  InsufficientScopeError,
+  invalidToken,
+  sendGuardError,
+  TOKEN_EXPIRES_IN,
+} from './challenge';
 import { LocalVerifier } from './local-verifier';
 import { RemoteVerifier } from './remote-verifier';
 import type { VerifiedToken, Verifier } from './verifier';
@@ -27,28 +33,9 @@ export interface Guard {
   requireService(service: string): RequestHandler;
 }
 
-/** Response header with whole seconds until the presented token's effective expiry (SPEC B2). */
-export const TOKEN_EXPIRES_IN = 'Token-Expires-In';
+export { TOKEN_EXPIRES_IN } from './challenge';
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
-
-/** Exposes Token-Expires-In to cross-origin callers, keeping what CORS middleware already exposed. */
-function exposeHeader(res: Response): void {
-  const current = res.getHeader('Access-Control-Expose-Headers');
-  const list = Array.isArray(current) ? current.join(', ') : current ? String(current) : '';
-  if (
-    list === '*' ||
-    list
-      .toLowerCase()
-      .split(/\s*,\s*/)
-      .includes('token-expires-in')
-  )
-    return;
-  res.setHeader(
-    'Access-Control-Expose-Headers',
-    list ? `${list}, ${TOKEN_EXPIRES_IN}` : TOKEN_EXPIRES_IN,
-  );
-}
 
 /** Logs at most one failure per 5 s: an outage must not flood the log. */
 function throttled(logger: Logger): Logger {
@@ -113,7 +100,7 @@ export function createGuard(options: Readonly<GuardOptions>): Guard {
         req.auth = auth;
         verifiedBy.set(req, v);
         res.setHeader(TOKEN_EXPIRES_IN, String(Math.max(0, v.expiresAt - now())));
-        exposeHeader(res);
+        exposeHeader(res, TOKEN_EXPIRES_IN);
       } catch (err) {
         return fail(res, err);
       }

@@ -273,6 +273,11 @@ describe('§3 The WWW-Authenticate Response Header Field', () => {
       expect(params.scope).toBeUndefined();
     });
 
+    it('§3 the challenge is readable cross-origin: WWW-Authenticate is in Access-Control-Expose-Headers', async () => {
+      for (const res of [await get(mode, '/me', 'Bearer not-a-jwt'), await get(mode, '/me')])
+        expect(res.headers['access-control-expose-headers']).toBe('WWW-Authenticate');
+    });
+
     it('§3.1 invalid_token: a revoked token → 401 error="invalid_token"', async () => {
       const token = (await signIn(live.app)).access_token;
       expectOk(await get(mode, '/me', `Bearer ${token}`));
