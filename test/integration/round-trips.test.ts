@@ -180,6 +180,13 @@ describe('store round trips (RedisStore, MONITOR)', () => {
       expect(new Set(seen)).toEqual(new Set(['evalsha']));
     });
 
+    it('a device-bound token (SPEC B3): still 1 round trip — the same script checks and postpones the session', async () => {
+      const bound = (await signIn(t.app, ALICE, { device_id: 'rt-phone' })).access_token;
+      const n = await count(async () => expect((await get('/auth', bound)).status).toBe(200));
+      expect(n).toBe(1);
+      expect(new Set(seen)).toEqual(new Set(['evalsha']));
+    });
+
     it("authenticate + requireService('scan'): 1 + one read of the token's scope definitions (no role lookup for roleCheck: false)", async () => {
       // LocalVerifier.scopeDefinitions reads every scope the token holds (here print and scan) in one MGET.
       const both = await count(async () => expect((await get('/scan', token)).status).toBe(200));
