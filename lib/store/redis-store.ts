@@ -34,6 +34,13 @@ export interface RedisStoreOptions {
    * call while the client is reconnecting, fails with StoreUnavailableError (→ 503).
    */
   commandTimeout?: number;
+  /**
+   * Wait for replicas before answering writes of tokens (grant creation, rotation, revocations),
+   * so a failover cannot lose what a client was told (Redis replication is asynchronous).
+   * `replicas`: how many must acknowledge; `timeout`: ms to wait (bounded by commandTimeout).
+   * When fewer acknowledge in time the call fails as unavailable (503; a rotation is abandoned).
+   */
+  durability?: { replicas: number; timeout: number };
 }
 
 type Field = string | null;
@@ -74,6 +81,7 @@ export class RedisStore implements Store {
   readonly prefix: string;
   private readonly keys: RedisKeys;
   private readonly timeoutMs: number;
+  private readonly durability?: { replicas: number; timeout: number };
   private readonly luaBySha = new Map<string, string>();
 
   constructor(options: RedisStoreOptions) {
@@ -84,6 +92,20 @@ export class RedisStore implements Store {
     if (/[{}]/.test(this.prefix))
       throw new ConfigError('RedisStore: `prefix` must not contain { or }');
     this.timeoutMs = options.commandTimeout ?? 1000;
+    const d = options.durability;
+    if (d !== undefined) {
+      if (
+        !Number.isInteger(d?.replicas) ||
+        d.replicas < 1 ||
+        !Number.isInteger(d.timeout) ||
+        d.timeout < 1 ||
+        d.timeout >= this.timeoutMs
+      )
+        throw new ConfigError(
+          'RedisStore: `durability` needs whole `replicas` >= 1 and `timeout` ms below commandTimeout',
+        );
+      this.durability = { replicas: d.replicas, timeout: d.timeout };
+    }
     this.keys = redisKeys(this.prefix);
     for (const [name, def] of Object.entries(scripts)) {
       // defineCommand is idempotent per client; several stores may share one client.
@@ -121,6 +143,32 @@ export class RedisStore implements Store {
   private script(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
     const fn = (this.redis as unknown as Record<ScriptName, ScriptFn>)[name];
     return this.run(() => fn.apply(this.redis, args));
+  }
+
+  /**
+   * A token write. With `durability`, the script and a WAIT go in one pipeline: on a Cluster the
+   * pipeline follows the script's key to its master, and WAIT covers that connection's writes.
+   */
+  private write(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+    const d = this.durability;
+    if (!d) return this.script(name, ...args);
+    return this.run(async () => {
+      const pipeline = this.redis.pipeline() as unknown as Record<ScriptName, ScriptFn> & {
+        wait(replicas: number, timeout: number): unknown;
+        exec(): Promise<[Error | null, unknown][] | null>;
+      };
+      pipeline[name](...args);
+      pipeline.wait(d.replicas, d.timeout);
+      const results = (await pipeline.exec()) ?? [];
+      const [scriptResult, waitResult] = results;
+      if (scriptResult?.[0]) throw scriptResult[0];
+      if (waitResult?.[0]) throw waitResult[0];
+      if (Number(waitResult?.[1]) < d.replicas)
+        throw new StoreUnavailableError(
+          `write acknowledged by ${waitResult?.[1]} of ${d.replicas} replicas`,
+        );
+      return scriptResult?.[1];
+    });
   }
 
   // Registry -------------------------------------------------------------------------------
@@ -237,7 +285,7 @@ export class RedisStore implements Store {
     if (grant.deviceId) fields.push('dev', grant.deviceId);
     if (tokens.refresh) fields.push('cur', tokens.refresh.hash, 'cexp', refreshExp);
     const device = session && grant.deviceId ? grant.deviceId : '';
-    const deadline = await this.script(
+    const deadline = await this.write(
       'twCreateGrant',
       this.keys.grant(grant.id),
       this.keys.issued(grant.id),
@@ -257,7 +305,7 @@ export class RedisStore implements Store {
 
   async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
     const { next } = input;
-    const res = (await this.script(
+    const res = (await this.write(
       'twRotate',
       this.keys.grant(input.grantId),
       this.keys.issued(input.grantId),
@@ -293,7 +341,7 @@ export class RedisStore implements Store {
   }
 
   async revokeByRefreshToken(grantId: string, hash: string, clientId: string, now: number) {
-    return (await this.script(
+    return (await this.write(
       'twRevokeRefresh',
       this.keys.grant(grantId),
       this.keys.issued(grantId),
@@ -304,11 +352,11 @@ export class RedisStore implements Store {
   }
 
   async revokeAccessToken(grantId: string, jti: string) {
-    await this.script('twRevokeAccess', this.keys.grant(grantId), jti);
+    await this.write('twRevokeAccess', this.keys.grant(grantId), jti);
   }
 
   async revokeGrant(grantId: string, now: number) {
-    const n = await this.script(
+    const n = await this.write(
       'twRevokeGrant',
       this.keys.grant(grantId),
       this.keys.issued(grantId),
@@ -368,12 +416,12 @@ export class RedisStore implements Store {
 
   async revokeDeviceSession(tenantId: string, username: string, deviceId: string) {
     const key = this.keys.sessions(userTag(tenantId, username));
-    return Number(await this.script('twRevokeDevice', key, deviceId)) === 1;
+    return Number(await this.write('twRevokeDevice', key, deviceId)) === 1;
   }
 
   async revokeDeviceSessions(tenantId: string, username: string) {
     const key = this.keys.sessions(userTag(tenantId, username));
-    return Number(await this.script('twRevokeDevices', key));
+    return Number(await this.write('twRevokeDevices', key));
   }
 
   // Signing keys ---------------------------------------------------------------------------
