@@ -318,7 +318,8 @@ export function createAdmin(ctx: ServerContext) {
     introspectToken: (token: string): Promise<IntrospectionResponse> => introspect(ctx, token),
     /**
      * Revoke any token whatever client holds it: a refresh token revokes its whole family, an
-     * access token itself. Returns false when the token is not one of ours or is no longer live.
+     * access token itself. Idempotent: true for any token of ours still on record (revoked or
+     * not), false for anything else (unknown, forged, expired and forgotten).
      */
     revokeToken: async (token: string): Promise<boolean> => {
       const refresh = parseRefreshToken(token);

@@ -1,4 +1,4 @@
-// Packs tokenward as published and uses the tarball from a fresh project: CJS require, ESM import, node16 types.
+// Packs tokenward as published and uses the tarball from a fresh project: CJS require, ESM import, node16 types, the bin.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -126,6 +126,12 @@ describe('npm pack', () => {
       bundle: true,
       cjs: ['function', 'function', 'function', 'undefined'],
     });
+  });
+
+  it('installs the tokenward bin: npx tokenward --help exits 0', () => {
+    expect(run('npx', ['tokenward', '--help'], app)).toMatch(
+      /^Usage: tokenward \[options\] \[command\]/,
+    );
   });
 
   it('type-checks an .mts import and a .cts require under module/moduleResolution node16', () => {

@@ -1,0 +1,159 @@
+// tokenward CLI, keys / device / token commands against real Redis, with tokens issued over HTTP on the same prefix.
+
+import type { Express } from 'express';
+import type { AuthServer } from '../../lib';
+import {
+  ALICE,
+  buildApp,
+  introspect,
+  post,
+  refresh,
+  SVC,
+  seed,
+  signIn,
+  TOKEN,
+  WEB,
+} from '../helpers/app';
+import { cliFor } from '../helpers/cli';
+import { makeStore, type TestStore } from '../helpers/stores';
+
+let ts: TestStore;
+let app: Express;
+let auth: AuthServer;
+let cli: ReturnType<typeof cliFor>;
+
+beforeAll(async () => {
+  ts = await makeStore('redis', 'cli-tokens');
+  ({ app, auth } = buildApp(ts.store));
+  await seed(auth);
+  cli = cliFor(ts.prefix as string);
+});
+afterAll(() => ts.close());
+
+async function ccToken(): Promise<string> {
+  const res = await post(app, TOKEN, { grant_type: 'client_credentials', scope: 'print' }, SVC);
+  expect(res.status).toBe(200);
+  return res.body.access_token as string;
+}
+
+describe('keys rotate', () => {
+  it('stores a new signing key and retires the previous one', async () => {
+    await ccToken(); // the server generates its first key
+    const [first] = await ts.store.getSigningKeys();
+    const run = await cli(['--json', 'keys', 'rotate']);
+    expect(run.code).toBe(0);
+    const { kid } = run.json<{ kid: string }>();
+    const keys = await ts.store.getSigningKeys();
+    expect(keys.find((k) => k.kid === kid)?.retiredAt).toBeUndefined();
+    expect(keys.find((k) => k.kid === first?.kid)?.retiredAt).toEqual(expect.any(Number));
+    expect((await cli(['keys', 'rotate'])).stdout).toMatch(/^kid: [\w-]+\n$/);
+  });
+});
+
+describe('token', () => {
+  it('introspect shows an access token; revoke - (stdin) revokes it; then it is inactive', async () => {
+    const token = await ccToken();
+    const shown = await cli(['--json', 'token', 'introspect', token]);
+    expect(shown.code).toBe(0);
+    expect(shown.json()).toMatchObject({
+      active: true,
+      client_id: 'svc',
+      token_type: 'Bearer',
+      scope: 'print',
+      tenant_id: 'acme',
+    });
+    const human = await cli(['token', 'introspect', '-'], { stdin: `${token}\n` });
+    expect(human.stdout).toMatch(/^active: +true$/m);
+    expect(human.stdout).toMatch(/^exp: +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m);
+
+    expect(await cli(['token', 'revoke', '-'], { stdin: token })).toMatchObject({
+      code: 0,
+      stdout: 'revoked\n',
+    });
+    const after = await cli(['--json', 'token', 'introspect', token]);
+    expect(after).toMatchObject({ code: 1, stderr: 'error: token is not active\n' });
+    expect(after.json()).toEqual({ active: false });
+    expect((await introspect(app, token)).active).toBe(false);
+  });
+
+  it('revoke of a refresh token ends its family; garbage exits 1', async () => {
+    const s = await signIn(app);
+    const run = await cli(['--json', 'token', 'revoke', s.refresh_token]);
+    expect(run).toMatchObject({ code: 0 });
+    expect(run.json()).toEqual({ revoked: true });
+    expect((await refresh(app, s.refresh_token)).status).toBe(400);
+    expect((await introspect(app, s.access_token)).active).toBe(false);
+    // Revoking again is idempotent (RFC 7009 §2.2), as long as the family is known.
+    expect((await cli(['token', 'revoke', s.refresh_token])).code).toBe(0);
+    expect(await cli(['token', 'revoke', 'not-a-token'])).toMatchObject({
+      code: 1,
+      stderr: 'error: not a token of this server, or expired (nothing revoked)\n',
+    });
+    expect((await cli(['token', 'introspect', 'garbage'])).code).toBe(1);
+  });
+
+  it('access tokens are checked against --issuer; empty stdin is a usage error', async () => {
+    const token = await ccToken();
+    const other = await cli(['--issuer', 'https://other.example', 'token', 'introspect', token]);
+    expect(other.code).toBe(1);
+    expect((await cli(['--issuer', 'ftp://nope', 'token', 'introspect', token])).stderr).toMatch(
+      /^error: .*issuer/,
+    );
+    expect(await cli(['token', 'introspect', '-'], { stdin: '' })).toMatchObject({
+      code: 2,
+      stderr: 'error: no token on stdin\n',
+    });
+  });
+});
+
+describe('device', () => {
+  it('list shows a device-bound sign-in from two apps; revoke ends it for both', async () => {
+    const a = await signIn(app, ALICE, { device_id: 'phone-1' });
+    const web = await post(
+      app,
+      TOKEN,
+      { grant_type: 'password', ...ALICE, device_id: 'phone-1' },
+      WEB,
+    );
+    expect(web.status).toBe(200);
+
+    const list = await cli(['--json', 'device', 'list', 'acme', 'alice']);
+    expect(list.code).toBe(0);
+    const sessions = list.json<{ deviceId: string; apps: { clientId: string }[] }[]>();
+    expect(sessions).toEqual([
+      expect.objectContaining({
+        deviceId: 'phone-1',
+        sessionId: expect.any(String),
+        deadline: expect.any(Number),
+        expiresAt: expect.any(Number),
+      }),
+    ]);
+    expect(sessions[0]?.apps.map((x) => x.clientId).sort()).toEqual(['app', 'web']);
+    const human = await cli(['device', 'list', 'acme', 'alice']);
+    expect(human.stdout.split('\n')[0]).toMatch(
+      /^DEVICE +APPS +LAST-SEEN +IDLE-DEADLINE +EXPIRES +SESSION$/,
+    );
+    expect(human.stdout).toMatch(/^phone-1 +(app,web|web,app) +\d{4}-/m);
+
+    expect(await cli(['device', 'revoke', 'acme', 'alice', 'phone-1'])).toMatchObject({
+      code: 0,
+      stdout: 'ended the session on device phone-1\n',
+    });
+    expect((await introspect(app, a.access_token)).active).toBe(false);
+    expect((await introspect(app, web.body.access_token)).active).toBe(false);
+    expect((await cli(['--json', 'device', 'list', 'acme', 'alice'])).json()).toEqual([]);
+    expect((await cli(['device', 'list', 'acme', 'alice'])).stdout).toBe('(no device sessions)\n');
+    expect((await cli(['device', 'revoke', 'acme', 'alice', 'phone-1'])).code).toBe(1);
+  });
+
+  it('revoke-all ends every session of the user; list of an unknown user exits 1', async () => {
+    const a = await signIn(app, ALICE, { device_id: 'tablet-1' });
+    await signIn(app, ALICE, { device_id: 'tablet-2' });
+    expect((await cli(['--json', 'device', 'revoke-all', 'acme', 'alice'])).json()).toEqual({
+      revoked: 2,
+    });
+    expect(await auth.admin.listDeviceSessions('acme', 'alice')).toEqual([]);
+    expect((await introspect(app, a.access_token)).active).toBe(false);
+    expect((await cli(['device', 'list', 'acme', 'nobody'])).code).toBe(1);
+  });
+});
