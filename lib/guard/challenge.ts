@@ -2,6 +2,7 @@
 import type { Response } from 'express';
 import { OAuthError } from '../errors';
 import { sendOAuthError, toOAuthError } from '../http/error-handler';
+import { redactTokens } from '../http/redact';
 import type { Logger } from '../options/auth-server-options';
 import { AuthenticationRequiredError } from './bearer';
 
@@ -62,8 +63,8 @@ export function sendGuardError(res: Response, err: unknown, realm: string, logge
       error.status === 503 ? 'guard could not check a token' : 'unexpected guard error',
       {
         name: cause?.name,
-        message: cause?.message,
-        ...(error.status === 500 ? { stack: cause?.stack } : {}),
+        message: redactTokens(cause?.message),
+        ...(error.status === 500 ? { stack: redactTokens(cause?.stack) } : {}),
       },
     );
   }

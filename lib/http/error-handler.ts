@@ -2,6 +2,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { OAuthError, StoreUnavailableError } from '../errors';
 import type { Logger } from '../options/auth-server-options';
+import { redactTokens } from './redact';
 
 /** Seconds a client should wait after a 503 before retrying. */
 export const RETRY_AFTER_SECONDS = 1;
@@ -63,8 +64,8 @@ export function oauthErrorHandler(logger: Logger): ErrorRequestHandler {
       logger.error('unexpected error', {
         path: req.path,
         name: cause?.name,
-        message: cause?.message,
-        stack: cause?.stack,
+        message: redactTokens(cause?.message),
+        stack: redactTokens(cause?.stack),
       });
     }
     sendOAuthError(res, error);

@@ -72,8 +72,10 @@ export async function verifyAccessToken(
   } catch {
     return undefined;
   }
-  const header = decoded?.header;
+  const header = decoded?.header as (jwt.JwtHeader & { crit?: unknown; b64?: unknown }) | undefined;
   if (!header || typeof header.kid !== 'string') return undefined;
+  // We never issue `crit` or `b64`; a header carrying them asks for processing we do not do (RFC 7515 §4.1.11).
+  if (header.crit !== undefined || header.b64 !== undefined) return undefined;
   const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : '';
   if (typ !== AT_TYP && typ !== `application/${AT_TYP}`) return undefined;
   const key = await keys.verificationKey(header.kid);
