@@ -16,8 +16,10 @@ export type { TokenInfo } from './client/token-list';
 export { TokenManager } from './client/token-manager';
 export type { OAuthErrorCode } from './errors';
 export { ConfigError, OAuthError, StoreUnavailableError, ValidationError } from './errors';
+export type { AuthServerEvents, EventListener, Events, GuardEvents } from './events';
 export type { Guard } from './guard/create-guard';
 export { createGuard, TOKEN_EXPIRES_IN } from './guard/create-guard';
+export type { MetricsOption } from './metrics';
 export type { AuthServerOptions, Logger, RateLimitOptions } from './options/auth-server-options';
 export type { GuardOptions, IntrospectionOptions } from './options/guard-options';
 export type {

@@ -60,12 +60,12 @@ export function sendGuardError(res: Response, err: unknown, realm: string, logge
   if (error.status >= 500) {
     const cause = (error.cause ?? err) as Error | undefined;
     logger.error(
-      error.status === 503 ? 'guard could not check a token' : 'unexpected guard error',
       {
         name: cause?.name,
         message: redactTokens(cause?.message),
         ...(error.status === 500 ? { stack: redactTokens(cause?.stack) } : {}),
       },
+      error.status === 503 ? 'guard could not check a token' : 'unexpected guard error',
     );
   }
   if (error instanceof AuthenticationRequiredError) {

@@ -1,6 +1,8 @@
 // createGuard: resource-server middleware (RFC 6750) in local (shared store) or remote (RFC 7662) mode.
 import type { Request, RequestHandler, Response } from 'express';
-import { ConfigError } from '../errors';
+import { ConfigError, OAuthError } from '../errors';
+import { Events, type GuardEvents } from '../events';
+import { createMetrics } from '../metrics';
 import type { Logger } from '../options/auth-server-options';
 import { type GuardOptions, parseGuardOptions } from '../options/guard-options';
 import { epochSeconds } from '../server/context';
@@ -31,6 +33,10 @@ export interface Guard {
   requireScope(...scopes: string[]): RequestHandler;
   /** Admit only tokens holding a scope that names `service` and passes its role check now (SPEC B5). */
   requireService(service: string): RequestHandler;
+  /** Audit events: `guard.events.on('token.rejected', (e) => …)`. Payloads carry ids and reasons only. */
+  readonly events: Events<GuardEvents>;
+  /** An Express handler serving the Prometheus metrics (`metrics` option); ConfigError when off. */
+  metricsHandler(): RequestHandler;
 }
 
 export { TOKEN_EXPIRES_IN } from './challenge';
@@ -41,11 +47,11 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 function throttled(logger: Logger): Logger {
   let last = 0;
   return {
-    error(message, meta) {
+    error(fields, message) {
       const now = Date.now();
       if (now - last < 5000) return;
       last = now;
-      logger.error(message, meta);
+      logger.error(fields, message);
     },
   };
 }
@@ -70,7 +76,27 @@ export function createGuard(options: Readonly<GuardOptions>): Guard {
       );
   // What authenticate() verified, for the middleware after it; invisible to the application.
   const verifiedBy = new WeakMap<Request, VerifiedToken>();
-  const fail = (res: Response, err: unknown) => sendGuardError(res, err, config.realm, logger);
+  const events = new Events<GuardEvents>(config.logger);
+  const metrics = createMetrics('createGuard', config.metrics, 'guard', events);
+  const fail = (res: Response, err: unknown) => {
+    if (err instanceof InsufficientScopeError) {
+      const auth = res.req.auth;
+      events.emit('access.denied', {
+        scope: err.scope,
+        clientId: auth?.clientId ?? '',
+        subject: auth?.subject ?? '',
+      });
+    }
+    sendGuardError(res, err, config.realm, logger);
+  };
+  const rejected = (err: unknown): GuardEvents['token.rejected']['reason'] =>
+    err instanceof AuthenticationRequiredError
+      ? 'missing'
+      : err instanceof OAuthError && err.error === 'invalid_request'
+        ? 'malformed'
+        : err instanceof OAuthError && err.error === 'invalid_token'
+          ? 'invalid'
+          : 'unavailable';
 
   function verifiedOf(req: Request): VerifiedToken {
     const v = verifiedBy.get(req);
@@ -81,6 +107,7 @@ export function createGuard(options: Readonly<GuardOptions>): Guard {
 
   function authenticate(): RequestHandler {
     return async function authenticate(req, res, next) {
+      const start = metrics ? process.hrtime.bigint() : 0n;
       try {
         const token = readBearerToken(req);
         const v = await verifier.verify(token);
@@ -100,10 +127,22 @@ export function createGuard(options: Readonly<GuardOptions>): Guard {
         req.auth = auth;
         verifiedBy.set(req, v);
         res.setHeader(TOKEN_EXPIRES_IN, String(Math.max(0, v.expiresAt - now())));
+        events.emit('token.accepted', {
+          clientId: c.client_id,
+          subject: c.sub,
+          tenantId: c.tenant_id,
+          jti: c.jti,
+          expiresAt: v.expiresAt,
+          ...(c.device_id !== undefined ? { deviceId: c.device_id } : {}),
+        });
         exposeHeader(res, TOKEN_EXPIRES_IN);
       } catch (err) {
+        const reason = rejected(err);
+        events.emit('token.rejected', { reason });
+        metrics?.observe({ outcome: reason }, start);
         return fail(res, err);
       }
+      metrics?.observe({ outcome: 'accepted' }, start);
       next();
     };
   }
@@ -203,5 +242,11 @@ export function createGuard(options: Readonly<GuardOptions>): Guard {
     resolveIdentity,
     requireScope,
     requireService,
+    events,
+    metricsHandler: () => {
+      if (!metrics)
+        throw new ConfigError('createGuard: metricsHandler() needs the "metrics" option');
+      return metrics.handler();
+    },
   };
 }

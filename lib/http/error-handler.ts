@@ -55,18 +55,25 @@ export function sendOAuthError(res: import('express').Response, error: OAuthErro
 }
 
 /** Express error middleware: logs 5xx causes (never request bodies or tokens), answers JSON. */
-export function oauthErrorHandler(logger: Logger): ErrorRequestHandler {
+export function oauthErrorHandler(
+  logger: Logger,
+  onError?: (error: OAuthError) => void,
+): ErrorRequestHandler {
   return function tokenwardErrorHandler(err, req, res, next) {
     if (res.headersSent) return next(err);
     const error = toOAuthError(err);
+    onError?.(error);
     if (error.status === 500) {
       const cause = error.cause as Error | undefined;
-      logger.error('unexpected error', {
-        path: req.path,
-        name: cause?.name,
-        message: redactTokens(cause?.message),
-        stack: redactTokens(cause?.stack),
-      });
+      logger.error(
+        {
+          path: req.path,
+          name: cause?.name,
+          message: redactTokens(cause?.message),
+          stack: redactTokens(cause?.stack),
+        },
+        'unexpected error',
+      );
     }
     sendOAuthError(res, error);
   };

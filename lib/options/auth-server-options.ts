@@ -1,5 +1,6 @@
 // createAuthServer options: documented, defaulted, validated once at start-up.
 import { ConfigError } from '../errors';
+import type { MetricsOption } from '../metrics';
 import { MemoryStore } from '../store/memory-store';
 import type { Store } from '../store/store';
 import {
@@ -60,12 +61,15 @@ export interface AuthServerOptions {
   clientCacheTtl?: number;
   /** Token-endpoint rate limits, or false to turn them off. */
   rateLimit?: RateLimitOptions | false;
-  /** Receives internal errors (never tokens or secrets). Default: console.error. */
+  /** Receives internal errors (never tokens or secrets); pino-compatible. Default: console.error. */
   logger?: Logger;
+  /** Prometheus metrics (needs prom-client): true for a registry of its own, or `{ registry }`. Default off. */
+  metrics?: MetricsOption;
 }
 
 export interface Logger {
-  error(message: string, meta?: Record<string, unknown>): void;
+  /** pino-style: the structured fields first, then the message. */
+  error(fields: Record<string, unknown>, message: string): void;
 }
 
 const KNOWN: KeysEnum<AuthServerOptions> = {
@@ -84,6 +88,7 @@ const KNOWN: KeysEnum<AuthServerOptions> = {
   clientCacheTtl: true,
   rateLimit: true,
   logger: true,
+  metrics: true,
 };
 
 const DEFAULTS = Object.freeze({
@@ -121,6 +126,7 @@ export interface AuthServerConfig {
   clientCacheTtl: number;
   rateLimit: Required<RateLimitOptions> | false;
   logger: Logger;
+  metrics?: MetricsOption;
 }
 
 /** Validate and default createAuthServer options. Throws ConfigError. */
@@ -190,7 +196,8 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
     clientCacheTtl: seconds(f, 'clientCacheTtl', o.clientCacheTtl, 0, 60),
     rateLimit,
     logger: o.logger ?? {
-      error: (message, meta) => console.error(`[tokenward] ${message}`, meta ?? ''),
+      error: (fields, message) => console.error(`[tokenward] ${message}`, fields),
     },
+    ...(o.metrics ? { metrics: o.metrics } : {}),
   };
 }

@@ -1,5 +1,6 @@
 // createGuard options: local mode (shared store) or remote mode (RFC 7662 introspection), validated once.
 import { ConfigError } from '../errors';
+import type { MetricsOption } from '../metrics';
 import type { Store } from '../store/store';
 import {
   type LoadedKey,
@@ -50,6 +51,8 @@ export interface GuardOptions {
   jwksRefreshInterval?: number;
   /** Receives failures talking to the store or authorization server (never tokens). Default: console.error. */
   logger?: Logger;
+  /** Prometheus metrics (needs prom-client): true for a registry of its own, or `{ registry }`. Default off. */
+  metrics?: MetricsOption;
 }
 
 const KNOWN: KeysEnum<GuardOptions> = {
@@ -64,6 +67,7 @@ const KNOWN: KeysEnum<GuardOptions> = {
   registryCacheTtl: true,
   jwksRefreshInterval: true,
   logger: true,
+  metrics: true,
 };
 
 const KNOWN_INTROSPECTION: KeysEnum<IntrospectionOptions> = {
@@ -86,6 +90,7 @@ export interface GuardConfig {
   registryCacheTtl: number;
   jwksRefreshInterval: number;
   logger: Logger;
+  metrics?: MetricsOption;
   store?: Store;
   staticKeys?: LoadedKey[];
   introspection?: Required<Omit<IntrospectionOptions, 'endpoint'>> & { endpoint?: string };
@@ -162,8 +167,9 @@ export function parseGuardOptions(options: Readonly<GuardOptions>): GuardConfig 
     registryCacheTtl: seconds(F, 'registryCacheTtl', o.registryCacheTtl ?? 0, 0, 300),
     jwksRefreshInterval: seconds(F, 'jwksRefreshInterval', o.jwksRefreshInterval ?? 5, 1, 3600),
     logger: o.logger ?? {
-      error: (message, meta) => console.error(`[tokenward] ${message}`, meta ?? ''),
+      error: (fields, message) => console.error(`[tokenward] ${message}`, fields),
     },
+    ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.store ? { store: o.store } : {}),
     ...(o.keys ? { staticKeys: loadVerificationKeys(o.keys) } : {}),
     ...(introspection ? { introspection } : {}),

@@ -310,9 +310,17 @@ export function createAdmin(ctx: ServerContext) {
     deleteScope: (name: string) => store.deleteScope(name),
 
     /** Start signing with a new key; the old public key stays in the JWKS until its tokens expired. Returns the new kid. */
-    rotateKeys: () => ctx.keys.rotate(),
+    rotateKeys: async () => {
+      const kid = await ctx.keys.rotate();
+      ctx.events.emit('keys.rotated', { kid });
+      return kid;
+    },
     /** Revoke a grant (refresh-token family) and every token issued from it. */
-    revokeGrant: (grantId: string) => store.revokeGrant(grantId, ctx.now()),
+    revokeGrant: async (grantId: string) => {
+      const revoked = await store.revokeGrant(grantId, ctx.now());
+      if (revoked) ctx.events.emit('family.revoked', { grantId, by: 'admin' });
+      return revoked;
+    },
 
     /** Introspect any token as the introspection endpoint would (RFC 7662), without a client. */
     introspectToken: (token: string): Promise<IntrospectionResponse> => introspect(ctx, token),
@@ -325,11 +333,19 @@ export function createAdmin(ctx: ServerContext) {
       const refresh = parseRefreshToken(token);
       if (refresh) {
         const state = await store.getRefreshTokenState(refresh.grantId, refresh.hash, ctx.now());
-        return state !== undefined && (await store.revokeGrant(refresh.grantId, ctx.now()));
+        if (state === undefined || !(await store.revokeGrant(refresh.grantId, ctx.now())))
+          return false;
+        ctx.events.emit('family.revoked', { grantId: refresh.grantId, by: 'admin' });
+        return true;
       }
       const claims = await verifyAccessToken(token, ctx.keys, ctx.config);
       if (!claims) return false;
       await store.revokeAccessToken(claims.gid, claims.jti, ctx.now());
+      ctx.events.emit('access_token.revoked', {
+        grantId: claims.gid,
+        jti: claims.jti,
+        by: 'admin',
+      });
       return true;
     },
 
@@ -337,11 +353,18 @@ export function createAdmin(ctx: ServerContext) {
     listDeviceSessions: (tenantId: string, username: string) =>
       store.listDeviceSessions(tenantId, username, ctx.now()),
     /** End one device session: every token of it, in every app, is refused from the next request. */
-    revokeDeviceSession: (tenantId: string, username: string, deviceId: string) =>
-      store.revokeDeviceSession(tenantId, username, deviceId),
+    revokeDeviceSession: async (tenantId: string, username: string, deviceId: string) => {
+      const revoked = await store.revokeDeviceSession(tenantId, username, deviceId);
+      if (revoked)
+        ctx.events.emit('device_session.revoked', { tenantId, username, deviceId, count: 1 });
+      return revoked;
+    },
     /** End all of a user's device sessions; returns how many there were. */
-    revokeDeviceSessions: (tenantId: string, username: string) =>
-      store.revokeDeviceSessions(tenantId, username),
+    revokeDeviceSessions: async (tenantId: string, username: string) => {
+      const count = await store.revokeDeviceSessions(tenantId, username);
+      if (count > 0) ctx.events.emit('device_session.revoked', { tenantId, username, count });
+      return count;
+    },
   };
 }
 

@@ -2,6 +2,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import { invalidRequest, OAuthError } from '../errors';
+import type { AuthServerEvents, Events } from '../events';
+import { redactTokens } from '../http/redact';
 import type { ClientRecord, Store } from '../store/store';
 import { DUMMY_HASH, verifySecret } from '../tokens/secrets';
 import type { Params } from './params';
@@ -116,5 +118,34 @@ export class ClientAuthenticator {
       this.verified.delete(this.verified.keys().next().value as string);
     this.verified.set(id, { secretHash, digest });
     return true;
+  }
+}
+
+const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * `ctx.clients.authenticate`, emitting `client_auth.failed` on invalid_client. The claimed client
+ * id goes in the event only when it looks like an id (never something token-shaped).
+ */
+export async function authenticateClient(
+  ctx: { clients: ClientAuthenticator; events: Events<AuthServerEvents> },
+  req: Request,
+  params: Params,
+  allowPublic: boolean,
+  endpoint: 'token' | 'revocation' | 'introspection',
+): Promise<{ client: ClientRecord }> {
+  try {
+    return await ctx.clients.authenticate(req, params, allowPublic);
+  } catch (err) {
+    if (err instanceof OAuthError && err.error === 'invalid_client') {
+      let claimed = params.client_id;
+      try {
+        claimed ??= parseBasic(req.headers.authorization)?.id;
+      } catch {}
+      const safe =
+        claimed !== undefined && CLIENT_ID.test(claimed) && redactTokens(claimed) === claimed;
+      ctx.events.emit('client_auth.failed', { ...(safe ? { clientId: claimed } : {}), endpoint });
+    }
+    throw err;
   }
 }

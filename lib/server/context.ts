@@ -1,4 +1,7 @@
 // The per-server context handed to endpoints and grants: parsed config, store, key ring, clock.
+
+import type { AuthServerEvents, Events } from '../events';
+import type { Metrics } from '../metrics';
 import type { AuthServerConfig } from '../options/auth-server-options';
 import type { Store } from '../store/store';
 import type { KeyRing } from '../tokens/signing-keys';
@@ -9,6 +12,8 @@ export interface ServerContext {
   store: Store;
   keys: KeyRing;
   clients: ClientAuthenticator;
+  events: Events<AuthServerEvents>;
+  metrics?: Metrics;
   /** Epoch seconds. */
   now(): number;
 }

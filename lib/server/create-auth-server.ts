@@ -1,5 +1,8 @@
 // createAuthServer: the authorization server as an Express router plus its admin API.
-import type { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
+import { ConfigError } from '../errors';
+import { type AuthServerEvents, Events } from '../events';
+import { createMetrics } from '../metrics';
 import { type AuthServerOptions, parseAuthServerOptions } from '../options/auth-server-options';
 import type { Store } from '../store/store';
 import { KeyRing } from '../tokens/signing-keys';
@@ -19,6 +22,10 @@ export interface AuthServer {
   /** The JWKS as served at jwks_uri. */
   jwks(): Promise<{ keys: JsonWebKey[] }>;
   readonly admin: Admin;
+  /** Audit events: `auth.events.on('token.issued', (e) => …)`. Payloads carry ids, never credentials. */
+  readonly events: Events<AuthServerEvents>;
+  /** An Express handler serving the Prometheus metrics (`metrics` option); ConfigError when off. */
+  metricsHandler(): RequestHandler;
 }
 
 /**
@@ -35,6 +42,7 @@ export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServ
     store: config.store,
     now: epochSeconds,
     clients: new ClientAuthenticator(config.store, config.clientCacheTtl * 1000),
+    events: new Events<AuthServerEvents>(config.logger),
     keys: new KeyRing(config.store, {
       alg: config.signingAlg,
       ...(config.staticKeys ? { staticKeys: config.staticKeys } : {}),
@@ -45,6 +53,8 @@ export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServ
       now: epochSeconds,
     }),
   };
+  const metrics = createMetrics('createAuthServer', config.metrics, 'auth', ctx.events);
+  if (metrics) ctx.metrics = metrics;
   let router: Router | undefined;
   return {
     issuer: config.issuer,
@@ -56,5 +66,11 @@ export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServ
     metadata: () => metadataDocument(ctx),
     jwks: () => ctx.keys.jwks(),
     admin: createAdmin(ctx),
+    events: ctx.events,
+    metricsHandler: () => {
+      if (!metrics)
+        throw new ConfigError('createAuthServer: metricsHandler() needs the "metrics" option');
+      return metrics.handler();
+    },
   };
 }

@@ -3,6 +3,7 @@ import type { RequestHandler } from 'express';
 import { OAuthError } from '../errors';
 import { type AccessTokenClaims, verifyAccessToken } from '../tokens/access-token';
 import { parseRefreshToken } from '../tokens/refresh-token';
+import { authenticateClient } from './client-auth';
 import type { ServerContext } from './context';
 import { readParams, required } from './params';
 
@@ -141,7 +142,7 @@ async function registryFacts(
 export function introspectionEndpoint(ctx: ServerContext): RequestHandler {
   return async function introspectionEndpoint(req, res) {
     const params = readParams(req);
-    const { client } = await ctx.clients.authenticate(req, params, false);
+    const { client } = await authenticateClient(ctx, req, params, false, 'introspection');
     if (!client.introspect)
       throw new OAuthError('unauthorized_client', 'client is not allowed to introspect', 403);
     const token = required(params, 'token', 8192);

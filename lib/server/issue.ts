@@ -96,6 +96,18 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
         }
       : undefined,
   );
+  ctx.events.emit('token.issued', {
+    grantType: grant.grantType,
+    clientId: grant.clientId,
+    tenantId: grant.tenantId,
+    subject: grant.subject,
+    grantId: grant.id,
+    jti,
+    scope: req.scope,
+    refreshToken: refresh !== undefined,
+    ...(grant.deviceId ? { deviceId: grant.deviceId } : {}),
+    ...(grant.localUser ? { localUser: grant.localUser } : {}),
+  });
   return {
     access_token: access,
     token_type: 'Bearer',

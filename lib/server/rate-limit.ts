@@ -40,11 +40,13 @@ export function tokenRateLimiters(ctx: ServerContext): RequestHandler[] {
       keyGenerator: key,
       ...(skip ? { skip: (req: Request) => skip(req) } : {}),
       ...(ctx.store.rateLimitStore ? { store: ctx.store.rateLimitStore(`${name}:`) } : {}),
-      handler: (_req, res) =>
+      handler: (_req, res) => {
+        ctx.events.emit('rate_limited', { limiter: name as 'client' | 'user' | 'ip' });
         sendOAuthError(
           res,
           new OAuthError('temporarily_unavailable', 'rate limit exceeded; retry later', 429),
-        ),
+        );
+      },
     });
   return [
     make('client', limits.perClient, (req) => `c:${claimedClientId(req) ?? `ip:${ip(req)}`}`),

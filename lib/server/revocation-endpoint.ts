@@ -3,6 +3,7 @@ import type { RequestHandler } from 'express';
 import { invalidRequest } from '../errors';
 import { verifyAccessToken } from '../tokens/access-token';
 import { parseRefreshToken } from '../tokens/refresh-token';
+import { authenticateClient } from './client-auth';
 import type { ServerContext } from './context';
 import { readParams, required } from './params';
 
@@ -11,7 +12,7 @@ const notYours = () => invalidRequest('token was not issued to this client');
 export function revocationEndpoint(ctx: ServerContext): RequestHandler {
   return async function revocationEndpoint(req, res) {
     const params = readParams(req);
-    const { client } = await ctx.clients.authenticate(req, params, true);
+    const { client } = await authenticateClient(ctx, req, params, true, 'revocation');
     const token = required(params, 'token', 8192);
     // token_type_hint is only a hint (RFC 7009 §2.1): the token's shape tells us its type.
     const refresh = parseRefreshToken(token);
@@ -23,6 +24,12 @@ export function revocationEndpoint(ctx: ServerContext): RequestHandler {
         ctx.now(),
       );
       if (result === 'client_mismatch') throw notYours();
+      if (result === 'revoked')
+        ctx.events.emit('family.revoked', {
+          grantId: refresh.grantId,
+          by: 'revocation',
+          clientId: client.id,
+        });
     } else {
       const claims = await verifyAccessToken(token, ctx.keys, {
         issuer: ctx.config.issuer,
@@ -32,6 +39,11 @@ export function revocationEndpoint(ctx: ServerContext): RequestHandler {
       if (claims) {
         if (claims.client_id !== client.id) throw notYours();
         await ctx.store.revokeAccessToken(claims.gid, claims.jti, ctx.now());
+        ctx.events.emit('access_token.revoked', {
+          grantId: claims.gid,
+          jti: claims.jti,
+          by: 'revocation',
+        });
       }
     }
     // Unknown, expired and already revoked tokens all answer 200 (RFC 7009 §2.2).

@@ -22,7 +22,10 @@ function methodNotAllowed(allow: string): RequestHandler {
 export function buildRouter(ctx: ServerContext): Router {
   const router = Router();
   const base = ctx.config.issuerPath;
-  const errors = oauthErrorHandler(ctx.config.logger);
+  const errors = (endpoint: 'token' | 'revocation' | 'introspection' | 'jwks') =>
+    oauthErrorHandler(ctx.config.logger, (error) => {
+      if (error.status === 503) ctx.events.emit('store.unavailable', { endpoint });
+    });
   const form = express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 32 });
   const metadata = metadataEndpoint(ctx);
 
@@ -31,12 +34,43 @@ export function buildRouter(ctx: ServerContext): Router {
     ? [`${PATHS.metadata}${base}`, `${base}${PATHS.metadata}`]
     : [PATHS.metadata];
   for (const path of metadataPaths) router.get(path, metadata).all(path, methodNotAllowed('GET'));
-  router.get(`${base}${PATHS.jwks}`, jwksEndpoint(ctx), errors);
+  router.get(`${base}${PATHS.jwks}`, jwksEndpoint(ctx), errors('jwks'));
   router.all(`${base}${PATHS.jwks}`, methodNotAllowed('GET'));
 
-  router.post(`${base}${PATHS.token}`, form, ...tokenRateLimiters(ctx), tokenEndpoint(ctx), errors);
-  router.post(`${base}${PATHS.revocation}`, form, revocationEndpoint(ctx), errors);
-  router.post(`${base}${PATHS.introspection}`, form, introspectionEndpoint(ctx), errors);
+  // Request durations by endpoint and status, when metrics are on.
+  const timed = (endpoint: string): RequestHandler =>
+    function timed(_req, res, next) {
+      const { metrics } = ctx;
+      if (metrics) {
+        const start = process.hrtime.bigint();
+        res.once('finish', () =>
+          metrics.observe({ endpoint, status: String(res.statusCode) }, start),
+        );
+      }
+      next();
+    };
+  router.post(
+    `${base}${PATHS.token}`,
+    timed('token'),
+    form,
+    ...tokenRateLimiters(ctx),
+    tokenEndpoint(ctx),
+    errors('token'),
+  );
+  router.post(
+    `${base}${PATHS.revocation}`,
+    timed('revocation'),
+    form,
+    revocationEndpoint(ctx),
+    errors('revocation'),
+  );
+  router.post(
+    `${base}${PATHS.introspection}`,
+    timed('introspection'),
+    form,
+    introspectionEndpoint(ctx),
+    errors('introspection'),
+  );
   for (const p of [PATHS.token, PATHS.revocation, PATHS.introspection]) {
     router.all(`${base}${p}`, methodNotAllowed('POST'));
   }

@@ -23,7 +23,14 @@ export const passwordGrant: Grant = {
     const user = await ctx.store.getUser(client.tenantId, username);
     // Unknown users cost the same scrypt as wrong passwords and get the same answer (no enumeration).
     const ok = await verifySecret(password, user?.passwordHash ?? DUMMY_HASH);
-    if (!user || !ok) throw new OAuthError('invalid_grant', 'invalid username or password');
+    if (!user || !ok) {
+      ctx.events.emit('password.failed', {
+        clientId: client.id,
+        tenantId: client.tenantId,
+        username,
+      });
+      throw new OAuthError('invalid_grant', 'invalid username or password');
+    }
     return issueNewGrant(ctx, {
       client,
       grantType: 'password',

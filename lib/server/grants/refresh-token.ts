@@ -69,6 +69,17 @@ export const refreshTokenGrant: Grant = {
       },
     });
     if (!result.ok) {
+      if (result.reason === 'reused') {
+        ctx.events.emit('refresh.reused', { clientId: client.id, grantId: parsed.grantId });
+        ctx.events.emit('family.revoked', {
+          grantId: parsed.grantId,
+          by: 'reuse',
+          clientId: client.id,
+        });
+      } else if (result.reason === 'expired' && parsed.grantId.includes('~')) {
+        // Device-bound grant: an ended device session is the usual cause.
+        ctx.events.emit('device_session.expired', { clientId: client.id, grantId: parsed.grantId });
+      }
       if (result.reason === 'invalid_scope') {
         throw new OAuthError(
           'invalid_scope',
@@ -78,6 +89,15 @@ export const refreshTokenGrant: Grant = {
       throw new OAuthError('invalid_grant', REASONS[result.reason]);
     }
     const scope = requested?.join(' ') ?? result.grant.scope;
+    ctx.events.emit('token.refreshed', {
+      clientId: client.id,
+      tenantId: result.grant.tenantId,
+      subject: result.grant.subject,
+      grantId: result.grant.id,
+      jti,
+      retried: result.retried,
+      ...(result.grant.deviceId ? { deviceId: result.grant.deviceId } : {}),
+    });
     const access = await signAccessToken(
       accessClaims(ctx, result.grant, scope, jti, now),
       ctx.keys,

@@ -1,0 +1,115 @@
+// Typed audit events of the authorization server and the guard: ids and reasons only, never a credential.
+import type { Logger } from './options/auth-server-options';
+
+/** Events of `auth.events` (SPEC: who got a token, which family was revoked and why, …). */
+export interface AuthServerEvents {
+  'token.issued': {
+    grantType: 'client_credentials' | 'password';
+    clientId: string;
+    tenantId: string;
+    subject: string;
+    grantId: string;
+    jti: string;
+    scope: string;
+    refreshToken: boolean;
+    deviceId?: string;
+    localUser?: string;
+  };
+  'token.refreshed': {
+    clientId: string;
+    tenantId: string;
+    subject: string;
+    grantId: string;
+    jti: string;
+    /** A retry within the leeway, or of an abandoned rotation. */
+    retried: boolean;
+    deviceId?: string;
+  };
+  /** An already-rotated refresh token was replayed; its family is now revoked. */
+  'refresh.reused': { clientId: string; grantId: string };
+  'family.revoked': { grantId: string; by: 'revocation' | 'reuse' | 'admin'; clientId?: string };
+  'access_token.revoked': { grantId: string; jti: string; by: 'revocation' | 'admin' };
+  /** A refresh was refused because the device session ended (idle or revoked). */
+  'device_session.expired': { clientId: string; grantId: string };
+  'device_session.revoked': {
+    tenantId: string;
+    username: string;
+    deviceId?: string;
+    count: number;
+  };
+  'client_auth.failed': { clientId?: string; endpoint: 'token' | 'revocation' | 'introspection' };
+  'password.failed': { clientId: string; tenantId: string; username: string };
+  rate_limited: { limiter: 'client' | 'user' | 'ip' };
+  'store.unavailable': { endpoint: 'token' | 'revocation' | 'introspection' | 'jwks' };
+  'keys.rotated': { kid: string };
+}
+
+/** Events of `guard.events`. */
+export interface GuardEvents {
+  'token.accepted': {
+    clientId: string;
+    subject: string;
+    tenantId: string;
+    jti: string;
+    expiresAt: number;
+    deviceId?: string;
+  };
+  'token.rejected': {
+    reason: 'missing' | 'malformed' | 'invalid' | 'unavailable';
+  };
+  'access.denied': { scope: string; clientId: string; subject: string };
+}
+
+export type EventListener<M, E extends keyof M> = (payload: M[E]) => void;
+
+/**
+ * A tiny typed emitter. Listeners run after the current request's work (setImmediate), so one
+ * that throws or is slow neither breaks nor delays a response; a throw is logged and dropped.
+ *
+ * @example auth.events.on('refresh.reused', ({ clientId, grantId }) => alert(clientId, grantId));
+ */
+export class Events<M> {
+  private readonly listeners = new Map<keyof M, Set<(payload: never) => void>>();
+  /** Called synchronously for every event (metrics); must not throw. */
+  tap?: (name: keyof M, payload: M[keyof M]) => void;
+
+  constructor(private readonly logger: Logger) {}
+
+  /** Listen to `name`; returns a function that stops listening. */
+  on<E extends keyof M>(name: E, listener: EventListener<M, E>): () => void {
+    const set = this.listeners.get(name) ?? new Set();
+    this.listeners.set(name, set);
+    set.add(listener as (payload: never) => void);
+    return () => this.off(name, listener);
+  }
+
+  off<E extends keyof M>(name: E, listener: EventListener<M, E>): void {
+    this.listeners.get(name)?.delete(listener as (payload: never) => void);
+  }
+
+  emit<E extends keyof M>(name: E, payload: M[E]): void {
+    try {
+      this.tap?.(name, payload as M[keyof M]);
+    } catch {
+      // metrics must never break a request
+    }
+    const set = this.listeners.get(name);
+    if (!set || set.size === 0) return;
+    const frozen = Object.freeze({ ...payload });
+    setImmediate(() => {
+      for (const listener of set) {
+        try {
+          (listener as (p: Readonly<M[E]>) => void)(frozen);
+        } catch (err) {
+          this.logger.error(
+            {
+              event: String(name),
+              name: (err as Error)?.name,
+            },
+            'event listener threw',
+          );
+        }
+      }
+    });
+  }
+}
