@@ -1,7 +1,10 @@
 // The "cloud print" resource server of the sample: a remote-mode guard in front of a tiny print-job API.
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import path from 'node:path';
 import express, { type RequestHandler } from 'express';
 import { createGuard } from '../lib';
+import { bundleClient } from '../scripts/client-bundle.cjs';
 
 export interface PrintServerOptions {
   /** The authorization server's issuer. */
@@ -12,6 +15,50 @@ export interface PrintServerOptions {
   clientSecret: string;
   /** Seconds an introspection answer is reused (default 1). */
   cacheTtl?: number;
+  /** The authorization server's device idle TTL, shown on the demo page. */
+  deviceIdleTtl?: number;
+}
+
+const DEMO_DIR = path.join(__dirname, 'demo-page');
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * `GET /demo`: a page where two apps of one device sign in with the browser TokenManager and call
+ * this API. Its client bundle is built into memory by esbuild when the server starts, so the page
+ * works without `npm run build`.
+ */
+function demoPage(options: PrintServerOptions): express.Router {
+  const bundle = bundleClient();
+  bundle.catch((err: unknown) => {
+    console.error(
+      'demo page: the tokenward/client bundle could not be built:',
+      err instanceof Error ? err.message : err,
+    );
+  });
+  const html = readFileSync(path.join(DEMO_DIR, 'index.html'), 'utf8')
+    .replace('%ISSUER%', () => escapeHtml(options.issuer))
+    .replace('%DEVICE_IDLE_TTL%', () => escapeHtml(String(options.deviceIdleTtl ?? '')));
+  const script = readFileSync(path.join(DEMO_DIR, 'demo.js'), 'utf8');
+  const router = express.Router();
+  router.get('/demo', (_req, res) => {
+    res.set('Cache-Control', 'no-cache').type('html').send(html);
+  });
+  router.get('/demo/demo.js', (_req, res) => {
+    res.set('Cache-Control', 'no-cache').type('text/javascript').send(script);
+  });
+  router.get('/demo/tokenward-client.mjs', async (_req, res) => {
+    try {
+      const text = await bundle;
+      res.set('Cache-Control', 'no-cache').type('text/javascript').send(text);
+    } catch {
+      res
+        .status(503)
+        .type('text/plain')
+        .send('the client bundle could not be built: see the log\n');
+    }
+  });
+  return router;
 }
 
 /** Allows the demo page (any origin) to call the API with a bearer token; the guard exposes Token-Expires-In. */
@@ -41,8 +88,11 @@ export async function startPrintServer(options: PrintServerOptions): Promise<Ser
   const app = express();
   app.use(cors);
   app.get('/', (_req, res) => {
-    res.type('text/plain').send('cloud print API: GET /me, GET|POST /print/jobs, GET /scan\n');
+    res
+      .type('text/plain')
+      .send('cloud print API: GET /me, GET|POST /print/jobs, GET /scan; demo page: GET /demo\n');
   });
+  app.use(demoPage(options));
   // Who the token acts for (SPEC B4), and its scopes and expiry.
   app.get('/me', guard.authenticate(), guard.resolveIdentity(), (req, res) => {
     const { identity, clientId, scopes, deviceId, expiresAt } = req.auth ?? {};

@@ -1,7 +1,7 @@
 // The whole sample: authorization server and cloud-print resource server, on MemoryStore or RedisStore.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express from 'express';
+import express, { type RequestHandler } from 'express';
 import Redis from 'ioredis';
 import { type AuthServer, createAuthServer, MemoryStore, RedisStore } from '../lib';
 import { startPrintServer } from './print-server';
@@ -25,6 +25,21 @@ export interface Sample {
   storeName: string;
   deviceIdleTtl: number;
   close(): Promise<void>;
+}
+
+/** CORS for browser pages of `origins` only (no cookies are involved: no credentials allowed). */
+function corsFor(origins: ReadonlySet<string>): RequestHandler {
+  return (req, res, next) => {
+    const origin = req.headers.origin;
+    if (origin === undefined || !origins.has(origin)) return next();
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    res.vary('Origin');
+    if (req.method !== 'OPTIONS') return next();
+    res.setHeader('Access-Control-Allow-Methods', 'GET, POST');
+    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+    res.setHeader('Access-Control-Max-Age', '600');
+    res.status(204).end();
+  };
 }
 
 /** Start both servers, seeded with the demo records. */
@@ -51,7 +66,11 @@ export async function startSample(options: SampleOptions): Promise<Sample> {
     deviceIdleTtl: options.deviceIdleTtl ?? 300,
   });
   await seedDemo(auth);
+  // The demo page (GET /demo on the print server, another origin) signs in from the browser: the
+  // router sends no CORS headers, so the sample lets that one origin read the AS's answers.
+  const pageOrigins = new Set<string>();
   const app = express();
+  app.use(corsFor(pageOrigins));
   app.use(auth.router());
   ready = app;
   const printServer = await startPrintServer({
@@ -59,8 +78,11 @@ export async function startSample(options: SampleOptions): Promise<Sample> {
     port: options.printPort,
     clientId: DEMO.printService.id,
     clientSecret: DEMO.printService.secret,
+    deviceIdleTtl: options.deviceIdleTtl ?? 300,
   });
-  const printUrl = `http://localhost:${(printServer.address() as AddressInfo).port}`;
+  const printPort = (printServer.address() as AddressInfo).port;
+  const printUrl = `http://localhost:${printPort}`;
+  pageOrigins.add(printUrl).add(`http://127.0.0.1:${printPort}`);
   const closeServer = (s: http.Server) =>
     new Promise<void>((resolve) => {
       // Connections still open after 3 s are cut so shutdown cannot hang on keep-alive clients.

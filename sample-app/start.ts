@@ -21,6 +21,7 @@ async function main(): Promise<void> {
     revocation:    ${m.revocation_endpoint}
     introspection: ${m.introspection_endpoint}
   cloud print API:      ${printUrl}  (remote-mode guard, introspecting as ${DEMO.printService.id})
+  demo page:            ${printUrl}/demo  (two apps on one device in your browser; DEVICE_IDLE_TTL=10 to watch sessions idle)
 
 Try:
   curl -s -u ${ps} -d grant_type=client_credentials -d scope=print ${m.token_endpoint}

@@ -1,0 +1,260 @@
+// The demo page's script: two apps (browser TokenManagers) on one device, calling the print API.
+import { LocalStorage, TokenManager } from '/demo/tokenward-client.mjs';
+
+const HINT = 'Token-Expires-In';
+const api = globalThis.location.origin;
+const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.getAttribute('content');
+const issuer = meta('tokenward-issuer') ?? '';
+
+// One LocalStorage for both apps: each app's session lives under its own key, the device id
+// under one key per issuer, so both TokenManagers present the same device id (SPEC B3).
+const storage = new LocalStorage();
+
+const APPS = [
+  { label: 'A', clientId: 'mobile-app' },
+  { label: 'B', clientId: 'print-app' },
+].map((a) => ({
+  ...a,
+  tm: undefined,
+  panel: undefined,
+  /** `tenant/username` signed in, or undefined. */
+  user: undefined,
+  /** Last known seconds left: `{ seconds, at, source }`. */
+  hint: undefined,
+  /** Set by "renew": the next API answer is reported to the TokenManager as due. */
+  forceDue: false,
+}));
+
+const time = () => new Date().toLocaleTimeString(undefined, { hour12: false });
+const field = (app, name) => app.panel.querySelector(`[data-field="${name}"]`);
+const setText = (app, name, text) => {
+  field(app, name).textContent = text;
+};
+
+function log(app, text) {
+  const li = document.createElement('li');
+  li.textContent = `${time()}  ${text}`;
+  const list = field(app, 'log');
+  list.prepend(li);
+  while (list.children.length > 40) list.lastElementChild.remove();
+}
+
+/**
+ * Seconds left on the device session, seen by `from`: both apps' tokens expire at the session's
+ * idle deadline (in the sample their JWT `exp` is later), which every call, renewal or sign-in of either app
+ * postpones — so the news goes to every app signed in as the same user on this device.
+ */
+function sawExpiry(from, seconds, source) {
+  const at = Date.now();
+  for (const app of APPS) {
+    const same = app === from || (from.user !== undefined && app.user === from.user);
+    if (!same) continue;
+    const via = app === from ? source : `${from.clientId}: ${source} (same device session)`;
+    app.hint = { seconds, at, source: `${via} at ${time()}` };
+  }
+}
+
+/** The TokenManager's fetch: sees every answer of the API (retries included) to read the hint. */
+function fetchFor(app) {
+  return async (input, init) => {
+    const res = await globalThis.fetch(input, init);
+    const url = new URL(input instanceof Request ? input.url : String(input), api);
+    if (url.origin !== api) return res;
+    const header = res.headers.get(HINT);
+    if (header !== null && /^\d+$/.test(header))
+      sawExpiry(app, Number(header), `${init?.method ?? 'GET'} ${url.pathname} → ${res.status}`);
+    if (!app.forceDue) return res;
+    // The TokenManager has no renew() of its own: a hint of 0 is how a resource server tells it
+    // its token is due, so "renew" reports this one answer as 0 and the TokenManager renews.
+    app.forceDue = false;
+    const headers = new Headers(res.headers);
+    headers.set(HINT, '0');
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+  };
+}
+
+function describeError(err) {
+  return err?.code ? `${err.code}${err.message ? `: ${err.message}` : ''}` : String(err);
+}
+
+async function readJson(res) {
+  try {
+    return await res.json();
+  } catch {
+    return {};
+  }
+}
+
+async function callApi(app) {
+  try {
+    const me = await app.tm.fetch(`${api}/me`);
+    const body = await readJson(me);
+    setText(app, 'me-status', String(me.status));
+    if (me.ok && body.identity) {
+      const { kind, id, tenantId } = body.identity;
+      if (kind === 'user') app.user = `${tenantId}/${id}`;
+      setText(
+        app,
+        'identity',
+        `${kind} ${id} (tenant ${tenantId}), client ${body.clientId}, device ${body.deviceId ?? '—'}`,
+      );
+    } else setText(app, 'identity', `— (${body.error ?? me.status})`);
+    log(app, `GET /me → ${me.status}, ${HINT}: ${me.headers.get(HINT) ?? '—'}`);
+    const jobs = await app.tm.fetch(`${api}/print/jobs`);
+    const list = await readJson(jobs);
+    setText(
+      app,
+      'jobs-status',
+      jobs.ok
+        ? `${jobs.status} (${list.jobs?.length ?? 0} jobs)`
+        : `${jobs.status} ${list.error ?? ''}`,
+    );
+    log(app, `GET /print/jobs → ${jobs.status}, ${HINT}: ${jobs.headers.get(HINT) ?? '—'}`);
+  } catch (err) {
+    setText(app, 'me-status', `call failed: ${describeError(err)}`);
+    log(app, `call failed: ${describeError(err)}`);
+  }
+}
+
+async function renew(app) {
+  const before = app.tm.tokens()[0]?.priority;
+  try {
+    app.forceDue = true;
+    const res = await app.tm.fetch(`${api}/me`);
+    await res.body?.cancel();
+    await app.tm.getAccessToken(); // waits for the renewal the answer started
+    log(app, `renew: priority ${before ?? '—'} → ${app.tm.tokens()[0]?.priority ?? '—'}`);
+  } catch (err) {
+    log(app, `renew failed: ${describeError(err)}`);
+  } finally {
+    app.forceDue = false;
+  }
+}
+
+async function signIn(app) {
+  const username = field(app, 'username').value;
+  const password = field(app, 'password').value;
+  const previous = app.user;
+  app.user = `acme/${username}`; // both demo apps belong to tenant acme
+  try {
+    await app.tm.signIn(username, password);
+  } catch (err) {
+    app.user = previous;
+    log(app, `sign-in failed: ${describeError(err)}`);
+  }
+}
+
+async function signOut(app) {
+  const { revoked } = await app.tm.signOut();
+  log(app, `sign out: ${revoked ? 'family revoked at the authorization server' : 'nothing held'}`);
+}
+
+function watch(app) {
+  const { tm } = app;
+  const seconds = (expiresAt) => Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
+  tm.on('signed-in', ({ expiresAt }) => {
+    sawExpiry(app, seconds(expiresAt), 'sign-in (expires_in)');
+    log(app, `signed in as ${app.user?.split('/')[1]}: priority ${tm.tokens()[0]?.priority}`);
+  });
+  tm.on('renewed', ({ expiresAt, adopted }) => {
+    sawExpiry(app, seconds(expiresAt), 'renewal (expires_in)');
+    log(app, `renewed${adopted ? ' (by another tab)' : ''}: priority ${tm.tokens()[0]?.priority}`);
+  });
+  tm.on('renewal-failed', ({ error, signedOut }) => {
+    log(app, `renewal failed: ${describeError(error)}${signedOut ? ' — signed out' : ''}`);
+  });
+  tm.on('signed-out', ({ reason }) => {
+    app.user = undefined;
+    app.hint = undefined;
+    log(app, `signed out (${reason})`);
+  });
+}
+
+function render(app, signedIn) {
+  const state = field(app, 'state');
+  state.textContent = signedIn
+    ? `signed in${app.user ? ` as ${app.user.split('/')[1]}` : ''}`
+    : 'signed out';
+  state.classList.toggle('signed-out', !signedIn);
+  const countdown = field(app, 'countdown');
+  if (app.hint && signedIn) {
+    const elapsed = Math.floor((Date.now() - app.hint.at) / 1000);
+    const left = Math.max(0, app.hint.seconds - elapsed);
+    countdown.textContent = String(left);
+    countdown.classList.toggle('low', left <= 1);
+    setText(app, 'countdown-source', `from ${app.hint.source}`);
+  } else {
+    countdown.textContent = '—';
+    countdown.classList.remove('low');
+    setText(app, 'countdown-source', '');
+  }
+  const rows = app.tm.tokens().map((t, i) => {
+    const tr = document.createElement('tr');
+    const left = Math.max(0, Math.ceil((t.expiresAt - Date.now()) / 1000));
+    for (const text of [
+      `${t.priority}${i === 0 ? ' (sent)' : ''}`,
+      t.fingerprint,
+      t.scope ?? '—',
+      `${left} s`,
+    ]) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      tr.append(td);
+    }
+    return tr;
+  });
+  field(app, 'tokens').replaceChildren(...rows);
+}
+
+async function renderAll() {
+  const signedIn = await Promise.all(APPS.map((app) => app.tm.isSignedIn()));
+  APPS.forEach((app, i) => {
+    render(app, signedIn[i]);
+  });
+}
+
+async function main() {
+  for (const el of document.querySelectorAll('[data-field="issuer"]')) el.textContent = issuer;
+  for (const el of document.querySelectorAll('[data-field="idle-ttl"]'))
+    el.textContent = meta('tokenward-device-idle-ttl') || '?';
+  const template = document.getElementById('app-panel');
+  const container = document.getElementById('apps');
+  for (const app of APPS) {
+    app.panel = template.content.firstElementChild.cloneNode(true);
+    app.panel.dataset.app = app.clientId;
+    for (const el of app.panel.querySelectorAll('[data-field="label"]')) el.textContent = app.label;
+    setText(app, 'client-id', app.clientId);
+    container.append(app.panel);
+    app.tm = new TokenManager({ issuer, clientId: app.clientId, storage, fetch: fetchFor(app) });
+    watch(app);
+    // One action at a time per app; `data-actions` counts finished ones (the test waits on it).
+    const action = (fn) => async (event) => {
+      event.preventDefault();
+      if (app.panel.dataset.busy === 'true') return;
+      app.panel.dataset.busy = 'true';
+      try {
+        await fn(app);
+      } finally {
+        // Every panel: an app's activity moves the other app's countdown too.
+        await renderAll().catch(() => undefined);
+        app.panel.dataset.busy = 'false';
+        app.panel.dataset.actions = String(Number(app.panel.dataset.actions ?? 0) + 1);
+      }
+    };
+    field(app, 'sign-in-form').addEventListener('submit', action(signIn));
+    app.panel.querySelector('[data-action="call"]').addEventListener('click', action(callApi));
+    app.panel.querySelector('[data-action="renew"]').addEventListener('click', action(renew));
+    app.panel.querySelector('[data-action="sign-out"]').addEventListener('click', action(signOut));
+  }
+  const ids = await Promise.all(APPS.map((a) => a.tm.deviceId()));
+  document.querySelector('[data-field="device-id"]').textContent = [...new Set(ids)].join(' / ');
+  await renderAll();
+  setInterval(() => {
+    renderAll().catch(() => undefined);
+  }, 250);
+  document.body.dataset.ready = 'true';
+}
+
+main().catch((err) => {
+  document.body.prepend(`The demo page failed to start: ${describeError(err)}`);
+});
