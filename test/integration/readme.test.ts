@@ -48,11 +48,11 @@ describe('README commands', () => {
         .replaceAll('http://localhost:4100', sample.printUrl);
       const { stdout } = await bash(tour);
       const lines = stdout.split('\n');
-      const after = (marker: string) => lines[lines.findIndex((l) => l.startsWith(marker)) + 1];
-      expect(after('B2:')).toMatch(/^200 Token-Expires-In: \d+$/);
-      expect(after('B1: rotate twice')).toMatch(/^200 /);
+      const lineAfter = (marker: string) => lines[lines.findIndex((l) => l.startsWith(marker)) + 1];
+      expect(lineAfter('B2:')).toMatch(/^200 Token-Expires-In: \d+$/);
+      expect(lineAfter('B1: rotate twice')).toMatch(/^200 /);
       expect(stdout).toContain('revoke: 200');
-      expect(after('revoke: 200')).toContain('"error":"invalid_grant"');
+      expect(lineAfter('revoke: 200')).toContain('"error":"invalid_grant"');
       expect(stdout).toMatch(/401 Token-Expires-In: \n/);
       const reuse = lines.slice(lines.findIndex((l) => l.startsWith('B1: replaying')) + 1);
       expect(reuse[0]).toContain('invalid_grant');
