@@ -1,5 +1,5 @@
 // `npm run demo`: a scripted client walking through SPEC B1–B5 against the sample; exits 1 if any step misbehaves.
-import { startSample } from './sample';
+import { onEachEvent, startSample } from './sample';
 import { DEMO } from './seed';
 
 /** Seconds of device-session idleness when the demo starts its own sample. */
@@ -19,6 +19,8 @@ interface TokenPair {
 }
 
 let failures = 0;
+/** Audit events of a sample the demo started itself, printed under the step that caused them. */
+const seen: string[] = [];
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
 class Unexpected extends Error {}
@@ -30,8 +32,10 @@ function expect(what: string, ok: boolean, detail: string): void {
 async function step(title: string, run: () => Promise<string[]>): Promise<void> {
   try {
     const lines = await run();
+    await new Promise((r) => setImmediate(r)); // listeners run after the responses
     console.log(`\n✓ ${title}`);
     for (const line of lines) console.log(`    ${line}`);
+    for (const line of seen.splice(0)) console.log(`      ${line}`);
   } catch (err) {
     failures++;
     console.log(`\n✗ ${title}\n    ${err instanceof Unexpected ? err.message : String(err)}`);
@@ -115,6 +119,7 @@ async function sampleUrls(): Promise<{
     }
   }
   const sample = await startSample({ authPort: 0, printPort: 0, deviceIdleTtl: OWN_IDLE });
+  onEachEvent(sample.auth, (line) => seen.push(line));
   console.log(
     `Started a sample of our own (MemoryStore, device sessions idle after ${OWN_IDLE} s): ${sample.issuer} and ${sample.printUrl}`,
   );

@@ -3,7 +3,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type RequestHandler } from 'express';
 import Redis from 'ioredis';
-import { type AuthServer, createAuthServer, MemoryStore, RedisStore } from '../lib';
+import {
+  type AuthServer,
+  type AuthServerEvents,
+  createAuthServer,
+  MemoryStore,
+  RedisStore,
+} from '../lib';
 import { startPrintServer } from './print-server';
 import { DEMO, seedDemo } from './seed';
 
@@ -64,6 +70,8 @@ export async function startSample(options: SampleOptions): Promise<Sample> {
     store,
     // Short enough to watch two apps on one device keep each other alive (SPEC B3).
     deviceIdleTtl: options.deviceIdleTtl ?? 300,
+    // Prometheus metrics at GET /metrics on the auth server.
+    metrics: true,
   });
   await seedDemo(auth);
   // The demo page (GET /demo on the print server, another origin) signs in from the browser: the
@@ -71,6 +79,7 @@ export async function startSample(options: SampleOptions): Promise<Sample> {
   const pageOrigins = new Set<string>();
   const app = express();
   app.use(corsFor(pageOrigins));
+  app.get('/metrics', auth.metricsHandler());
   app.use(auth.router());
   ready = app;
   const printServer = await startPrintServer({
@@ -102,4 +111,24 @@ export async function startSample(options: SampleOptions): Promise<Sample> {
       await redis?.quit().catch(() => undefined);
     },
   };
+}
+
+/** Every audit event of the sample's auth server, as one line of text each. */
+export function onEachEvent(auth: AuthServer, print: (line: string) => void): void {
+  const names: (keyof AuthServerEvents)[] = [
+    'token.issued',
+    'token.refreshed',
+    'refresh.reused',
+    'family.revoked',
+    'access_token.revoked',
+    'device_session.expired',
+    'device_session.revoked',
+    'client_auth.failed',
+    'password.failed',
+    'rate_limited',
+    'store.unavailable',
+    'keys.rotated',
+  ];
+  for (const name of names)
+    auth.events.on(name, (payload) => print(`event ${name} ${JSON.stringify(payload)}`));
 }

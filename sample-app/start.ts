@@ -1,5 +1,5 @@
 // `npm start`: the sample authorization server (AUTH_PORT, default 4000) and print server (PRINT_PORT, default 4100).
-import { startSample } from './sample';
+import { onEachEvent, startSample } from './sample';
 import { DEMO } from './seed';
 
 async function main(): Promise<void> {
@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     token:         ${m.token_endpoint}
     revocation:    ${m.revocation_endpoint}
     introspection: ${m.introspection_endpoint}
+    metrics:       ${issuer}/metrics
   cloud print API:      ${printUrl}  (remote-mode guard, introspecting as ${DEMO.printService.id})
   demo page:            ${printUrl}/demo  (two apps on one device in your browser; DEVICE_IDLE_TTL=10 to watch sessions idle)
 
@@ -30,6 +31,9 @@ Try:
   curl -s -d grant_type=refresh_token -d client_id=${DEMO.mobileApp.id} -d refresh_token=REFRESH_TOKEN ${m.token_endpoint}
   curl -s -u ${ps} -d token=ACCESS_TOKEN ${m.introspection_endpoint}
   npm run demo   # walks through B1-B5 against this sample`);
+
+  // The audit event stream (ids and reasons only, never a credential), one line per event.
+  onEachEvent(sample.auth, (line) => console.log(line));
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

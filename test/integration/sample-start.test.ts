@@ -105,6 +105,15 @@ describe('npm start (sample-app/start.ts)', () => {
     expect((await me.json()).identity).toEqual({ kind: 'client', id: id, tenantId: 'acme' });
     expect((await call('/print/jobs')).status).toBe(403);
     expect((await fetch(`http://localhost:${printPort}/print/jobs`)).status).toBe(401);
+    // The auth server's Prometheus metrics count the issue, and the event stream is printed.
+    const metrics = await (await fetch(`http://localhost:${port}/metrics`)).text();
+    expect(metrics).toMatch(
+      /tokenward_auth_events_total\{event="token.issued",detail="client_credentials"\} [1-9]/,
+    );
+    for (let i = 0; i < 20 && !output.includes('event token.issued'); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(output).toContain('event token.issued {"grantType":"client_credentials"');
+    expect(output).not.toContain(body.access_token);
   });
 
   it('exits 0 within 5 s of SIGTERM, leaving no process behind', async () => {
