@@ -49,30 +49,40 @@ export function createMetrics<M>(
   if (!option) return undefined;
   const prom = loadPromClient(factory);
   const registry = (option === true ? undefined : option.registry) ?? new prom.Registry();
-  const counter = new prom.Counter({
-    name: `tokenward_${kind}_events_total`,
-    help: `tokenward ${kind === 'auth' ? 'authorization server' : 'guard'} events`,
-    labelNames: ['event', 'detail'],
-    registers: [registry],
-  });
-  const histogram = new prom.Histogram({
-    name: `tokenward_${kind}_request_duration_seconds`,
-    help:
+  let counter: Prom.Counter;
+  let histogram: Prom.Histogram;
+  let storeUp: Prom.Gauge | undefined;
+  try {
+    counter = new prom.Counter({
+      name: `tokenward_${kind}_events_total`,
+      help: `tokenward ${kind === 'auth' ? 'authorization server' : 'guard'} events`,
+      labelNames: ['event', 'detail'],
+      registers: [registry],
+    });
+    histogram = new prom.Histogram({
+      name: `tokenward_${kind}_request_duration_seconds`,
+      help:
+        kind === 'auth'
+          ? 'token, revocation and introspection request durations'
+          : 'guard authentication durations',
+      labelNames: kind === 'auth' ? ['endpoint', 'status'] : ['outcome'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    });
+    storeUp =
       kind === 'auth'
-        ? 'token, revocation and introspection request durations'
-        : 'guard authentication durations',
-    labelNames: kind === 'auth' ? ['endpoint', 'status'] : ['outcome'],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
-  });
-  const storeUp =
-    kind === 'auth'
-      ? new prom.Gauge({
-          name: 'tokenward_auth_store_up',
-          help: '1 while the store answers, 0 after it failed a request',
-          registers: [registry],
-        })
-      : undefined;
+        ? new prom.Gauge({
+            name: 'tokenward_auth_store_up',
+            help: '1 while the store answers, 0 after it failed a request',
+            registers: [registry],
+          })
+        : undefined;
+  } catch (err) {
+    // Another server or guard already registered these names in the given registry, or it is not one.
+    throw new ConfigError(
+      `${factory}: "metrics.registry" cannot take tokenward's metrics: ${(err as Error).message}`,
+    );
+  }
   storeUp?.set(1);
   events.tap = (name, payload) => {
     const key = DETAIL[String(name)];
@@ -84,7 +94,8 @@ export function createMetrics<M>(
     registry,
     observe(labels, start) {
       histogram.observe(labels, Number(process.hrtime.bigint() - start) / 1e9);
-      if (storeUp && labels.status !== '503') storeUp.set(1);
+      // Only answers that needed the store say it is back (a 400 or 429 may never reach it).
+      if (storeUp && (labels.status === '200' || labels.status === '201')) storeUp.set(1);
     },
     handler() {
       return async function metricsHandler(_req, res) {

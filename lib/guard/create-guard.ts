@@ -78,14 +78,28 @@ export function createGuard(options: Readonly<GuardOptions>): Guard {
   const verifiedBy = new WeakMap<Request, VerifiedToken>();
   const events = new Events<GuardEvents>(config.logger);
   const metrics = createMetrics('createGuard', config.metrics, 'guard', events);
+  // Guard events fire once the response is out: later middleware may still await I/O.
+  const afterResponse = (res: Response, emit: () => void) => {
+    let done = false;
+    const once = () => {
+      if (!done) {
+        done = true;
+        emit();
+      }
+    };
+    res.once('finish', once).once('close', once);
+  };
   const fail = (res: Response, err: unknown) => {
     if (err instanceof InsufficientScopeError) {
       const auth = res.req.auth;
-      events.emit('access.denied', {
-        scope: err.scope,
-        clientId: auth?.clientId ?? '',
-        subject: auth?.subject ?? '',
-      });
+      const scope = err.scope;
+      afterResponse(res, () =>
+        events.emit('access.denied', {
+          scope,
+          clientId: auth?.clientId ?? '',
+          subject: auth?.subject ?? '',
+        }),
+      );
     }
     sendGuardError(res, err, config.realm, logger);
   };
@@ -127,18 +141,19 @@ export function createGuard(options: Readonly<GuardOptions>): Guard {
         req.auth = auth;
         verifiedBy.set(req, v);
         res.setHeader(TOKEN_EXPIRES_IN, String(Math.max(0, v.expiresAt - now())));
-        events.emit('token.accepted', {
+        const accepted = {
           clientId: c.client_id,
           subject: c.sub,
           tenantId: c.tenant_id,
           jti: c.jti,
           expiresAt: v.expiresAt,
           ...(c.device_id !== undefined ? { deviceId: c.device_id } : {}),
-        });
+        };
+        afterResponse(res, () => events.emit('token.accepted', accepted));
         exposeHeader(res, TOKEN_EXPIRES_IN);
       } catch (err) {
         const reason = rejected(err);
-        events.emit('token.rejected', { reason });
+        afterResponse(res, () => events.emit('token.rejected', { reason }));
         metrics?.observe({ outcome: reason }, start);
         return fail(res, err);
       }

@@ -317,9 +317,9 @@ export function createAdmin(ctx: ServerContext) {
     },
     /** Revoke a grant (refresh-token family) and every token issued from it. */
     revokeGrant: async (grantId: string) => {
-      const revoked = await store.revokeGrant(grantId, ctx.now());
-      if (revoked) ctx.events.emit('family.revoked', { grantId, by: 'admin' });
-      return revoked;
+      const result = await store.revokeGrant(grantId, ctx.now());
+      if (result === 'revoked') ctx.events.emit('family.revoked', { grantId, by: 'admin' });
+      return result !== 'not_found';
     },
 
     /** Introspect any token as the introspection endpoint would (RFC 7662), without a client. */
@@ -333,10 +333,11 @@ export function createAdmin(ctx: ServerContext) {
       const refresh = parseRefreshToken(token);
       if (refresh) {
         const state = await store.getRefreshTokenState(refresh.grantId, refresh.hash, ctx.now());
-        if (state === undefined || !(await store.revokeGrant(refresh.grantId, ctx.now())))
-          return false;
-        ctx.events.emit('family.revoked', { grantId: refresh.grantId, by: 'admin' });
-        return true;
+        if (state === undefined) return false;
+        const result = await store.revokeGrant(refresh.grantId, ctx.now());
+        if (result === 'revoked')
+          ctx.events.emit('family.revoked', { grantId: refresh.grantId, by: 'admin' });
+        return result !== 'not_found';
       }
       const claims = await verifyAccessToken(token, ctx.keys, ctx.config);
       if (!claims) return false;

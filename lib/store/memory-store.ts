@@ -10,6 +10,7 @@ import type {
   GrantRecord,
   IssuedTokens,
   RefreshTokenState,
+  RevokeGrantResult,
   RevokeRefreshResult,
   RotateInput,
   RotateResult,
@@ -301,6 +302,7 @@ export class MemoryStore implements Store {
     const fam = this.live(grantId);
     if (!fam?.issued.has(hash)) return 'not_found';
     if (fam.grant.clientId !== clientId) return 'client_mismatch';
+    if (fam.revoked) return 'already_revoked';
     this.revokeFamily(fam, now);
     return 'revoked';
   }
@@ -309,11 +311,12 @@ export class MemoryStore implements Store {
     this.live(grantId)?.revokedJtis.add(jti);
   }
 
-  async revokeGrant(grantId: string, now: number) {
+  async revokeGrant(grantId: string, now: number): Promise<RevokeGrantResult> {
     const fam = this.live(grantId);
-    if (!fam) return false;
+    if (!fam) return 'not_found';
+    if (fam.revoked) return 'already_revoked';
     this.revokeFamily(fam, now);
-    return true;
+    return 'revoked';
   }
 
   async getAccessTokenState(grantId: string, jti: string, now: number): Promise<AccessTokenState> {

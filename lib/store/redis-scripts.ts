@@ -191,6 +191,7 @@ return 1`,
 local cid = redis.call('HGET', KEYS[1], 'cid')
 if not cid or redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return 'not_found' end
 if cid ~= ARGV[2] then return 'client_mismatch' end
+if redis.call('HGET', KEYS[1], 'rev') == '1' then return 'already_revoked' end
 revoke(KEYS[1], KEYS[2], tonumber(ARGV[3]))
 return 'revoked'`,
   },
@@ -200,6 +201,7 @@ return 'revoked'`,
     numberOfKeys: 2,
     lua: `${REVOKE_FAMILY}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'rev') == '1' then return 2 end
 revoke(KEYS[1], KEYS[2], tonumber(ARGV[1]))
 return 1`,
   },

@@ -14,6 +14,7 @@ import type {
   GrantRecord,
   IssuedTokens,
   RefreshTokenState,
+  RevokeGrantResult,
   RevokeRefreshResult,
   RotateInput,
   RotateResult,
@@ -355,14 +356,11 @@ export class RedisStore implements Store {
     await this.write('twRevokeAccess', this.keys.grant(grantId), jti);
   }
 
-  async revokeGrant(grantId: string, now: number) {
-    const n = await this.write(
-      'twRevokeGrant',
-      this.keys.grant(grantId),
-      this.keys.issued(grantId),
-      now,
+  async revokeGrant(grantId: string, now: number): Promise<RevokeGrantResult> {
+    const n = Number(
+      await this.write('twRevokeGrant', this.keys.grant(grantId), this.keys.issued(grantId), now),
     );
-    return Number(n) === 1;
+    return n === 1 ? 'revoked' : n === 2 ? 'already_revoked' : 'not_found';
   }
 
   async getAccessTokenState(grantId: string, jti: string, now: number): Promise<AccessTokenState> {

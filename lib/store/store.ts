@@ -136,7 +136,10 @@ export type RotateResult =
       reason: 'not_found' | 'revoked' | 'expired' | 'reused' | 'client_mismatch' | 'invalid_scope';
     };
 
-export type RevokeRefreshResult = 'revoked' | 'not_found' | 'client_mismatch';
+export type RevokeRefreshResult = 'revoked' | 'already_revoked' | 'not_found' | 'client_mismatch';
+
+/** What revokeGrant did: revoked it now, found it revoked already, or found nothing. */
+export type RevokeGrantResult = 'revoked' | 'already_revoked' | 'not_found';
 
 /** A grant's live state as seen when checking an access token, read in one round trip. */
 export interface AccessTokenState {
@@ -228,8 +231,8 @@ export interface Store {
   ): Promise<RevokeRefreshResult>;
   /** Revoke one access token until it expires. */
   revokeAccessToken(grantId: string, jti: string, now: number): Promise<void>;
-  /** Revoke a grant and everything issued from it. Returns false when unknown. */
-  revokeGrant(grantId: string, now: number): Promise<boolean>;
+  /** Revoke a grant and everything issued from it. */
+  revokeGrant(grantId: string, now: number): Promise<RevokeGrantResult>;
   /**
    * One round trip: the grant, whether it or access token `jti` is revoked, and for device-bound
    * grants the session deadline — postponed by this call when the token is live (SPEC B3).

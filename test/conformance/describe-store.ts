@@ -548,6 +548,12 @@ export function describeStore(kind: StoreKind): void {
       expect(await store.revokeByRefreshToken(grant.id, root.hash, grant.clientId, NOW + 3)).toBe(
         'revoked',
       );
+      // Again, with any token of it: it says so, and changes nothing.
+      const revokedState = await ts.snapshot();
+      expect(await store.revokeByRefreshToken(grant.id, r2.hash, grant.clientId, NOW + 4)).toBe(
+        'already_revoked',
+      );
+      expect(await ts.snapshot()).toBe(revokedState);
       expect((await rotate(grant, r2, { now: NOW + 4 })).result).toStrictEqual({
         ok: false,
         reason: 'revoked',
@@ -588,7 +594,8 @@ export function describeStore(kind: StoreKind): void {
         revoked: false,
       });
 
-      expect(await store.revokeGrant(grant.id, NOW + 3)).toBe(true);
+      expect(await store.revokeGrant(grant.id, NOW + 3)).toBe('revoked');
+      expect(await store.revokeGrant(grant.id, NOW + 3)).toBe('already_revoked');
       expect(await store.getAccessTokenState(grant.id, next.jti, NOW)).toStrictEqual({
         grant,
         revoked: true,
@@ -599,7 +606,7 @@ export function describeStore(kind: StoreKind): void {
         ok: false,
         reason: 'revoked',
       });
-      expect(await store.revokeGrant(unknown, NOW + 3)).toBe(false);
+      expect(await store.revokeGrant(unknown, NOW + 3)).toBe('not_found');
     });
 
     it('12. getRefreshTokenState: current active with min(exp, cap); rotated inactive; never issued', async () => {

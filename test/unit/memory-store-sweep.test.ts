@@ -94,12 +94,12 @@ describe('MemoryStore sweep', () => {
     };
     expect(await store.rotateRefreshToken(input)).toStrictEqual({ ok: false, reason: 'not_found' });
     expect(await store.revokeByRefreshToken(grant.id, hash, 'app', clock)).toBe('not_found');
-    expect(await store.revokeGrant(grant.id, clock)).toBe(false);
+    expect(await store.revokeGrant(grant.id, clock)).toBe('not_found');
   });
 
   it('a revoked family is kept, revoked, until its last access token expires, then swept', async () => {
     const { grant, jti } = await create(60, 3600);
-    expect(await store.revokeGrant(grant.id, T0 + 1)).toBe(true);
+    expect(await store.revokeGrant(grant.id, T0 + 1)).toBe('revoked');
 
     clock = T0 + 59;
     expect(store.sweep()).toBe(0);

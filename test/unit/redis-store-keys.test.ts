@@ -162,7 +162,7 @@ describe.each(['redis', 'cluster'] as const)('RedisStore keys on %s', (kind) => 
     // revocation of a revoked family's token is still recognised as not theirs.
     await check('revokeByRefreshToken', [k.grant(withRefresh.id), k.issued(withRefresh.id)]);
 
-    expect(await store.revokeGrant(lone.id, NOW + 13)).toBe(true);
+    expect(await store.revokeGrant(lone.id, NOW + 13)).toBe('revoked');
     await check('revokeGrant', [k.grant(lone.id)]);
 
     // Reuse detection revokes through the rotation script.
