@@ -68,8 +68,10 @@ export interface AuthServerOptions {
 }
 
 export interface Logger {
-  /** pino-style: the structured fields first, then the message. */
+  /** pino-style: the structured fields first, then the message. Internal errors (500s). */
   error(fields: Record<string, unknown>, message: string): void;
+  /** Security-relevant conditions: refresh-token reuse, the store unavailable (at most every 5 s). */
+  warn?(fields: Record<string, unknown>, message: string): void;
 }
 
 const KNOWN: KeysEnum<AuthServerOptions> = {
@@ -197,6 +199,7 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
     rateLimit,
     logger: o.logger ?? {
       error: (fields, message) => console.error(`[tokenward] ${message}`, fields),
+      warn: (fields, message) => console.warn(`[tokenward] ${message}`, fields),
     },
     ...(o.metrics ? { metrics: o.metrics } : {}),
   };

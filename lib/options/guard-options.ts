@@ -168,6 +168,7 @@ export function parseGuardOptions(options: Readonly<GuardOptions>): GuardConfig 
     jwksRefreshInterval: seconds(F, 'jwksRefreshInterval', o.jwksRefreshInterval ?? 5, 1, 3600),
     logger: o.logger ?? {
       error: (fields, message) => console.error(`[tokenward] ${message}`, fields),
+      warn: (fields, message) => console.warn(`[tokenward] ${message}`, fields),
     },
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.store ? { store: o.store } : {}),

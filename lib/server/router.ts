@@ -22,9 +22,16 @@ function methodNotAllowed(allow: string): RequestHandler {
 export function buildRouter(ctx: ServerContext): Router {
   const router = Router();
   const base = ctx.config.issuerPath;
+  let warnedAt = 0;
   const errors = (endpoint: 'token' | 'revocation' | 'introspection' | 'jwks') =>
     oauthErrorHandler(ctx.config.logger, (error) => {
-      if (error.status === 503) ctx.events.emit('store.unavailable', { endpoint });
+      if (error.status !== 503) return;
+      ctx.events.emit('store.unavailable', { endpoint });
+      // An outage must not flood the log: one line per 5 s.
+      if (Date.now() - warnedAt > 5000) {
+        warnedAt = Date.now();
+        ctx.config.logger.warn?.({ endpoint }, 'store unavailable: answering 503');
+      }
     });
   const form = express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 32 });
   const metadata = metadataEndpoint(ctx);

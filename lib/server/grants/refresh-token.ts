@@ -71,6 +71,10 @@ export const refreshTokenGrant: Grant = {
     if (!result.ok) {
       if (result.reason === 'reused') {
         ctx.events.emit('refresh.reused', { clientId: client.id, grantId: parsed.grantId });
+        ctx.config.logger.warn?.(
+          { clientId: client.id, grantId: parsed.grantId },
+          'refresh token reuse: family revoked',
+        );
         ctx.events.emit('family.revoked', {
           grantId: parsed.grantId,
           by: 'reuse',
