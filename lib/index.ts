@@ -19,7 +19,7 @@ export { ConfigError, OAuthError, StoreUnavailableError, ValidationError } from 
 export type { AuthServerEvents, EventListener, Events, GuardEvents } from './events';
 export type { Guard } from './guard/create-guard';
 export { createGuard, TOKEN_EXPIRES_IN } from './guard/create-guard';
-export type { MetricsOption } from './metrics';
+export type { MetricsOption, PromRegistry } from './metrics';
 export type { AuthServerOptions, Logger, RateLimitOptions } from './options/auth-server-options';
 export type { GuardOptions, IntrospectionOptions } from './options/guard-options';
 export type {

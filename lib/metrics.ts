@@ -1,11 +1,35 @@
 // Optional Prometheus metrics (prom-client, an optional peer dependency): event counters, latency histograms, store gauge.
 import type { RequestHandler } from 'express';
-import type * as Prom from 'prom-client';
 import { ConfigError } from './errors';
 import type { Events } from './events';
 
+/** A prom-client `Registry` (typed structurally so tokenward's types never need prom-client). */
+export interface PromRegistry {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
 /** `metrics` option of createAuthServer and createGuard. */
-export type MetricsOption = boolean | { registry?: Prom.Registry };
+export type MetricsOption = boolean | { registry?: PromRegistry };
+
+// The part of prom-client used here.
+interface MetricConfig {
+  name: string;
+  help: string;
+  labelNames?: string[];
+  buckets?: number[];
+  registers: PromRegistry[];
+}
+interface Prom {
+  Registry: new () => PromRegistry;
+  Counter: new (c: MetricConfig) => { inc(labels: Record<string, string>): void };
+  Histogram: new (
+    c: MetricConfig,
+  ) => {
+    observe(labels: Record<string, string>, value: number): void;
+  };
+  Gauge: new (c: MetricConfig) => { set(value: number): void };
+}
 
 /** What each event counts under, besides its name: a bounded detail label. */
 const DETAIL: Record<string, string> = {
@@ -19,16 +43,16 @@ const DETAIL: Record<string, string> = {
 };
 
 export interface Metrics {
-  registry: Prom.Registry;
+  registry: PromRegistry;
   /** Observe the duration of a request, from `start` (process.hrtime.bigint()). */
   observe(labels: Record<string, string>, start: bigint): void;
   handler(): RequestHandler;
 }
 
-function loadPromClient(factory: string): typeof Prom {
+function loadPromClient(factory: string): Prom {
   try {
     // An optional peer dependency: loaded only when metrics are asked for.
-    return require('prom-client') as typeof Prom;
+    return require('prom-client') as Prom;
   } catch {
     throw new ConfigError(
       `${factory}: "metrics" needs the prom-client package (npm install prom-client)`,
@@ -49,9 +73,9 @@ export function createMetrics<M>(
   if (!option) return undefined;
   const prom = loadPromClient(factory);
   const registry = (option === true ? undefined : option.registry) ?? new prom.Registry();
-  let counter: Prom.Counter;
-  let histogram: Prom.Histogram;
-  let storeUp: Prom.Gauge | undefined;
+  let counter: InstanceType<Prom['Counter']>;
+  let histogram: InstanceType<Prom['Histogram']>;
+  let storeUp: InstanceType<Prom['Gauge']> | undefined;
   try {
     counter = new prom.Counter({
       name: `tokenward_${kind}_events_total`,
