@@ -58,6 +58,15 @@ export interface GuardEvents {
     reason: 'missing' | 'malformed' | 'invalid' | 'unavailable';
   };
   'access.denied': { scope: string; clientId: string; subject: string };
+  /** A device-bound token was used: its device session's idle deadline now reads `deadline`. */
+  'device_session.extended': {
+    tenantId: string;
+    subject: string;
+    deviceId: string;
+    clientId: string;
+    /** Epoch seconds. */
+    deadline: number;
+  };
 }
 
 export type EventListener<M, E extends keyof M> = (payload: M[E]) => void;

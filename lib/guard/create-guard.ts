@@ -150,6 +150,16 @@ export function createGuard(options: Readonly<GuardOptions>): Guard {
           ...(c.device_id !== undefined ? { deviceId: c.device_id } : {}),
         };
         afterResponse(res, () => events.emit('token.accepted', accepted));
+        if (v.deviceDeadline !== undefined && c.device_id !== undefined) {
+          const extended = {
+            tenantId: c.tenant_id,
+            subject: c.sub,
+            deviceId: c.device_id,
+            clientId: c.client_id,
+            deadline: v.deviceDeadline,
+          };
+          afterResponse(res, () => events.emit('device_session.extended', extended));
+        }
         exposeHeader(res, TOKEN_EXPIRES_IN);
       } catch (err) {
         const reason = rejected(err);

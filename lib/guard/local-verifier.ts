@@ -82,6 +82,7 @@ export class LocalVerifier implements Verifier {
       claims,
       scopes: splitScope(claims.scope).filter((s) => granted.includes(s)),
       expiresAt: deadline === undefined ? claims.exp : Math.min(claims.exp, deadline),
+      ...(deadline !== undefined ? { deviceDeadline: deadline } : {}),
     };
   }
 

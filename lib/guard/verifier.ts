@@ -19,6 +19,8 @@ export interface VerifiedToken {
   scopes: string[];
   /** Effective expiry, epoch seconds. */
   expiresAt: number;
+  /** The device session's idle deadline after this use (device-bound tokens, local mode). */
+  deviceDeadline?: number;
   /** Remote mode only: facts the guard would otherwise read from the store. */
   registry?: RegistryFacts;
 }

@@ -134,3 +134,41 @@ describe.each(MODES)('device sessions: $name', (mode) => {
     expect(res.body.device_id).toBe(`intro-${mode.store}`);
   });
 });
+
+describe('device_session.extended (guard event, local mode)', () => {
+  it('fires after each authorized device-bound request with the new deadline', async () => {
+    const { MemoryStore } = await import('../../lib');
+    const store = new MemoryStore();
+    const live = await startAuthServer(store, { deviceIdleTtl: 60 });
+    try {
+      await seed(live.auth);
+      const guard = localGuard(live.issuer, store);
+      const seen: unknown[] = [];
+      guard.events.on('device_session.extended', (e) => seen.push(e));
+      const a = await signIn(live.app, ALICE, { device_id: 'phone-x' });
+      const plain = await signIn(live.app, ALICE);
+      const api = guardedApp(guard);
+      expect(
+        (await request(api).get('/me').set('Authorization', `Bearer ${a.access_token}`)).status,
+      ).toBe(200);
+      expect(
+        (await request(api).get('/me').set('Authorization', `Bearer ${plain.access_token}`)).status,
+      ).toBe(200);
+      await new Promise((r) => setTimeout(r, 20));
+      const now = Math.floor(Date.now() / 1000);
+      expect(seen).toEqual([
+        {
+          tenantId: 'acme',
+          subject: 'alice',
+          deviceId: 'phone-x',
+          clientId: 'app',
+          deadline: expect.any(Number),
+        },
+      ]);
+      expect((seen[0] as { deadline: number }).deadline).toBeGreaterThanOrEqual(now + 58);
+    } finally {
+      await live.close();
+      await store.close();
+    }
+  });
+});

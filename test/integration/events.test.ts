@@ -58,6 +58,7 @@ const GUARD_EVENTS: { [K in keyof GuardEvents]: true } = {
   'token.accepted': true,
   'token.rejected': true,
   'access.denied': true,
+  'device_session.extended': true,
 };
 
 interface Seen {
@@ -603,6 +604,16 @@ describe.each(['memory', 'redis'] as const)('audit events on %s', (kind) => {
             deviceId: 'phone-9',
             expiresAt: expect.any(Number),
           }),
+        },
+        {
+          name: 'device_session.extended',
+          payload: {
+            tenantId: 'acme',
+            subject: ALICE.username,
+            deviceId: 'phone-9',
+            clientId: APP.id,
+            deadline: expect.any(Number),
+          },
         },
       ]);
     });
