@@ -58,6 +58,63 @@ export function refreshChains(path: string, clientId: string, tokens: string[]):
   };
 }
 
+/**
+ * `GET path` with `Authorization: Bearer <token>`, every token in turn: connection c sends tokens
+ * c, c + CONNECTIONS, c + 2·CONNECTIONS, … round-robin (requests built once, before the run), so
+ * the whole list is cycled in order and a token comes back only after all the others. `cursors`
+ * (one per connection, kept by the caller across runs) makes each run resume where the last
+ * stopped: a warm-up does not put the measured run's first tokens into a guard's cache.
+ */
+export function bearerCycle(
+  path: string,
+  tokens: string[],
+  cursors: number[],
+  verify: (body: string) => boolean,
+): Load {
+  let nextClient = 0;
+  const setupClient = (client: autocannon.Client) => {
+    const c = nextClient++ % CONNECTIONS;
+    const mine = tokens.filter((_, k) => k % CONNECTIONS === c);
+    const start = (cursors[c] ?? 0) % mine.length;
+    const order = [...mine.slice(start), ...mine.slice(0, start)];
+    client.setRequests(
+      order.map((t) => ({ method: 'GET', path, headers: { authorization: `Bearer ${t}` } })),
+    );
+    client.on('response', () => {
+      cursors[c] = ((cursors[c] ?? 0) + 1) % mine.length;
+    });
+  };
+  return { requests: [{ method: 'GET', path }], verify, setupClient };
+}
+
+/**
+ * Issue `count` access tokens (set-up, not measured): client_credentials over autocannon, one
+ * request per token, round-robin over `auths`. Throws unless every request got a token.
+ */
+export async function issueTokens(
+  port: number,
+  path: string,
+  form: Record<string, string>,
+  auths: string[],
+  count: number,
+): Promise<string[]> {
+  const tokens: string[] = [];
+  const onResponse = (status: number, body: string) => {
+    if (status === 200) tokens.push((JSON.parse(body) as { access_token: string }).access_token);
+  };
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    amount: count,
+    requests: auths.map((a) => ({ ...formRequest(path, form, a), onResponse })),
+  });
+  if (tokens.length !== count)
+    throw new Error(
+      `issued ${tokens.length} of ${count} tokens (${result.non2xx} non-2xx, ${result.errors} errors)`,
+    );
+  return tokens;
+}
+
 /** One autocannon run against 127.0.0.1:port, keep-alive, pipelining 1. */
 export function fire(port: number, seconds: number, load: Load): Promise<autocannon.Result> {
   return autocannon({

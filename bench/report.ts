@@ -10,16 +10,36 @@ export interface RunSample {
   /** non-2xx + connection errors/timeouts + bodies that failed the check (warm-up included). */
   bad: number;
   detail: string;
+  /** Cores used by processes outside the benchmark during the measured run (Linux only). */
+  other?: number;
+  /** CPU time of the server child per request of the measured run, µs (Linux only). */
+  cpuUs?: number;
+  /** CPU time of redis per request of the measured run, µs (Linux only). */
+  redisUs?: number;
+  /** What the scenario counted during the measured run (Scenario.counters). */
+  counts?: Record<string, number>;
 }
 
 export interface VariantResult {
   id: string;
   label: string;
   vs?: string;
+  /** The least ratio asked for. */
+  target?: number;
+  /** ratio ≥ target (absent without a target or a valid ratio). */
+  met?: boolean;
   rounds: RunSample[];
   rps?: number;
   p50?: number;
   p99?: number;
+  /** Median of the rounds' `other`. */
+  other?: number;
+  /** Median of the rounds' `cpuUs`. */
+  cpuUs?: number;
+  /** Median of the rounds' `redisUs`. */
+  redisUs?: number;
+  /** The `vs` variant's cpuUs over this one's: the ratio were the server alone on its CPU. */
+  cpuRatio?: number;
   valid?: boolean;
   ratio?: number;
   ofEcho?: number;
@@ -66,6 +86,12 @@ export function summarize(scenarios: ScenarioResult[]): void {
       v.rps = median(v.rounds.map((r) => r.rps));
       v.p50 = median(v.rounds.map((r) => r.p50));
       v.p99 = median(v.rounds.map((r) => r.p99));
+      const others = v.rounds.flatMap((r) => (r.other === undefined ? [] : [r.other]));
+      if (others.length) v.other = median(others);
+      const cpus = v.rounds.flatMap((r) => (r.cpuUs === undefined ? [] : [r.cpuUs]));
+      if (cpus.length) v.cpuUs = median(cpus);
+      const redis = v.rounds.flatMap((r) => (r.redisUs === undefined ? [] : [r.redisUs]));
+      if (redis.length) v.redisUs = median(redis);
       v.valid = v.rounds.length > 0 && v.rounds.every((r) => r.bad === 0);
     }
     sc.valid = sc.variants.every((v) => v.valid);
@@ -75,13 +101,39 @@ export function summarize(scenarios: ScenarioResult[]): void {
     for (const v of sc.variants) {
       const ref = sc.variants.find((x) => x.id === v.vs);
       if (sc.valid && ref?.rps) v.ratio = (v.rps ?? 0) / ref.rps;
+      if (sc.valid && ref?.cpuUs && v.cpuUs) v.cpuRatio = ref.cpuUs / v.cpuUs;
       if (v.valid && echo?.valid && echo.rps) v.ofEcho = (v.rps ?? 0) / echo.rps;
+      if (v.target !== undefined && v.ratio !== undefined) v.met = v.ratio >= v.target;
     }
   }
 }
 
+/** `≥ 0.80 met`, `≥ 0.80 MISSED`, or `≥ 0.80 —` when there is no valid ratio. */
+export function targetMark(v: VariantResult): string {
+  if (v.target === undefined) return '';
+  const want = `≥ ${v.target.toFixed(2)}`;
+  if (v.met === undefined) return `${want} —`;
+  return `${want} ${v.met ? 'met' : 'MISSED'}`;
+}
+
 export function table(scenarios: ScenarioResult[]): string {
-  const rows = [['scenario', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'ratio', 'of echo', 'check']];
+  const rows = [
+    [
+      'scenario',
+      'variant',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'ratio',
+      'target',
+      'of echo',
+      'µs/req',
+      'redis µs',
+      'cpu ratio',
+      'other CPU',
+      'check',
+    ],
+  ];
   for (const sc of scenarios) {
     for (const v of sc.variants) {
       const ok = v.valid;
@@ -96,7 +148,12 @@ export function table(scenarios: ScenarioResult[]): string {
         ok ? String(v.p50) : '—',
         ok ? String(v.p99) : '—',
         ratio,
+        targetMark(v),
         v.ofEcho === undefined ? '—' : `${(v.ofEcho * 100).toFixed(0)}%`,
+        ok && v.cpuUs !== undefined ? Math.round(v.cpuUs).toString() : '',
+        ok && v.redisUs !== undefined ? Math.round(v.redisUs).toString() : '',
+        v.cpuRatio === undefined ? '' : `${v.cpuRatio.toFixed(2)}×`,
+        v.other === undefined ? '' : v.other.toFixed(2),
         ok ? 'ok' : `INVALID: ${bad?.detail ?? 'no runs'}`,
       ]);
     }

@@ -1,15 +1,26 @@
 // The scenarios: each a set of variants (one server child each) run side by side, and its load.
-import type { Child } from './children';
+import { type Child, startServer, stopChild } from './children';
 import {
   basic,
+  bearerCycle,
   CONNECTIONS,
   formRequest,
+  issueTokens,
   type Load,
   limited,
   postForm,
   refreshChains,
 } from './load';
-import { APP_ID, CC_SECRET, RS, type ServerConfig, USER } from './shared';
+import {
+  APP_ID,
+  CC_SECRET,
+  INTROSPECTIONS,
+  ROUTE,
+  type RouteGuard,
+  RS,
+  type ServerConfig,
+  USER,
+} from './shared';
 
 const TOKEN = '/oauth2/token';
 
@@ -19,18 +30,32 @@ export interface Variant {
   server: ServerConfig;
   /** The variant of the same scenario this one's ratio is taken against. */
   vs?: string;
+  /** The least ratio (vs `vs`) the issue asks for; the table marks it met or missed. */
+  target?: number;
 }
 export interface Handle extends Child {
   variant: Variant;
   accessToken?: string;
+  /** Per-connection positions in a token list, kept across this variant's runs (bearerCycle). */
+  cursors?: number[];
 }
 export interface Scenario {
   id: string;
   title: string;
   loadMethod: string;
   variants: Variant[];
+  /** Before any server starts: scenario-wide set-up; what it returns is added to every variant's config. */
+  setup?: () => Promise<Partial<ServerConfig>>;
+  /** After the scenario's servers stopped. */
+  teardown?: () => Promise<void>;
   /** Once per server, after start: unmeasured set-up. */
   prepare?: (h: Handle) => Promise<void>;
+  /** Counted around each measured run (not the warm-up), reported with it. */
+  counters?: {
+    reset: (h: Handle) => Promise<void>;
+    /** `requests`: how many the measured run sent. */
+    read: (h: Handle, requests: number) => Promise<Record<string, number> | undefined>;
+  };
   /** Before each autocannon run (warm-up and measurement): the load to send. */
   load: (h: Handle) => Promise<Load>;
 }
@@ -41,6 +66,80 @@ export interface ScenarioContext {
   ccClients: number;
   /** Delete a variant's rate-limit counters (keys `<prefix>rl:*`). */
   clearRateLimits: (prefix: string) => Promise<void>;
+  /** Live tokens sent round-robin in the guard `reuse` scenario. */
+  reuseTokens: number;
+  /** Tokens cycled in the guard `cold` scenario (more than the guard's verified-token cache). */
+  coldTokens: number;
+}
+
+/** The guard's default tokenCacheSize: cold tokens must outnumber it so that none is found in it. */
+const GUARD_TOKEN_CACHE = 10_000;
+/** client_credentials clients the guard scenarios' tokens are issued to, round-robin. */
+const GUARD_CLIENTS = 16;
+
+/**
+ * The authorization server the guard scenarios verify against (a child of its own, RedisStore,
+ * issuer http://127.0.0.1:<port>, scope print registered with service print and no role check),
+ * and the tokens it issued: started on first use, shared by both guard scenarios.
+ */
+function guardIssuer(ctx: ScenarioContext) {
+  let started:
+    | Promise<{
+        proc: Child['proc'];
+        port: number;
+        issuer: string;
+        reuse: string[];
+        cold: string[];
+      }>
+    | undefined;
+  const start = async () => {
+    if (ctx.coldTokens <= GUARD_TOKEN_CACHE)
+      throw new Error(`coldTokens must exceed the guard's cache of ${GUARD_TOKEN_CACHE}`);
+    const cfg: ServerConfig = {
+      kind: 'auth',
+      store: 'redis',
+      redisPort: ctx.redisPort,
+      prefix: 'bench:guard:',
+      rateLimit: false,
+      selfIssuer: true,
+      printScope: true,
+      ccClients: GUARD_CLIENTS,
+      // Outlives a full run: every token stays live from issuance to the last guard run.
+      accessTokenTtl: 3600,
+    };
+    const { proc, port } = await startServer('guard-issuer', cfg, 'peer');
+    const form = { grant_type: 'client_credentials', scope: 'print' };
+    const auths = Array.from({ length: GUARD_CLIENTS }, (_, i) => basic(`cc-${i}`, CC_SECRET));
+    // Each client's first authentication costs one scrypt: pay it one client at a time.
+    await limited(GUARD_CLIENTS, 4, (i) => postForm(port, TOKEN, form, auths[i]));
+    const t0 = Date.now();
+    const all = await issueTokens(port, TOKEN, form, auths, ctx.reuseTokens + ctx.coldTokens);
+    const secs = (Date.now() - t0) / 1000;
+    console.log(`  set-up: issued ${all.length} tokens in ${secs.toFixed(1)} s (not measured)`);
+    return {
+      proc,
+      port,
+      issuer: `http://127.0.0.1:${port}`,
+      reuse: all.slice(0, ctx.reuseTokens),
+      cold: all.slice(ctx.reuseTokens),
+    };
+  };
+  const get = () => {
+    started ??= start();
+    return started;
+  };
+  return {
+    get,
+    stop: async () => {
+      if (started) await stopChild((await started).proc);
+    },
+    /** Introspection requests the issuer answered since the last call (its bench counter). */
+    introspections: async () => {
+      const { port } = await get();
+      const res = await fetch(`http://127.0.0.1:${port}${INTROSPECTIONS}`, { method: 'POST' });
+      return ((await res.json()) as { count: number }).count;
+    },
+  };
 }
 
 export function scenarios(ctx: ScenarioContext): Scenario[] {
@@ -69,6 +168,26 @@ export function scenarios(ctx: ScenarioContext): Scenario[] {
     verify: (b) => b.includes('"access_token"'),
   };
   const off = { rateLimit: false };
+  const issuer = guardIssuer(ctx);
+  const routeVariant = (guard: RouteGuard, label: string, target?: number): Variant => ({
+    id: guard === 'none' ? 'bare' : guard,
+    label,
+    ...(guard === 'none' ? {} : { vs: 'bare' }),
+    ...(target ? { target } : {}),
+    server: {
+      kind: 'route',
+      guard,
+      // A guard in local mode shares its authorization server's store.
+      redisPort: ctx.redisPort,
+      prefix: 'bench:guard:',
+    },
+  });
+  const okBody = (b: string) => b.includes('"ok":true');
+  const guardLoad = (pick: 'reuse' | 'cold') => async (h: Handle) => {
+    h.cursors ??= [];
+    return bearerCycle(ROUTE, (await issuer.get())[pick], h.cursors, okBody);
+  };
+  const guardSetup = async () => ({ issuer: (await issuer.get()).issuer });
   return [
     {
       id: 'baseline',
@@ -132,6 +251,44 @@ export function scenarios(ctx: ScenarioContext): Scenario[] {
         ],
         verify: (b) => b.includes('"active":true'),
       }),
+    },
+    {
+      id: 'guard',
+      title: `GET ${ROUTE} (small JSON) bare vs guarded, ES256, ${ctx.reuseTokens} live client_credentials tokens sent round-robin`,
+      loadMethod: `autocannon setupClient: connection c cycles tokens c, c+${CONNECTIONS}, …; guard RedisStore with ioredis enableAutoPipelining`,
+      variants: [
+        routeVariant('none', 'bare route'),
+        routeVariant('local', 'authenticate (local)', 0.8),
+        routeVariant('service', 'authenticate+requireService'),
+        routeVariant('remote', 'authenticate (remote, cacheTtl 1)', 0.7),
+        routeVariant('jwt-bearer', 'express-oauth2-jwt-bearer'),
+      ],
+      setup: guardSetup,
+      load: guardLoad('reuse'),
+      // Remote mode: how often the introspection cache missed (the issuer counts its calls).
+      counters: {
+        reset: async (h) => {
+          if (h.variant.server.guard === 'remote') await issuer.introspections();
+        },
+        read: async (h, requests) => {
+          if (h.variant.server.guard !== 'remote') return undefined;
+          const n = await issuer.introspections();
+          return { introspections: n, 'per 1000 requests': Math.round((1000 * n) / requests) };
+        },
+      },
+    },
+    {
+      id: 'guard-cold',
+      title: `as guard, but ${ctx.coldTokens} tokens cycled: more than the guard's ${GUARD_TOKEN_CACHE}-entry verified-token cache (LRU), so no request finds its token in it`,
+      loadMethod: `autocannon setupClient: connection c cycles tokens c, c+${CONNECTIONS}, …, resuming across runs`,
+      variants: [
+        routeVariant('none', 'bare route'),
+        routeVariant('local', 'authenticate (local)', 0.45),
+        routeVariant('jwt-bearer', 'express-oauth2-jwt-bearer'),
+      ],
+      setup: guardSetup,
+      teardown: issuer.stop,
+      load: guardLoad('cold'),
     },
   ];
 }

@@ -1,17 +1,29 @@
 // Benchmark server child: builds one scenario's app from argv JSON, listens on 127.0.0.1:0, prints {"port"}.
-import express from 'express';
+import express, { type RequestHandler } from 'express';
+import { auth as jwtBearer } from 'express-oauth2-jwt-bearer';
 import { Redis } from 'ioredis';
-import { createAuthServer, MemoryStore, RedisStore, type Store } from '../lib';
-import { APP_ID, CC_SECRET, ISSUER, RS, type ServerConfig, USER } from './shared';
+import { createAuthServer, createGuard, MemoryStore, RedisStore, type Store } from '../lib';
+import {
+  APP_ID,
+  CC_SECRET,
+  INTROSPECTIONS,
+  ISSUER,
+  ROUTE,
+  RS,
+  type ServerConfig,
+  USER,
+} from './shared';
 
-async function seedAuth(cfg: ServerConfig, store: Store) {
+async function seedAuth(cfg: ServerConfig, store: Store, issuer: string) {
   const auth = createAuthServer({
-    issuer: ISSUER,
+    issuer,
     store,
     ...(cfg.rateLimit ? {} : { rateLimit: false as const }),
+    ...(cfg.accessTokenTtl ? { accessTokenTtl: cfg.accessTokenTtl } : {}),
   });
   const a = auth.admin;
   await a.upsertTenant({ id: 'acme' });
+  if (cfg.printScope) await a.upsertScope({ name: 'print', service: 'print', roleCheck: false });
   await a.upsertClient({
     id: 'cc-0',
     secret: CC_SECRET,
@@ -42,29 +54,87 @@ async function seedAuth(cfg: ServerConfig, store: Store) {
   return auth;
 }
 
+/**
+ * A RedisStore on its own ioredis client. `autoPipelining`: ioredis `enableAutoPipelining`, which
+ * batches the commands issued in one event-loop turn into one write (the guard's store uses it).
+ */
+function redisStore(cfg: ServerConfig, autoPipelining = false): RedisStore {
+  return new RedisStore({
+    redis: new Redis(cfg.redisPort ?? 6379, '127.0.0.1', {
+      maxRetriesPerRequest: 1,
+      ...(autoPipelining ? { enableAutoPipelining: true } : {}),
+    }),
+    prefix: cfg.prefix ?? 'bench:',
+  });
+}
+
+/** The middleware in front of `GET /r`. */
+function routeGuard(cfg: ServerConfig): RequestHandler[] {
+  const issuer = cfg.issuer ?? ISSUER;
+  switch (cfg.guard ?? 'none') {
+    case 'none':
+      return [];
+    case 'local':
+    case 'service': {
+      const guard = createGuard({ issuer, store: redisStore(cfg, true) });
+      return cfg.guard === 'service'
+        ? [guard.authenticate(), guard.requireService('print')]
+        : [guard.authenticate()];
+    }
+    case 'remote': {
+      const introspection = { clientId: RS.id, clientSecret: RS.secret, cacheTtl: 1 };
+      return [createGuard({ issuer, introspection }).authenticate()];
+    }
+    case 'jwt-bearer':
+      // Discovery at issuerBaseURL finds jwks_uri in tokenward's RFC 8414 metadata; strict:
+      // typ at+jwt and sub, client_id, jti, iat required, as tokenward's own guard checks.
+      return [
+        jwtBearer({
+          issuerBaseURL: issuer,
+          audience: issuer,
+          tokenSigningAlg: 'ES256',
+          strict: true,
+        }),
+      ];
+  }
+}
+
 async function main() {
   const cfg = JSON.parse(process.argv[2] ?? '{}') as ServerConfig;
   const app = express();
+  // Listen first: a self-issuing authorization server needs its own port to name its issuer.
+  const server = await new Promise<ReturnType<typeof app.listen>>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
   if (cfg.kind === 'echo') {
     app.post('/echo', express.urlencoded({ extended: false, limit: '16kb' }), (req, res) => {
       res.json({ ok: true, params: req.body });
     });
+  } else if (cfg.kind === 'route') {
+    app.get(ROUTE, ...routeGuard(cfg), (_req, res) => {
+      res.json({ ok: true });
+    });
   } else {
-    const store =
-      cfg.store === 'redis'
-        ? new RedisStore({
-            redis: new Redis(cfg.redisPort ?? 6379, '127.0.0.1', { maxRetriesPerRequest: 1 }),
-            prefix: cfg.prefix ?? 'bench:',
-          })
-        : new MemoryStore();
-    app.use((await seedAuth(cfg, store)).router());
+    const store = cfg.store === 'redis' ? redisStore(cfg) : new MemoryStore();
+    const issuer = cfg.selfIssuer ? `http://127.0.0.1:${port}` : ISSUER;
+    if (cfg.selfIssuer) {
+      // Counts the introspection calls remote guards make (their cache misses), for the report.
+      let introspections = 0;
+      app.post(INTROSPECTIONS, (_req, res) => {
+        res.json({ count: introspections });
+        introspections = 0;
+      });
+      app.use('/oauth2/introspect', (_req, _res, next) => {
+        introspections++;
+        next();
+      });
+    }
+    app.use((await seedAuth(cfg, store, issuer)).router());
   }
-  const server = app.listen(0, '127.0.0.1', () => {
-    const addr = server.address();
-    process.stdout.write(
-      `${JSON.stringify({ port: typeof addr === 'object' && addr ? addr.port : 0 })}\n`,
-    );
-  });
+  // Ready: routes are mounted.
+  process.stdout.write(`${JSON.stringify({ port })}\n`);
   process.on('SIGTERM', () => process.exit(0));
 }
 

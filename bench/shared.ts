@@ -1,15 +1,42 @@
 // Shared by the runner and the server child: scenario config and seeded credentials.
+
+/** What guards `GET /r` in a `route` child. */
+export type RouteGuard =
+  /** nothing: the bare route */
+  | 'none'
+  /** tokenward `authenticate()`, local mode on a RedisStore */
+  | 'local'
+  /** tokenward `authenticate()` + `requireService('print')`, local mode on a RedisStore */
+  | 'service'
+  /** tokenward `authenticate()`, remote mode (introspection, cacheTtl 1 s) */
+  | 'remote'
+  /** express-oauth2-jwt-bearer `auth()` against the issuer's JWKS */
+  | 'jwt-bearer';
+
 export interface ServerConfig {
-  /** `echo`: bare Express urlencoded + JSON; `auth`: tokenward's router. */
-  kind: 'echo' | 'auth';
+  /**
+   * `echo`: bare Express urlencoded + JSON; `auth`: tokenward's router; `route`: a resource
+   * server answering `GET /r` with a small JSON, guarded as `guard` says.
+   */
+  kind: 'echo' | 'auth' | 'route';
   store?: 'memory' | 'redis';
   redisPort?: number;
-  /** Redis key prefix, one per variant so variants never share state. */
+  /** Redis key prefix, one per variant so variants never share state (a guard shares its issuer's). */
   prefix?: string;
   /** true: the default rate limits; false: rateLimit: false. */
   rateLimit?: boolean;
   /** How many client_credentials clients (cc-0 … cc-N-1, same secret) to seed. */
   ccClients?: number;
+  /** auth: issuer `http://127.0.0.1:<own port>` (remote guards fetch its metadata and JWKS). */
+  selfIssuer?: boolean;
+  /** auth: access-token lifetime in seconds (default: tokenward's). */
+  accessTokenTtl?: number;
+  /** auth: register scope `print` (service `print`, no role check). */
+  printScope?: boolean;
+  /** route: what guards it. */
+  guard?: RouteGuard;
+  /** route: the authorization server's issuer (and, for remote guards, where to reach it). */
+  issuer?: string;
 }
 
 export const ISSUER = 'http://localhost:4000';
@@ -17,3 +44,7 @@ export const CC_SECRET = 'bench-cc-secret-0123456789';
 export const RS = { id: 'bench-rs', secret: 'bench-rs-secret-0123456789' };
 export const APP_ID = 'bench-app';
 export const USER = { username: 'alice', password: 'alice-password' };
+/** The guarded route and the body every variant answers. */
+export const ROUTE = '/r';
+/** A self-issuing auth child counts introspection requests; POST here answers the count and resets it. */
+export const INTROSPECTIONS = '/bench/introspections';
