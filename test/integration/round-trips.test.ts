@@ -116,7 +116,7 @@ describe('store round trips (RedisStore, MONITOR)', () => {
         ).toBe(true),
       );
       expect(n).toBe(3);
-      expect(new Set(seen)).toEqual(new Set(['evalsha', 'get', 'mget']));
+      expect(new Set(seen)).toEqual(new Set(['hmget', 'get', 'mget']));
     });
 
     it('with clientCacheTtl 0 each request also reads the client record', async () => {
@@ -176,8 +176,8 @@ describe('store round trips (RedisStore, MONITOR)', () => {
     it('authenticate only: exactly 1 round trip per guarded request', async () => {
       const n = await count(async () => expect((await get('/auth', token)).status).toBe(200));
       expect(n).toBe(1);
-      // One script: grant record, revocation flags and (device-bound tokens) the device session.
-      expect(new Set(seen)).toEqual(new Set(['evalsha']));
+      // One HMGET: grant record and revocation flags (device-bound tokens: one script, below).
+      expect(new Set(seen)).toEqual(new Set(['hmget']));
     });
 
     it('a device-bound token (SPEC B3): still 1 round trip — the same script checks and postpones the session', async () => {
@@ -191,7 +191,7 @@ describe('store round trips (RedisStore, MONITOR)', () => {
       // LocalVerifier.scopeDefinitions reads every scope the token holds (here print and scan) in one MGET.
       const both = await count(async () => expect((await get('/scan', token)).status).toBe(200));
       expect(both).toBe(2);
-      expect(new Set(seen)).toEqual(new Set(['evalsha', 'mget']));
+      expect(new Set(seen)).toEqual(new Set(['hmget', 'mget']));
       const scanOnly = (await signIn(t.app, ALICE, { scope: 'scan' })).access_token;
       const one = await count(async () => expect((await get('/scan', scanOnly)).status).toBe(200));
       expect(one).toBe(2);
