@@ -153,7 +153,8 @@ if d[1] and d[2] then
   if live == 0 then return {'expired'} end
   dl = tostring(touch(KEYS[3], d[2], cid, now, live, fields))
 end
-redis.call('HDEL', g, 'undo')
+-- An abandonment of this very rotation may have landed first: keep it for the client's retry.
+if s[11] ~= h .. '|' .. ARGV[6] then redis.call('HDEL', g, 'undo') end
 if retry then
   redis.call('HSET', g, 'x:' .. s[10], '1')
 else
@@ -179,8 +180,10 @@ return {'ok', retry and '1' or '0', dl, unpack(f)}`,
   twAbandonRotation: {
     numberOfKeys: 1,
     lua: `
-if redis.call('HGET', KEYS[1], 'cur') ~= ARGV[2] then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+-- Set even when the rotation has not landed (yet): if it lands later, the marker is ready for it.
 redis.call('HSET', KEYS[1], 'undo', ARGV[1] .. '|' .. ARGV[2])
+if redis.call('HGET', KEYS[1], 'cur') ~= ARGV[2] then return 0 end
 return 1`,
   },
 

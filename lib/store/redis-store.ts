@@ -84,6 +84,8 @@ export class RedisStore implements Store {
   private readonly timeoutMs: number;
   private readonly durability?: { replicas: number; timeout: number };
   private readonly luaBySha = new Map<string, string>();
+  /** grant id → (next hash → presented hash) of abandonments not known to have landed. */
+  private readonly pendingAbandons = new Map<string, Map<string, string>>();
 
   constructor(options: RedisStoreOptions) {
     if (!options?.redis)
@@ -153,22 +155,36 @@ export class RedisStore implements Store {
   private write(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
     const d = this.durability;
     if (!d) return this.script(name, ...args);
+    const deadline = Date.now() + this.timeoutMs;
     return this.run(async () => {
-      const pipeline = this.redis.pipeline() as unknown as Record<ScriptName, ScriptFn> & {
-        wait(replicas: number, timeout: number): unknown;
-        exec(): Promise<[Error | null, unknown][] | null>;
-      };
-      pipeline[name](...args);
-      pipeline.wait(d.replicas, d.timeout);
-      const results = (await pipeline.exec()) ?? [];
-      const [scriptResult, waitResult] = results;
-      if (scriptResult?.[0]) throw scriptResult[0];
-      if (waitResult?.[0]) throw waitResult[0];
-      if (Number(waitResult?.[1]) < d.replicas)
-        throw new StoreUnavailableError(
-          `write acknowledged by ${waitResult?.[1]} of ${d.replicas} replicas`,
-        );
-      return scriptResult?.[1];
+      for (;;) {
+        const pipeline = this.redis.pipeline() as unknown as Record<ScriptName, ScriptFn> & {
+          wait(replicas: number, timeout: number): unknown;
+          exec(): Promise<[Error | null, unknown][] | null>;
+        };
+        pipeline[name](...args);
+        pipeline.wait(d.replicas, d.timeout);
+        const results = (await pipeline.exec()) ?? [];
+        const [scriptResult, waitResult] = results;
+        const redirected = scriptResult?.[0]?.message.match(/^(MOVED|ASK|TRYAGAIN)\b/)?.[1];
+        if (redirected && 'refreshSlotsCache' in this.redis && Date.now() < deadline) {
+          // ioredis retries a Cluster pipeline only when every reply failed alike; here WAIT
+          // answered, so the script's MOVED / ASK / TRYAGAIN comes back as is. Follow the slot
+          // (a slot being migrated answers MOVED once it is done), still within commandTimeout.
+          const cluster = this.redis as Cluster;
+          if (redirected === 'MOVED')
+            await new Promise<void>((r) => cluster.refreshSlotsCache(() => r()));
+          else await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+        if (scriptResult?.[0]) throw scriptResult[0];
+        if (waitResult?.[0]) throw waitResult[0];
+        if (Number(waitResult?.[1]) < d.replicas)
+          throw new StoreUnavailableError(
+            `write acknowledged by ${waitResult?.[1]} of ${d.replicas} replicas`,
+          );
+        return scriptResult?.[1];
+      }
     });
   }
 
@@ -306,6 +322,13 @@ export class RedisStore implements Store {
 
   async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
     const { next } = input;
+    // Abandonments not known to have landed go first: the client may be retrying one of them.
+    const pending = this.pendingAbandons.get(input.grantId);
+    for (const [nextHash, presented] of pending ?? []) {
+      await this.script('twAbandonRotation', this.keys.grant(input.grantId), presented, nextHash);
+      pending?.delete(nextHash);
+    }
+    if (pending?.size === 0) this.pendingAbandons.delete(input.grantId);
     const res = (await this.write(
       'twRotate',
       this.keys.grant(input.grantId),
@@ -338,7 +361,20 @@ export class RedisStore implements Store {
     // Not through run(): it must queue behind the timed-out rotation on the same connection
     // (ioredis keeps order, and resends unanswered commands after a reconnect).
     const fn = (this.redis as unknown as Record<ScriptName, ScriptFn>).twAbandonRotation;
+    // Remembered until it lands: the grant's next rotation (the client's retry) sends it first,
+    // whether this one is lost with the connection or still waiting in ioredis' retries.
+    if (this.pendingAbandons.size >= 10_000) {
+      const oldest = this.pendingAbandons.keys().next().value;
+      if (oldest !== undefined) this.pendingAbandons.delete(oldest);
+    }
+    const pending = this.pendingAbandons.get(grantId) ?? new Map<string, string>();
+    this.pendingAbandons.set(grantId, pending);
+    if (pending.size < 16) pending.set(nextHash, presentedHash);
     await fn.call(this.redis, this.keys.grant(grantId), presentedHash, nextHash);
+    pending.delete(nextHash);
+    if (pending.size === 0 && this.pendingAbandons.get(grantId) === pending) {
+      this.pendingAbandons.delete(grantId);
+    }
   }
 
   async revokeByRefreshToken(grantId: string, hash: string, clientId: string, now: number) {
