@@ -3,7 +3,6 @@ import { LRUCache } from 'lru-cache';
 import type { GuardConfig } from '../options/guard-options';
 import { epochSeconds } from '../server/context';
 import type { ScopeRecord, Store } from '../store/store';
-import { type AccessTokenClaims, verifyAccessToken } from '../tokens/access-token';
 import { KeyRing } from '../tokens/signing-keys';
 import { VerifiedTokenCache } from './token-cache';
 import { splitScope, type VerifiedToken, type Verifier } from './verifier';
@@ -51,16 +50,8 @@ export class LocalVerifier implements Verifier {
     this.registry = new RegistryReader(config.registryCacheTtl);
   }
 
-  private async claimsOf(token: string): Promise<AccessTokenClaims | undefined> {
-    const cached = this.verified.get(token);
-    if (cached) return cached;
-    const claims = await verifyAccessToken(token, this.keys, this.config);
-    if (claims) this.verified.set(token, claims);
-    return claims;
-  }
-
   async verify(token: string): Promise<VerifiedToken | undefined> {
-    const claims = await this.claimsOf(token);
+    const claims = await this.verified.claims(token, this.keys, this.config);
     if (!claims) return undefined;
     // The one store round trip of a guarded request: grant record and revocation flags together.
     const now = this.now();

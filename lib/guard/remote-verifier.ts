@@ -1,7 +1,6 @@
 // Remote mode: verify the JWT against the issuer's JWKS, then ask its introspection endpoint (RFC 7662).
 import type { GuardConfig } from '../options/guard-options';
 import type { ScopeRecord } from '../store/store';
-import { type AccessTokenClaims, verifyAccessToken } from '../tokens/access-token';
 import { upstreamUnavailable } from './fetch-json';
 import { IntrospectionClient } from './introspection-client';
 import { RemoteKeys } from './remote-keys';
@@ -30,17 +29,9 @@ export class RemoteVerifier implements Verifier {
     });
   }
 
-  private async claimsOf(token: string): Promise<AccessTokenClaims | undefined> {
-    const cached = this.verified.get(token);
-    if (cached) return cached;
-    const claims = await verifyAccessToken(token, this.keys, this.config);
-    if (claims) this.verified.set(token, claims);
-    return claims;
-  }
-
   async verify(token: string): Promise<VerifiedToken | undefined> {
     // The signature first: forged or foreign tokens never reach the authorization server.
-    const claims = await this.claimsOf(token);
+    const claims = await this.verified.claims(token, this.keys, this.config);
     if (!claims) return undefined;
     const answer = await this.introspection.introspect(token, claims.exp);
     if (!answer.active) return undefined;

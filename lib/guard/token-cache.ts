@@ -1,6 +1,11 @@
 // A bounded cache of verified JWT claims, keyed by the whole token; an entry never outlives the token's exp.
 import { LRUCache } from 'lru-cache';
-import type { AccessTokenClaims } from '../tokens/access-token';
+import {
+  type AccessTokenClaims,
+  type VerifyOptions,
+  verifyAccessToken,
+} from '../tokens/access-token';
+import type { VerificationKeys } from '../tokens/signing-keys';
 
 /**
  * Lets a token seen again skip its signature check (ES256 verify is ~55 µs). Only signature and
@@ -29,5 +34,18 @@ export class VerifiedTokenCache {
 
   set(token: string, claims: AccessTokenClaims): void {
     this.cache?.set(token, claims);
+  }
+
+  /** The token's claims: from the cache, or verified against `keys` and cached when valid. */
+  async claims(
+    token: string,
+    keys: VerificationKeys,
+    options: VerifyOptions,
+  ): Promise<AccessTokenClaims | undefined> {
+    const cached = this.get(token);
+    if (cached) return cached;
+    const claims = await verifyAccessToken(token, keys, options);
+    if (claims) this.set(token, claims);
+    return claims;
   }
 }
