@@ -37,10 +37,23 @@ interface Lease {
 
 interface LockManagerLike {
   request<T>(name: string, callback: () => Promise<T>): Promise<T>;
+  request<T>(
+    name: string,
+    options: { ifAvailable: true },
+    callback: (lock: unknown) => Promise<T>,
+  ): Promise<T>;
 }
 
 /** Time for a racing tab's lease write to reach us before we read back who holds it. */
 const SETTLE_MS = 50;
+
+/**
+ * How long a tab that waited for the lock waits for the previous holder's writes to reach it.
+ * Browsers copy localStorage between tabs asynchronously (Chromium keeps a copy per renderer), so
+ * the lock can be granted before the tokens its holder stored are visible here; renewing with the
+ * stale refresh token would replay it and revoke the family as reuse.
+ */
+const HANDOFF_MS = 300;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -76,6 +89,10 @@ export class LocalStorage implements TokenStorage {
   private readonly prefix: string;
   private readonly webLocks: boolean;
   private readonly leaseMs: number;
+  /** Storage events seen for our keys: tells a tab that waited whether the holder's writes arrived. */
+  private changes = 0;
+  private readonly changed = new Set<() => void>();
+  private watching = false;
 
   constructor(options: Readonly<LocalStorageOptions> = {}) {
     const storage =
@@ -101,9 +118,10 @@ export class LocalStorage implements TokenStorage {
   }
 
   lock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    this.watch();
     const locks = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
     if (this.webLocks && locks && typeof locks.request === 'function')
-      return locks.request(this.prefix + name, fn);
+      return this.withWebLock(locks, this.prefix + name, fn);
     return this.withLease(`${this.prefix}${name}:lease`, fn);
   }
 
@@ -122,9 +140,55 @@ export class LocalStorage implements TokenStorage {
     return () => target.removeEventListener?.('storage', onStorage);
   }
 
+  /** Count storage events for our keys (lease keys aside), once per instance. */
+  private watch(): void {
+    if (this.watching) return;
+    this.watching = true;
+    this.subscribe((key) => {
+      if (key?.endsWith(':lease')) return;
+      this.changes += 1;
+      for (const wake of this.changed) wake();
+    });
+  }
+
+  /**
+   * Wait until a storage event for our keys has arrived since `before`, or HANDOFF_MS have passed
+   * (the previous holder may have written nothing).
+   */
+  private handoff(before: number): Promise<void> {
+    if (this.changes > before) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.changed.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, HANDOFF_MS);
+      this.changed.add(done);
+    });
+  }
+
+  /** Web Locks; a tab that had to wait first lets the previous holder's writes reach it. */
+  private async withWebLock<T>(locks: LockManagerLike, name: string, fn: () => Promise<T>) {
+    let free = false;
+    const result = await locks.request(name, { ifAvailable: true }, async (lock) => {
+      if (lock === null) return undefined;
+      free = true;
+      return fn();
+    });
+    if (free) return result as T;
+    const before = this.changes;
+    return locks.request(name, async () => {
+      await this.handoff(before);
+      return fn();
+    });
+  }
+
   /** Fallback lock: a lease in localStorage, taken by write-then-read-back and kept by a heartbeat. */
   private async withLease<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const me = randomId();
+    const before = this.changes;
+    let waited = false;
     const write = () =>
       this.storage.setItem(key, JSON.stringify({ owner: me, until: Date.now() + this.leaseMs }));
     for (;;) {
@@ -134,12 +198,15 @@ export class LocalStorage implements TokenStorage {
         await sleep(SETTLE_MS);
         // Two tabs may both have seen the key free; the last write won, the other waits.
         if (parseLease(this.storage.getItem(key))?.owner === me) break;
+        waited = true;
       } else {
+        waited = true;
         await sleep(Math.min(100, Math.max(10, held.until - Date.now())));
       }
     }
     const heartbeat = setInterval(write, Math.floor(this.leaseMs / 3));
     try {
+      if (waited) await this.handoff(before);
       return await fn();
     } finally {
       clearInterval(heartbeat);
