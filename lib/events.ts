@@ -96,6 +96,11 @@ export class Events<M> {
     this.listeners.get(name)?.delete(listener as (payload: never) => void);
   }
 
+  /** Whether emitting `name` reaches anyone (a listener or metrics): lets hot paths skip building payloads. */
+  wants(name: keyof M): boolean {
+    return this.tap !== undefined || (this.listeners.get(name)?.size ?? 0) > 0;
+  }
+
   emit<E extends keyof M>(name: E, payload: M[E]): void {
     try {
       this.tap?.(name, payload as M[keyof M]);

@@ -141,16 +141,22 @@ export function createGuard(options: Readonly<GuardOptions>): Guard {
         req.auth = auth;
         verifiedBy.set(req, v);
         res.setHeader(TOKEN_EXPIRES_IN, String(Math.max(0, v.expiresAt - now())));
-        const accepted = {
-          clientId: c.client_id,
-          subject: c.sub,
-          tenantId: c.tenant_id,
-          jti: c.jti,
-          expiresAt: v.expiresAt,
-          ...(c.device_id !== undefined ? { deviceId: c.device_id } : {}),
-        };
-        afterResponse(res, () => events.emit('token.accepted', accepted));
-        if (v.deviceDeadline !== undefined && c.device_id !== undefined) {
+        if (events.wants('token.accepted')) {
+          const accepted = {
+            clientId: c.client_id,
+            subject: c.sub,
+            tenantId: c.tenant_id,
+            jti: c.jti,
+            expiresAt: v.expiresAt,
+            ...(c.device_id !== undefined ? { deviceId: c.device_id } : {}),
+          };
+          afterResponse(res, () => events.emit('token.accepted', accepted));
+        }
+        if (
+          v.deviceDeadline !== undefined &&
+          c.device_id !== undefined &&
+          events.wants('device_session.extended')
+        ) {
           const extended = {
             tenantId: c.tenant_id,
             subject: c.sub,

@@ -4,7 +4,7 @@ import type { GuardConfig } from '../options/guard-options';
 import { epochSeconds } from '../server/context';
 import type { ScopeRecord, Store } from '../store/store';
 import { KeyRing } from '../tokens/signing-keys';
-import { VerifiedTokenCache } from './token-cache';
+import { VerifiedTokenCache } from '../tokens/verified-token-cache';
 import { splitScope, type VerifiedToken, type Verifier } from './verifier';
 
 /** Reads through a short-lived cache, or straight from the store when `ttlSeconds` is 0. */

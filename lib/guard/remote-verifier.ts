@@ -1,10 +1,10 @@
 // Remote mode: verify the JWT against the issuer's JWKS, then ask its introspection endpoint (RFC 7662).
 import type { GuardConfig } from '../options/guard-options';
 import type { ScopeRecord } from '../store/store';
+import { VerifiedTokenCache } from '../tokens/verified-token-cache';
 import { upstreamUnavailable } from './fetch-json';
 import { IntrospectionClient } from './introspection-client';
 import { RemoteKeys } from './remote-keys';
-import { VerifiedTokenCache } from './token-cache';
 import { splitScope, type VerifiedToken, type Verifier } from './verifier';
 
 export class RemoteVerifier implements Verifier {

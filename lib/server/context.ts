@@ -5,12 +5,15 @@ import type { Metrics } from '../metrics';
 import type { AuthServerConfig } from '../options/auth-server-options';
 import type { Store } from '../store/store';
 import type { KeyRing } from '../tokens/signing-keys';
+import type { VerifiedTokenCache } from '../tokens/verified-token-cache';
 import type { ClientAuthenticator } from './client-auth';
 
 export interface ServerContext {
   config: AuthServerConfig;
   store: Store;
   keys: KeyRing;
+  /** Introspection's cache of verified access tokens: a token asked about again skips its signature check. */
+  verified: VerifiedTokenCache;
   clients: ClientAuthenticator;
   events: Events<AuthServerEvents>;
   metrics?: Metrics;

@@ -6,6 +6,7 @@ import { createMetrics } from '../metrics';
 import { type AuthServerOptions, parseAuthServerOptions } from '../options/auth-server-options';
 import type { Store } from '../store/store';
 import { KeyRing } from '../tokens/signing-keys';
+import { VerifiedTokenCache } from '../tokens/verified-token-cache';
 import { type Admin, createAdmin } from './admin';
 import { ClientAuthenticator } from './client-auth';
 import { epochSeconds, type ServerContext } from './context';
@@ -52,6 +53,8 @@ export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServ
       reloadInterval: 60,
       now: epochSeconds,
     }),
+    // Remote guards introspect the same live tokens again and again (every cacheTtl each).
+    verified: new VerifiedTokenCache(10_000, 0, epochSeconds),
   };
   const metrics = createMetrics('createAuthServer', config.metrics, 'auth', ctx.events);
   if (metrics) ctx.metrics = metrics;

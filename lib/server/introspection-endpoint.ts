@@ -1,7 +1,7 @@
 // Introspection endpoint (RFC 7662): live state of access and refresh tokens, with tenant and local user (SPEC B4).
 import type { RequestHandler } from 'express';
 import { OAuthError } from '../errors';
-import { type AccessTokenClaims, verifyAccessToken } from '../tokens/access-token';
+import type { AccessTokenClaims } from '../tokens/access-token';
 import { parseRefreshToken } from '../tokens/refresh-token';
 import { authenticateClient } from './client-auth';
 import type { ServerContext } from './context';
@@ -65,7 +65,7 @@ export async function introspect(
       ...(g.deviceId ? { device_id: g.deviceId } : {}),
     };
   }
-  const claims = await verifyAccessToken(token, ctx.keys, {
+  const claims = await ctx.verified.claims(token, ctx.keys, {
     issuer: ctx.config.issuer,
     audience: ctx.config.audience,
     clockTolerance: 0,

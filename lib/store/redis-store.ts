@@ -122,25 +122,33 @@ export class RedisStore implements Store {
     if (status === 'reconnecting' || status === 'end' || status === 'close') {
       throw new StoreUnavailableError(`redis is ${status}`);
     }
-    let timer: NodeJS.Timeout | undefined;
-    const pending = op();
-    pending.catch(() => {}); // a late rejection after the timeout is expected, not unhandled
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
+    // One promise and one timer per call, no Promise.race: this runs once per guarded request.
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
         () => reject(new StoreUnavailableError(`redis did not answer in ${this.timeoutMs} ms`)),
         this.timeoutMs,
       );
+      let pending: Promise<T>;
+      try {
+        pending = op();
+      } catch (err) {
+        clearTimeout(timer);
+        throw err;
+      }
+      pending.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          const e = err as Error;
+          if (err instanceof StoreUnavailableError) reject(err);
+          else if (e?.name === 'ReplyError' && !TRANSIENT_REPLY.test(e.message)) reject(err);
+          else reject(new StoreUnavailableError('redis call failed', { cause: err }));
+        },
+      );
     });
-    try {
-      return await Promise.race([pending, timeout]);
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) throw err;
-      const e = err as Error;
-      if (e?.name === 'ReplyError' && !TRANSIENT_REPLY.test(e.message)) throw err;
-      throw new StoreUnavailableError('redis call failed', { cause: err });
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private script(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {

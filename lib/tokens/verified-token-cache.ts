@@ -1,11 +1,7 @@
 // A bounded cache of verified JWT claims, keyed by the whole token; an entry never outlives the token's exp.
 import { LRUCache } from 'lru-cache';
-import {
-  type AccessTokenClaims,
-  type VerifyOptions,
-  verifyAccessToken,
-} from '../tokens/access-token';
-import type { VerificationKeys } from '../tokens/signing-keys';
+import { type AccessTokenClaims, type VerifyOptions, verifyAccessToken } from './access-token';
+import type { VerificationKeys } from './signing-keys';
 
 /**
  * Lets a token seen again skip its signature check (ES256 verify is ~55 µs). Only signature and
