@@ -22,6 +22,10 @@ export const TOKEN_EXPIRES_IN = 'Token-Expires-In';
 /** Exposes `name` to cross-origin callers, keeping what CORS middleware already exposed. */
 export function exposeHeader(res: Response, name: string): void {
   const current = res.getHeader('Access-Control-Expose-Headers');
+  if (current === undefined) {
+    res.setHeader('Access-Control-Expose-Headers', name);
+    return;
+  }
   const list = Array.isArray(current) ? current.join(', ') : current ? String(current) : '';
   const lower = name.toLowerCase();
   if (

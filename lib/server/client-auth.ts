@@ -58,7 +58,7 @@ export class ClientAuthenticator {
   }
 
   /** The client record, from the short-lived cache when fresh; misses are not cached. */
-  private async lookup(id: string): Promise<ClientRecord | undefined> {
+  async lookup(id: string): Promise<ClientRecord | undefined> {
     if (this.cacheMs <= 0) return this.store.getClient(id);
     const now = Date.now();
     const hit = this.records.get(id);

@@ -28,7 +28,7 @@ export function tokenRateLimiters(ctx: ServerContext): RequestHandler[] {
   const make = (
     name: string,
     limit: number,
-    key: (req: Request) => string,
+    key: (req: Request) => string | Promise<string>,
     skip?: (req: Request) => boolean,
   ) =>
     rateLimit({
@@ -53,9 +53,15 @@ export function tokenRateLimiters(ctx: ServerContext): RequestHandler[] {
     make(
       'user',
       limits.perUsername,
-      (req) => {
+      async (req) => {
         const u = (req.body as Record<string, unknown>).username;
-        return `u:${typeof u === 'string' ? u.toLowerCase().slice(0, 256) : ''}`;
+        const name = typeof u === 'string' ? u.toLowerCase().slice(0, 256) : '';
+        // Usernames are per tenant: alice of one tenant must not lock out alice of another.
+        // Every client of the tenant shares the count; unknown clients share one (they fail anyway).
+        const id = claimedClientId(req);
+        const client =
+          id === undefined || id.length > 128 ? undefined : await ctx.clients.lookup(id);
+        return `u:${encodeURIComponent(client?.tenantId ?? '')}:${name}`;
       },
       (req) => !isPassword(req),
     ),

@@ -55,6 +55,34 @@ describe.each(['memory', 'redis', 'cluster'] as const)('rate limits on %s', (kin
     expect(bob.status).toBe(200);
   });
 
+  it('per username within a tenant: the same username in another tenant keeps its own count', async () => {
+    const t = buildApp(ts.store, { rateLimit: { perUsername: 2, perClient: 1000 } });
+    await seed(t.auth);
+    const a = t.auth.admin;
+    await a.upsertTenant({ id: 'gamma' });
+    await a.upsertClient({
+      id: 'gamma-app',
+      public: true,
+      tenantId: 'gamma',
+      grants: ['password', 'refresh_token'],
+      scopes: [],
+    });
+    await a.upsertUser({ tenantId: 'gamma', username: 'carol', password: 'gamma-carol-pw' });
+    const attempt = (client: string, password: string) =>
+      post(t.app, TOKEN, {
+        grant_type: 'password',
+        client_id: client,
+        username: 'carol',
+        password,
+      });
+    // carol of tenant acme is guessed at until limited (acme has no carol: the same 400 as a wrong password).
+    const acme = [];
+    for (let i = 0; i < 3; i++) acme.push((await attempt(APP.id, 'guess')).status);
+    expect(acme).toEqual([400, 400, 429]);
+    // carol of tenant gamma still signs in.
+    expect((await attempt('gamma-app', 'gamma-carol-pw')).status).toBe(200);
+  });
+
   if (kind !== 'memory') {
     it('two instances on one Redis share the limit', async () => {
       // Two auth servers, each with its own limiter instances, sharing only the store.
