@@ -50,6 +50,7 @@ export function createContext(io: CliIo): CliContext {
         prefix: globals.prefix ?? DEFAULT_PREFIX,
         issuer: globals.issuer ?? io.env.TOKENWARD_ISSUER ?? DEFAULT_ISSUER,
         ...(globals.audience ? { audience: globals.audience } : {}),
+        ...(io.env.TOKENWARD_KEY_SECRET ? { keySecret: io.env.TOKENWARD_KEY_SECRET } : {}),
       });
       return (await session).admin;
     },

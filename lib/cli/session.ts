@@ -33,6 +33,8 @@ export interface ConnectOptions {
   prefix: string;
   issuer: string;
   audience?: string;
+  /** `TOKENWARD_KEY_SECRET`: the servers' keyEncryptionSecret, so that rotated keys are sealed too. */
+  keySecret?: string;
   /** Per-attempt connect timeout in ms (default 1500); up to 3 attempts. */
   connectTimeout?: number;
 }
@@ -110,6 +112,7 @@ export async function connect(options: ConnectOptions): Promise<Session> {
       ...(options.audience ? { audience: options.audience } : {}),
       store,
       rateLimit: false,
+      ...(options.keySecret ? { keyEncryptionSecret: options.keySecret } : {}),
     });
     return {
       admin: auth.admin,

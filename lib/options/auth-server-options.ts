@@ -3,6 +3,7 @@ import { ConfigError } from '../errors';
 import type { MetricsOption } from '../metrics';
 import { MemoryStore } from '../store/memory-store';
 import type { Store } from '../store/store';
+import { KeySealer } from '../tokens/key-sealing';
 import {
   type LoadedKey,
   loadStaticKeys,
@@ -51,6 +52,13 @@ export interface AuthServerOptions {
   signingAlg?: SigningAlg;
   /** Signing keys to use instead of keys generated into the store; the first one signs. */
   keys?: StaticSigningKey[];
+  /**
+   * Seal the private signing keys kept in the store (AES-256-GCM under a key derived from this
+   * secret, at least 32 characters), so that a store dump yields no key that can mint tokens. Every
+   * instance and the CLI (`TOKENWARD_KEY_SECRET`) need the same secret. Default: none — keys are
+   * stored in the clear, as JWK; set it in production. Not with `keys`.
+   */
+  keyEncryptionSecret?: string;
   /** Seconds of clock skew tolerated when verifying tokens at revocation and introspection (default 5). */
   clockTolerance?: number;
   /**
@@ -86,6 +94,7 @@ const KNOWN: KeysEnum<AuthServerOptions> = {
   deviceSessionMaxAge: true,
   signingAlg: true,
   keys: true,
+  keyEncryptionSecret: true,
   clockTolerance: true,
   clientCacheTtl: true,
   rateLimit: true,
@@ -124,6 +133,7 @@ export interface AuthServerConfig {
   deviceSessionMaxAge: number;
   signingAlg: SigningAlg;
   staticKeys?: LoadedKey[];
+  sealer?: KeySealer;
   clockTolerance: number;
   clientCacheTtl: number;
   rateLimit: Required<RateLimitOptions> | false;
@@ -172,6 +182,16 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
   if (o.keys !== undefined && (!Array.isArray(o.keys) || o.keys.length === 0)) {
     throw new ConfigError(`${f}: "keys" must be a non-empty array`);
   }
+  if (o.keyEncryptionSecret !== undefined) {
+    if (typeof o.keyEncryptionSecret !== 'string' || o.keyEncryptionSecret.length < 32)
+      throw new ConfigError(
+        `${f}: "keyEncryptionSecret" must be a string of at least 32 characters`,
+      );
+    if (o.keys !== undefined)
+      throw new ConfigError(
+        `${f}: "keyEncryptionSecret" seals keys kept in the store; keys given in "keys" are not stored`,
+      );
+  }
   if (o.audience !== undefined && (typeof o.audience !== 'string' || o.audience === '')) {
     throw new ConfigError(`${f}: "audience" must be a non-empty string`);
   }
@@ -194,6 +214,7 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
     deviceSessionMaxAge,
     signingAlg: o.signingAlg,
     ...(o.keys ? { staticKeys: loadStaticKeys(o.keys, o.signingAlg) } : {}),
+    ...(o.keyEncryptionSecret ? { sealer: new KeySealer(o.keyEncryptionSecret) } : {}),
     clockTolerance: seconds(f, 'clockTolerance', o.clockTolerance, 0, 300),
     clientCacheTtl: seconds(f, 'clientCacheTtl', o.clientCacheTtl, 0, 60),
     rateLimit,

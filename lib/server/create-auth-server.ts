@@ -47,6 +47,7 @@ export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServ
     keys: new KeyRing(config.store, {
       alg: config.signingAlg,
       ...(config.staticKeys ? { staticKeys: config.staticKeys } : {}),
+      ...(config.sealer ? { sealer: config.sealer } : {}),
       // Other instances may sign with a retired key until their next reload (60 s); its tokens then
       // live accessTokenTtl more, plus 60 s of clock skew.
       retainSeconds: config.accessTokenTtl + 120,

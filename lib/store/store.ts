@@ -166,7 +166,10 @@ export interface RefreshTokenState {
 export interface SigningKeyRecord {
   kid: string;
   alg: string;
-  privateJwk: JsonWebKey;
+  /** The private key in the clear: only when the server has no `keyEncryptionSecret`. */
+  privateJwk?: JsonWebKey;
+  /** The private key sealed with the server's `keyEncryptionSecret` (AES-256-GCM, kid bound in). */
+  sealedPrivateJwk?: string;
   publicJwk: JsonWebKey;
   /** Epoch seconds. */
   createdAt: number;

@@ -8,6 +8,7 @@ import {
 } from 'node:crypto';
 import { ConfigError } from '../errors';
 import type { SigningKeyRecord, Store } from '../store/store';
+import type { KeySealer } from './key-sealing';
 
 /** JWS algorithms tokenward signs with (RFC 7518 §3); HS* and none are never accepted. */
 export const SIGNING_ALGS = ['ES256', 'ES384', 'ES512', 'RS256', 'PS256'] as const;
@@ -44,17 +45,23 @@ function thumbprint(jwk: JsonWebKey): string {
   return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
 }
 
-/** Generate a key pair for `alg` as a store record. */
-export function generateSigningKey(alg: SigningAlg, now: number): SigningKeyRecord {
+/** Generate a key pair for `alg` as a store record, its private part sealed when a sealer is given. */
+export function generateSigningKey(
+  alg: SigningAlg,
+  now: number,
+  sealer?: KeySealer,
+): SigningKeyRecord {
   const curve = CURVE[alg];
   const { privateKey, publicKey } = curve
     ? generateKeyPairSync('ec', { namedCurve: curve })
     : generateKeyPairSync('rsa', { modulusLength: 2048 });
   const publicJwk = publicKey.export({ format: 'jwk' });
+  const kid = thumbprint(publicJwk);
+  const privateJwk = privateKey.export({ format: 'jwk' });
   return {
-    kid: thumbprint(publicJwk),
+    kid,
     alg,
-    privateJwk: privateKey.export({ format: 'jwk' }),
+    ...(sealer ? { sealedPrivateJwk: sealer.seal(privateJwk, kid) } : { privateJwk }),
     publicJwk,
     createdAt: now,
   };
@@ -72,22 +79,33 @@ export function algFits(alg: SigningAlg, key: KeyObject): boolean {
   return key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
 }
 
-function load(rec: {
-  kid: string;
-  alg: string;
-  privateJwk?: JsonWebKey;
-  publicJwk: JsonWebKey;
-  expiresAt?: number;
-  retiredAt?: number;
-}): LoadedKey {
+function load(
+  rec: {
+    kid: string;
+    alg: string;
+    privateJwk?: JsonWebKey;
+    sealedPrivateJwk?: string;
+    publicJwk: JsonWebKey;
+    expiresAt?: number;
+    retiredAt?: number;
+  },
+  sealer?: KeySealer,
+): LoadedKey {
   const alg = rec.alg as SigningAlg;
+  // A key sealed at rest is opened only if it still signs; one we cannot open signs nothing here.
+  const privateJwk =
+    rec.retiredAt !== undefined
+      ? undefined
+      : rec.sealedPrivateJwk !== undefined
+        ? sealer?.open(rec.sealedPrivateJwk, rec.kid)
+        : rec.privateJwk;
   const publicKey = createPublicKey({ key: rec.publicJwk as never, format: 'jwk' });
   const { kty, crv, x, y, n, e } = rec.publicJwk;
   return {
     kid: rec.kid,
     alg,
-    ...(rec.privateJwk && rec.retiredAt === undefined
-      ? { privateKey: createPrivateKey({ key: rec.privateJwk as never, format: 'jwk' }) }
+    ...(privateJwk
+      ? { privateKey: createPrivateKey({ key: privateJwk as never, format: 'jwk' }) }
       : {}),
     publicKey,
     publicJwk: JSON.parse(JSON.stringify({ kty, crv, x, y, n, e, kid: rec.kid, alg, use: 'sig' })),
@@ -174,6 +192,8 @@ export interface KeyRingOptions {
   reloadInterval?: number;
   /** Only read keys (a guard): never generate one into an empty store. */
   readOnly?: boolean;
+  /** Seals generated private keys and opens stored ones (`keyEncryptionSecret`). */
+  sealer?: KeySealer;
   now: () => number;
 }
 
@@ -208,10 +228,10 @@ export class KeyRing implements VerificationKeys {
         let records = await this.store.getSigningKeys();
         if (records.length === 0 && !this.options.readOnly) {
           records = await this.store.initSigningKeys(
-            generateSigningKey(this.options.alg, this.options.now()),
+            generateSigningKey(this.options.alg, this.options.now(), this.options.sealer),
           );
         }
-        this.keys = records.map(load);
+        this.keys = records.map((r) => load(r, this.options.sealer));
         this.loadedAt = this.options.now();
       } finally {
         this.loading = undefined;
@@ -231,7 +251,10 @@ export class KeyRing implements VerificationKeys {
   async signingKey(): Promise<LoadedKey & { privateKey: KeyObject }> {
     await this.ensure();
     const key = this.keys.find((k) => k.privateKey);
-    if (!key?.privateKey) throw new Error('no active signing key');
+    if (!key?.privateKey)
+      throw new Error(
+        'no usable signing key: the store holds none, or it was sealed with a keyEncryptionSecret this server does not have',
+      );
     return key as LoadedKey & { privateKey: KeyObject };
   }
 
@@ -259,13 +282,13 @@ export class KeyRing implements VerificationKeys {
   async rotate(): Promise<string> {
     if (this.options.staticKeys)
       throw new ConfigError('keys given in options cannot be rotated by the store');
-    const next = generateSigningKey(this.options.alg, this.options.now());
+    const next = generateSigningKey(this.options.alg, this.options.now(), this.options.sealer);
     const records = await this.store.rotateSigningKeys(
       next,
       this.options.now(),
       this.options.retainSeconds,
     );
-    this.keys = records.map(load);
+    this.keys = records.map((r) => load(r, this.options.sealer));
     this.loadedAt = this.options.now();
     return next.kid;
   }
