@@ -5,7 +5,7 @@ import { invalidRequest, OAuthError } from '../errors';
 import type { AuthServerEvents, Events } from '../events';
 import { redactTokens } from '../http/redact';
 import type { ClientRecord, Store } from '../store/store';
-import { DUMMY_HASH, verifySecret } from '../tokens/secrets';
+import { verifySecret } from '../tokens/secrets';
 import type { Params } from './params';
 
 const CACHE_LIMIT = 10_000;
@@ -91,10 +91,9 @@ export class ClientAuthenticator {
     const secret = basic?.secret ?? bodySecret;
     if (id === undefined || id.length > 128) throw invalidClient(!!basic);
     const client = await this.lookup(id);
-    if (!client) {
-      if (secret !== undefined) await verifySecret(secret, DUMMY_HASH);
-      throw invalidClient(!!basic);
-    }
+    // Client ids are public identifiers (RFC 6749 §2.2), so an unknown one is refused at once: a
+    // dummy scrypt here would let anyone spend ours with random ids, each past the per-client limit.
+    if (!client) throw invalidClient(!!basic);
     if (!client.secretHash) {
       if (secret !== undefined || !allowPublic) throw invalidClient(!!basic);
       return { client };
