@@ -1,11 +1,19 @@
 // TokenManager storages (SPEC B3): FileStorage (atomic, 0600, survives a restart), the persisted device id.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { decodeJwt } from 'jose';
 import { ConfigError, FileStorage, MemoryStorage, TokenManager } from '../../lib';
 import { ALICE, APP, WEB } from '../helpers/app';
-import { type ClientStack, startClientStack } from './stack';
+import { type ClientStack, sleep, startClientStack } from './stack';
 
 let s: ClientStack;
 let dir: string;
@@ -124,5 +132,52 @@ describe('device id (SPEC B3)', () => {
       expect(() => new TokenManager({ issuer: s.issuer, clientId: APP.id, deviceId })).toThrow(
         ConfigError,
       );
+  });
+});
+
+describe('FileStorage lock: processes sharing one token file', () => {
+  let short: ClientStack;
+  beforeAll(async () => {
+    short = await startClientStack({ accessTokenTtl: 4 });
+  });
+  afterAll(() => short.close());
+
+  // Each TokenManager has its own FileStorage instance, as two processes would: only the lock file
+  // coordinates them.
+  const manager = (file: string) =>
+    new TokenManager({
+      issuer: short.issuer,
+      clientId: APP.id,
+      storage: new FileStorage(file),
+      renewBeforeSeconds: 3.5,
+    });
+
+  it('renew once between them; neither replays the rotated refresh token', async () => {
+    const file = path.join(dir, 'shared', 'tokens.json');
+    const a = manager(file);
+    await a.signIn(ALICE.username, ALICE.password);
+    const others = Array.from({ length: 4 }, () => manager(file));
+    for (const m of others) expect(await m.isSignedIn()).toBe(true);
+    await sleep(2100);
+    const calls = short.tokenCalls();
+    const all = [a, ...others];
+    const tokens = await Promise.all(all.map((m) => m.getAccessToken()));
+    expect(short.tokenCalls() - calls).toBe(1);
+    expect(new Set(tokens).size).toBe(1);
+    // The family is alive: every manager's token is accepted.
+    for (const m of all) expect((await m.fetch(`${short.api}/me`)).status).toBe(200);
+    expect(readdirSync(path.dirname(file))).toEqual(['tokens.json']);
+  });
+
+  it('a lock file left by a process that died is taken over once stale', async () => {
+    const file = path.join(dir, 'stale', 'tokens.json');
+    const storage = new FileStorage(file);
+    await storage.set('k', 'v');
+    const lockFile = `${file}.renew.lock`;
+    writeFileSync(lockFile, '');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(lockFile, old, old);
+    await expect(storage.lock('renew', async () => 'ran')).resolves.toBe('ran');
+    expect(readdirSync(path.dirname(file))).toEqual(['tokens.json']);
   });
 });
