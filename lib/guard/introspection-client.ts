@@ -61,8 +61,21 @@ function readAnswer(body: Record<string, unknown>): IntrospectionAnswer {
   };
 }
 
+/** A cached answer and when it was asked for (ms): its age decides when to ask again ahead of expiry. */
+interface Cached {
+  answer: IntrospectionAnswer;
+  at: number;
+}
+
+/**
+ * Past this share of cacheTtl a request still gets the cached answer, and the answer is asked for
+ * again in the background: a token in steady use never waits for the authorization server, and no
+ * answer served is older than cacheTtl (the revocation bound).
+ */
+const REFRESH_AHEAD = 0.75;
+
 export class IntrospectionClient {
-  private readonly cache?: LRUCache<string, IntrospectionAnswer>;
+  private readonly cache?: LRUCache<string, Cached>;
   private readonly inFlight = new Map<string, Promise<IntrospectionAnswer>>();
   private readonly authorization: string;
 
@@ -97,20 +110,31 @@ export class IntrospectionClient {
     return readAnswer(body);
   }
 
+  /** One request per token at a time; the answer is cached when it arrives. */
+  private fetch(token: string, tokenExp: number): Promise<IntrospectionAnswer> {
+    let pending = this.inFlight.get(token);
+    if (pending) return pending;
+    const at = Date.now();
+    pending = this.ask(token)
+      .then((answer) => {
+        // In milliseconds: whole seconds would let an answer outlive the token by a fraction of one.
+        const left = Math.min(tokenExp, answer.exp ?? tokenExp) * 1000 - Date.now();
+        const ttl = Math.min(this.config.introspection.cacheTtl * 1000 - (Date.now() - at), left);
+        if (this.cache && ttl > 0) this.cache.set(token, { answer, at }, { ttl });
+        return answer;
+      })
+      .finally(() => this.inFlight.delete(token));
+    this.inFlight.set(token, pending);
+    return pending;
+  }
+
   /** The answer for `token`, from the cache when fresh; `tokenExp` bounds how long it is kept. */
   async introspect(token: string, tokenExp: number): Promise<IntrospectionAnswer> {
     const hit = this.cache?.get(token);
-    if (hit) return hit;
-    let pending = this.inFlight.get(token);
-    if (!pending) {
-      pending = this.ask(token).finally(() => this.inFlight.delete(token));
-      this.inFlight.set(token, pending);
-    }
-    const answer = await pending;
-    // In milliseconds: whole seconds would let an answer outlive the token by a fraction of one.
-    const left = Math.min(tokenExp, answer.exp ?? tokenExp) * 1000 - Date.now();
-    const ttl = Math.min(this.config.introspection.cacheTtl * 1000, left);
-    if (this.cache && ttl > 0) this.cache.set(token, answer, { ttl });
-    return answer;
+    if (!hit) return this.fetch(token, tokenExp);
+    const age = Date.now() - hit.at;
+    if (age >= this.config.introspection.cacheTtl * 1000 * REFRESH_AHEAD)
+      this.fetch(token, tokenExp).catch(() => undefined); // failing here: the entry just expires
+    return hit.answer;
   }
 }

@@ -181,6 +181,33 @@ describe('remote-mode guard against a live authorization server', () => {
       expect(live.counts.introspect - before).toBe(2);
     });
 
+    it('cacheTtl 1: past 0.75 s a request is answered from the cache and the answer is asked for again behind it', async () => {
+      const url = await resourceServer(guardedApp(remoteGuard(live.issuer, { cacheTtl: 1 })));
+      const { access_token: token } = await signIn(live.app);
+      const before = live.counts.introspect;
+      const start = Date.now();
+      expect((await call(url, token)).status).toBe(200);
+      expect(live.counts.introspect - before).toBe(1);
+      await sleep(800 - (Date.now() - start));
+      // The authorization server now takes 0.6 s to answer: the request must not wait for it.
+      live.introspectDelay = 600;
+      try {
+        const sent = Date.now();
+        expect((await call(url, token)).status).toBe(200);
+        expect(Date.now() - sent).toBeLessThan(500);
+        // The background call reaches the authorization server just after.
+        for (let i = 0; i < 50 && live.counts.introspect - before < 2; i++) await sleep(10);
+        expect(live.counts.introspect - before).toBe(2);
+        // 1.1 s after the first answer was asked for, the first one has expired and the second
+        // (due at ~1.4 s) has not arrived: this request waits for it; it does not start a third.
+        await sleep(1100 - (Date.now() - start));
+        expect((await call(url, token)).status).toBe(200);
+        expect(live.counts.introspect - before).toBe(2);
+      } finally {
+        live.introspectDelay = 0;
+      }
+    });
+
     it('cacheTtl 0: every request asks, and a revocation at the authorization server is refused on the very next request', async () => {
       const app = guardedApp(remoteGuard(live.issuer, { cacheTtl: 0 }));
       const s = await signIn(live.app);
