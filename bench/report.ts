@@ -20,6 +20,15 @@ export interface RunSample {
   counts?: Record<string, number>;
 }
 
+/** A further comparison of a variant against another one of its scenario (e.g. a peer). */
+export interface Comparison {
+  vs: string;
+  target?: number;
+  ratio?: number;
+  cpuRatio?: number;
+  met?: boolean;
+}
+
 export interface VariantResult {
   id: string;
   label: string;
@@ -28,6 +37,8 @@ export interface VariantResult {
   target?: number;
   /** ratio ≥ target (absent without a target or a valid ratio). */
   met?: boolean;
+  /** Comparisons besides `vs`, each on a row of its own under the variant's. */
+  also?: Comparison[];
   rounds: RunSample[];
   rps?: number;
   p50?: number;
@@ -98,18 +109,22 @@ export function summarize(scenarios: ScenarioResult[]): void {
   }
   const echo = scenarios.find((s) => s.id === 'baseline')?.variants[0];
   for (const sc of scenarios) {
+    const compare = (v: VariantResult, c: Comparison | VariantResult) => {
+      const ref = sc.variants.find((x) => x.id === c.vs);
+      if (sc.valid && ref?.rps) c.ratio = (v.rps ?? 0) / ref.rps;
+      if (sc.valid && ref?.cpuUs && v.cpuUs) c.cpuRatio = ref.cpuUs / v.cpuUs;
+      if (c.target !== undefined && c.ratio !== undefined) c.met = c.ratio >= c.target;
+    };
     for (const v of sc.variants) {
-      const ref = sc.variants.find((x) => x.id === v.vs);
-      if (sc.valid && ref?.rps) v.ratio = (v.rps ?? 0) / ref.rps;
-      if (sc.valid && ref?.cpuUs && v.cpuUs) v.cpuRatio = ref.cpuUs / v.cpuUs;
+      compare(v, v);
+      for (const c of v.also ?? []) compare(v, c);
       if (v.valid && echo?.valid && echo.rps) v.ofEcho = (v.rps ?? 0) / echo.rps;
-      if (v.target !== undefined && v.ratio !== undefined) v.met = v.ratio >= v.target;
     }
   }
 }
 
 /** `≥ 0.80 met`, `≥ 0.80 MISSED`, or `≥ 0.80 —` when there is no valid ratio. */
-export function targetMark(v: VariantResult): string {
+export function targetMark(v: Pick<Comparison, 'target' | 'met'>): string {
   if (v.target === undefined) return '';
   const want = `≥ ${v.target.toFixed(2)}`;
   if (v.met === undefined) return `${want} —`;
@@ -156,6 +171,13 @@ export function table(scenarios: ScenarioResult[]): string {
         v.other === undefined ? '' : v.other.toFixed(2),
         ok ? 'ok' : `INVALID: ${bad?.detail ?? 'no runs'}`,
       ]);
+      // Further comparisons: the ratio columns only, on rows of their own.
+      for (const c of v.also ?? []) {
+        const to = sc.variants.find((x) => x.id === c.vs)?.label ?? c.vs;
+        const ratio = c.ratio === undefined ? '—' : `${c.ratio.toFixed(2)}× vs ${to}`;
+        const cpu = c.cpuRatio === undefined ? '' : `${c.cpuRatio.toFixed(2)}×`;
+        rows.push([sc.id, `↳ ${v.label}`, '', '', '', ratio, targetMark(c), '', '', '', cpu]);
+      }
     }
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];

@@ -107,6 +107,7 @@ async function runScenario(sc: Scenario): Promise<ScenarioResult> {
       label: v.label,
       vs: v.vs,
       ...(v.target ? { target: v.target } : {}),
+      ...(v.also ? { also: v.also.map((c) => ({ ...c })) } : {}),
       rounds: [],
     })),
   };

@@ -3,6 +3,8 @@ import express, { type RequestHandler } from 'express';
 import { auth as jwtBearer } from 'express-oauth2-jwt-bearer';
 import { Redis } from 'ioredis';
 import { createAuthServer, createGuard, MemoryStore, RedisStore, type Store } from '../lib';
+import { mountOauth2Server } from './peers/oauth2-server';
+import { mountOidcProvider } from './peers/oidc-provider';
 import {
   APP_ID,
   CC_SECRET,
@@ -116,6 +118,10 @@ async function main() {
     app.get(ROUTE, ...routeGuard(cfg), (_req, res) => {
       res.json({ ok: true });
     });
+  } else if (cfg.kind === 'oidc-provider') {
+    await mountOidcProvider(app, cfg, ISSUER);
+  } else if (cfg.kind === 'oauth2-server') {
+    mountOauth2Server(app, cfg, ISSUER);
   } else {
     const store = cfg.store === 'redis' ? redisStore(cfg) : new MemoryStore();
     const issuer = cfg.selfIssuer ? `http://127.0.0.1:${port}` : ISSUER;

@@ -16,16 +16,17 @@ export type RouteGuard =
 export interface ServerConfig {
   /**
    * `echo`: bare Express urlencoded + JSON; `auth`: tokenward's router; `route`: a resource
-   * server answering `GET /r` with a small JSON, guarded as `guard` says.
+   * server answering `GET /r` with a small JSON, guarded as `guard` says; `oidc-provider`,
+   * `oauth2-server`: a peer authorization server (bench/peers/), in memory, same clients.
    */
-  kind: 'echo' | 'auth' | 'route';
+  kind: 'echo' | 'auth' | 'route' | 'oidc-provider' | 'oauth2-server';
   store?: 'memory' | 'redis';
   redisPort?: number;
   /** Redis key prefix, one per variant so variants never share state (a guard shares its issuer's). */
   prefix?: string;
   /** true: the default rate limits; false: rateLimit: false. */
   rateLimit?: boolean;
-  /** How many client_credentials clients (cc-0 … cc-N-1, same secret) to seed. */
+  /** How many client_credentials clients (cc-0 … cc-N-1, same secret) to seed (peers too). */
   ccClients?: number;
   /** auth: issuer `http://127.0.0.1:<own port>` (remote guards fetch its metadata and JWKS). */
   selfIssuer?: boolean;
@@ -48,3 +49,20 @@ export const USER = { username: 'alice', password: 'alice-password' };
 export const ROUTE = '/r';
 /** A self-issuing auth child counts introspection requests; POST here answers the count and resets it. */
 export const INTROSPECTIONS = '/bench/introspections';
+/** Peers: their token and introspection endpoints are mounted where tokenward's are. */
+export const TOKEN_PATH = '/oauth2/token';
+export const INTROSPECT_PATH = '/oauth2/introspect';
+/** The scope every client_credentials request asks for. */
+export const SCOPE = 'print';
+/**
+ * oidc-provider child: POST here (`?n=16`) answers `{ tokens }`, fresh refresh tokens of the public
+ * client APP_ID for user USER.username, each in a grant of its own (set-up, not measured).
+ */
+export const PEER_REFRESH_TOKENS = '/bench/refresh-tokens';
+/** oidc-provider: the resource its tokens are for by default, ES256 JWT access tokens. */
+export const JWT_RESOURCE = 'urn:bench:api';
+/**
+ * oidc-provider: a resource whose access tokens are opaque. It does not introspect JWT access
+ * tokens (its introspection endpoint rejects structured tokens), so that scenario uses one of these.
+ */
+export const OPAQUE_RESOURCE = 'urn:bench:opaque';
