@@ -16,10 +16,16 @@ export function redisKeys(prefix: string) {
     issued: (id: string) => `${grant(id)}:rts`,
     /** HASH of a user's device sessions (fields `<kind>|<device>[|<client>]`). */
     sessions,
-    /** The sessions hash of a grant's user; for grants without a device, a key of the grant's slot never written. */
+    /**
+     * The sessions hash of a device-bound grant's user. Other grants have none and the scripts
+     * never touch it for them: they get their own grant key, so that every key a script is given
+     * exists. (A key never written would make each call on the grant's slot answer TRYAGAIN for
+     * the whole of a slot migration: Redis serves a multi-key command there only when it holds
+     * all its keys.)
+     */
     sessionsOfGrant: (id: string) => {
       const tag = tagOfGrant(id);
-      return tag === undefined ? `${prefix}{g:${id}}:ds` : sessions(tag);
+      return tag === undefined ? grant(id) : sessions(tag);
     },
     tenant: (id: string) => `${reg}:tenant:${id}`,
     tenants: `${reg}:tenants`,

@@ -2,7 +2,9 @@
 // Grant hash fields: id cid tid gty sub scope lu dev cat max (the GrantRecord), rev (revoked),
 // cur/cexp/cjti (live refresh hash, its expiry, access jti issued with it), prev/pat (predecessor
 // and when it was rotated), aexp (latest access-token expiry), x:<jti> (revoked access token),
-// ses (device session id, device-bound grants), undo (<presented>|<new> of an abandoned rotation).
+// ses (device session id, device-bound grants), undo (<presented>|<new> of an abandoned rotation
+// that had taken effect). The issued set also holds the successors of abandoned rotations that had
+// not (yet) taken effect: burnt, so that such a rotation, if it still runs, is refused.
 // Device-session hash fields, per device: i|<dev> session id, b|<dev> start, c|<dev> absolute end,
 // d|<dev> idle deadline, t|<dev> idle seconds, s|<dev> last seen, a|<dev>|<client> app last seen.
 
@@ -118,7 +120,8 @@ return {f[1], f[2], dl, unpack(f, 4)}`,
   /**
    * KEYS: grant, issued, sessions. ARGV: presented hash, client id, now, leeway, requested scope,
    * new hash, new refresh exp, new jti, new access exp.
-   * Returns {'ok', retried, device deadline or '', ...GRANT_FIELDS} or {reason}.
+   * Returns {'ok', retried, device deadline or '', ...GRANT_FIELDS} or {reason} ('abandoned': the
+   * rotation must not run, see twAbandonRotation).
    */
   twRotate: {
     numberOfKeys: 3,
@@ -128,6 +131,9 @@ local h, cid, now, leeway, req = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(A
 local s = redis.call('HMGET', g, 'rev', 'cid', 'cur', 'cexp', 'prev', 'pat', 'scope', 'max', 'aexp', 'cjti', 'undo')
 if not s[2] then return {'not_found'} end
 if s[1] == '1' then return {'revoked'} end
+-- Its successor is already known: the rotation was abandoned before it ran (its caller answered
+-- 503 and burnt it), or it already ran (a resent command). It must not take effect (again).
+if redis.call('SISMEMBER', rts, ARGV[6]) == 1 then return {'abandoned'} end
 if redis.call('SISMEMBER', rts, h) == 0 then return {'not_found'} end
 if s[2] ~= cid then return {'client_mismatch'} end
 local isCur = (h == s[3])
@@ -153,8 +159,7 @@ if d[1] and d[2] then
   if live == 0 then return {'expired'} end
   dl = tostring(touch(KEYS[3], d[2], cid, now, live, fields))
 end
--- An abandonment of this very rotation may have landed first: keep it for the client's retry.
-if s[11] ~= h .. '|' .. ARGV[6] then redis.call('HDEL', g, 'undo') end
+redis.call('HDEL', g, 'undo')
 if retry then
   redis.call('HSET', g, 'x:' .. s[10], '1')
 else
@@ -173,18 +178,23 @@ return {'ok', retry and '1' or '0', dl, unpack(f)}`,
   },
 
   /**
-   * KEYS: grant. ARGV: presented hash, new hash. The caller of a rotation gave up waiting for it:
-   * if it took effect (it may still, later), the presented token may rotate once more, killing
-   * the successor nobody received. Returns 1 when the rotation had taken effect.
+   * KEYS: grant, issued. ARGV: presented hash, new hash. The caller of a rotation gave up waiting
+   * for it. If it took effect, the presented token may rotate once more (killing the successor
+   * nobody received): returns 1. If not, the successor is burnt so that the rotation, should it
+   * still run (a timed-out command may), is refused: the presented token stays current. Returns 0.
+   * Either way nothing but this rotation is affected, whatever order abandonments land in.
    */
   twAbandonRotation: {
-    numberOfKeys: 1,
+    numberOfKeys: 2,
     lua: `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
--- Set even when the rotation has not landed (yet): if it lands later, the marker is ready for it.
-redis.call('HSET', KEYS[1], 'undo', ARGV[1] .. '|' .. ARGV[2])
-if redis.call('HGET', KEYS[1], 'cur') ~= ARGV[2] then return 0 end
-return 1`,
+if redis.call('HGET', KEYS[1], 'cur') == ARGV[2] then
+  redis.call('HSET', KEYS[1], 'undo', ARGV[1] .. '|' .. ARGV[2])
+  return 1
+end
+-- (No issued set, no rotation can run: nothing to burn, and no key created without a TTL.)
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('SADD', KEYS[2], ARGV[2]) end
+return 0`,
   },
 
   /** KEYS: grant, issued. ARGV: hash, client id, now. */

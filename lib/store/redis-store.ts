@@ -72,6 +72,31 @@ function toGrant(f: Field[]): GrantRecord | undefined {
 const parse = <T>(json: string | null): T | undefined =>
   json == null ? undefined : (JSON.parse(json) as T);
 
+/** A Cluster client's connection to `host:port` (a MOVED or ASK target), if it has one. */
+function nodeAt(cluster: Cluster, address: string): Redis | undefined {
+  const i = address.lastIndexOf(':');
+  const host = address.slice(0, i);
+  const port = Number(address.slice(i + 1));
+  // 'all': a replica promoted since the last slot refresh is still filed as one.
+  return cluster.nodes('all').find((n) => n.options.port === port && n.options.host === host);
+}
+
+/** Remembers up to `max` strings, forgetting the oldest first. */
+class BoundedSet {
+  private readonly items = new Set<string>();
+  constructor(private readonly max: number) {}
+  add(item: string) {
+    if (this.items.size >= this.max) {
+      const oldest = this.items.values().next().value;
+      if (oldest !== undefined) this.items.delete(oldest);
+    }
+    this.items.add(item);
+  }
+  delete(item: string) {
+    return this.items.delete(item);
+  }
+}
+
 /**
  * Store backed by Redis. Keys are hash-tagged per grant so it runs unchanged on Redis Cluster.
  *
@@ -86,6 +111,8 @@ export class RedisStore implements Store {
   private readonly luaBySha = new Map<string, string>();
   /** grant id → (next hash → presented hash) of abandonments not known to have landed. */
   private readonly pendingAbandons = new Map<string, Map<string, string>>();
+  /** Successors of rotations that failed before they were handed to ioredis: nothing to abandon. */
+  private readonly unsentRotations = new BoundedSet(1000);
 
   constructor(options: RedisStoreOptions) {
     if (!options?.redis)
@@ -152,48 +179,89 @@ export class RedisStore implements Store {
   }
 
   private script(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+    return this.call(name, args);
+  }
+
+  /** Run script `name`; `onSend` is called once the call is handed to ioredis. */
+  private call(name: ScriptName, args: (string | number)[], onSend?: () => void): Promise<unknown> {
     const fn = (this.redis as unknown as Record<ScriptName, ScriptFn>)[name];
-    return this.run(() => fn.apply(this.redis, args));
+    return this.run(() => {
+      onSend?.();
+      return fn.apply(this.redis, args);
+    });
+  }
+
+  /** A token write: with `durability`, acknowledged by replicas (see {@link durable}). */
+  private write(name: ScriptName, args: (string | number)[], onSend?: () => void) {
+    if (!this.durability) return this.call(name, args, onSend);
+    const deadline = Date.now() + this.timeoutMs;
+    return this.run(() => {
+      onSend?.();
+      return this.durable(name, args, deadline);
+    });
   }
 
   /**
-   * A token write. With `durability`, the script and a WAIT go in one pipeline: on a Cluster the
-   * pipeline follows the script's key to its master, and WAIT covers that connection's writes.
+   * Script `name` and a WAIT in one pipeline: on a Cluster the pipeline follows the script's key
+   * to its master, and WAIT covers that connection's writes. Fails (StoreUnavailableError) when
+   * fewer replicas than `durability.replicas` acknowledged.
+   *
+   * ioredis retries a Cluster pipeline only when every reply failed alike; here WAIT answers, so
+   * the script's MOVED / ASK / TRYAGAIN comes back as is and is followed here until `deadline`:
+   * the script and WAIT go straight to the node named by MOVED (while ioredis refreshes its slot
+   * map in the background: that takes a round of CLUSTER SLOTS on a new connection) or by ASK
+   * (after ASKING); TRYAGAIN (a multi-key call meeting a slot mid-migration) waits a little.
    */
-  private write(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
-    const d = this.durability;
-    if (!d) return this.script(name, ...args);
-    const deadline = Date.now() + this.timeoutMs;
-    return this.run(async () => {
-      for (;;) {
+  private async durable(
+    name: ScriptName,
+    args: (string | number)[],
+    deadline: number,
+  ): Promise<unknown> {
+    const d = this.durability as { replicas: number; timeout: number };
+    const cluster = 'refreshSlotsCache' in this.redis ? (this.redis as Cluster) : undefined;
+    let redirected: { node: Redis; asking: boolean } | undefined;
+    for (;;) {
+      let results: [Error | null, unknown][];
+      if (redirected) {
+        const { lua, numberOfKeys } = scripts[name];
+        const pipeline = redirected.node.pipeline();
+        if (redirected.asking) pipeline.asking();
+        pipeline.eval(lua, numberOfKeys, ...args).wait(d.replicas, d.timeout);
+        results = ((await pipeline.exec()) ?? []).slice(redirected.asking ? 1 : 0);
+      } else {
         const pipeline = this.redis.pipeline() as unknown as Record<ScriptName, ScriptFn> & {
           wait(replicas: number, timeout: number): unknown;
           exec(): Promise<[Error | null, unknown][] | null>;
         };
         pipeline[name](...args);
         pipeline.wait(d.replicas, d.timeout);
-        const results = (await pipeline.exec()) ?? [];
-        const [scriptResult, waitResult] = results;
-        const redirected = scriptResult?.[0]?.message.match(/^(MOVED|ASK|TRYAGAIN)\b/)?.[1];
-        if (redirected && 'refreshSlotsCache' in this.redis && Date.now() < deadline) {
-          // ioredis retries a Cluster pipeline only when every reply failed alike; here WAIT
-          // answered, so the script's MOVED / ASK / TRYAGAIN comes back as is. Follow the slot
-          // (a slot being migrated answers MOVED once it is done), still within commandTimeout.
-          const cluster = this.redis as Cluster;
-          if (redirected === 'MOVED')
-            await new Promise<void>((r) => cluster.refreshSlotsCache(() => r()));
-          else await new Promise((r) => setTimeout(r, 50));
+        results = (await pipeline.exec()) ?? [];
+      }
+      const [scriptResult, waitResult] = results;
+      const redirect = /^(MOVED|ASK|TRYAGAIN)\b(?: \d+ (\S+))?/.exec(
+        scriptResult?.[0]?.message ?? '',
+      );
+      if (redirect && cluster && Date.now() < deadline) {
+        const [, kind, address = ''] = redirect;
+        if (kind === 'TRYAGAIN') {
+          await new Promise((r) => setTimeout(r, 50));
           continue;
         }
-        if (scriptResult?.[0]) throw scriptResult[0];
-        if (waitResult?.[0]) throw waitResult[0];
-        if (Number(waitResult?.[1]) < d.replicas)
-          throw new StoreUnavailableError(
-            `write acknowledged by ${waitResult?.[1]} of ${d.replicas} replicas`,
-          );
-        return scriptResult?.[1];
+        if (kind === 'MOVED') cluster.refreshSlotsCache();
+        const node = nodeAt(cluster, address);
+        redirected = node ? { node, asking: kind === 'ASK' } : undefined;
+        // A node ioredis has no connection to yet: once the slot map names it, it has one.
+        if (!node) await new Promise<void>((r) => cluster.refreshSlotsCache(() => r()));
+        continue;
       }
-    });
+      if (scriptResult?.[0]) throw scriptResult[0];
+      if (waitResult?.[0]) throw waitResult[0];
+      if (Number(waitResult?.[1]) < d.replicas)
+        throw new StoreUnavailableError(
+          `write acknowledged by ${waitResult?.[1]} of ${d.replicas} replicas`,
+        );
+      return scriptResult?.[1];
+    }
   }
 
   // Registry -------------------------------------------------------------------------------
@@ -310,8 +378,10 @@ export class RedisStore implements Store {
     if (grant.deviceId) fields.push('dev', grant.deviceId);
     if (tokens.refresh) fields.push('cur', tokens.refresh.hash, 'cexp', refreshExp);
     const device = session && grant.deviceId ? grant.deviceId : '';
-    const deadline = await this.write(
-      'twCreateGrant',
+    // Its sessions key is its user's (sessionsOfGrant): only a tagged id has one.
+    if (device && tagOfGrant(grant.id) === undefined)
+      throw new TypeError('RedisStore: a device-bound grant needs an id from deviceGrantId()');
+    const deadline = await this.write('twCreateGrant', [
       this.keys.grant(grant.id),
       this.keys.issued(grant.id),
       this.keys.sessionsOfGrant(grant.id),
@@ -324,35 +394,48 @@ export class RedisStore implements Store {
       session?.candidateId ?? '',
       grant.clientId,
       ...fields,
-    );
+    ]);
     return deadline === '' || deadline == null ? {} : { deviceDeadline: Number(deadline) };
   }
 
   async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
     const { next } = input;
+    const nextHash = next.refresh.hash;
+    const grantKey = this.keys.grant(input.grantId);
+    const issuedKey = this.keys.issued(input.grantId);
+    // Until the rotation is handed to ioredis it cannot run: its caller need not abandon it.
+    this.unsentRotations.add(nextHash);
     // Abandonments not known to have landed go first: the client may be retrying one of them.
     const pending = this.pendingAbandons.get(input.grantId);
-    for (const [nextHash, presented] of pending ?? []) {
-      await this.script('twAbandonRotation', this.keys.grant(input.grantId), presented, nextHash);
-      pending?.delete(nextHash);
+    for (const [abandoned, presented] of pending ?? []) {
+      await this.write('twAbandonRotation', [grantKey, issuedKey, presented, abandoned]);
+      pending?.delete(abandoned);
     }
-    if (pending?.size === 0) this.pendingAbandons.delete(input.grantId);
+    if (pending?.size === 0 && this.pendingAbandons.get(input.grantId) === pending)
+      this.pendingAbandons.delete(input.grantId);
     const res = (await this.write(
       'twRotate',
-      this.keys.grant(input.grantId),
-      this.keys.issued(input.grantId),
-      this.keys.sessionsOfGrant(input.grantId),
-      input.presentedHash,
-      input.clientId,
-      input.now,
-      input.leewaySeconds,
-      input.requestedScope,
-      next.refresh.hash,
-      next.refresh.expiresAt,
-      next.jti,
-      next.accessExpiresAt,
+      [
+        grantKey,
+        issuedKey,
+        this.keys.sessionsOfGrant(input.grantId),
+        input.presentedHash,
+        input.clientId,
+        input.now,
+        input.leewaySeconds,
+        input.requestedScope,
+        nextHash,
+        next.refresh.expiresAt,
+        next.jti,
+        next.accessExpiresAt,
+      ],
+      () => this.unsentRotations.delete(nextHash),
     )) as Field[];
     const [status, retried, deadline, ...fields] = res;
+    // It met its own abandonment (it ran late) or its own earlier run (a resent command whose
+    // first answer was lost): either way it did not take effect now; the client retries.
+    if (status === 'abandoned')
+      throw new StoreUnavailableError('rotation refused: abandoned before it ran, or run already');
     if (status !== 'ok')
       return { ok: false, reason: status as Exclude<RotateResult, { ok: true }>['reason'] };
     const grant = toGrant(fields);
@@ -366,9 +449,7 @@ export class RedisStore implements Store {
   }
 
   async abandonRotation(grantId: string, presentedHash: string, nextHash: string) {
-    // Not through run(): it must queue behind the timed-out rotation on the same connection
-    // (ioredis keeps order, and resends unanswered commands after a reconnect).
-    const fn = (this.redis as unknown as Record<ScriptName, ScriptFn>).twAbandonRotation;
+    if (this.unsentRotations.delete(nextHash)) return; // it never reached Redis
     // Remembered until it lands: the grant's next rotation (the client's retry) sends it first,
     // whether this one is lost with the connection or still waiting in ioredis' retries.
     if (this.pendingAbandons.size >= 10_000) {
@@ -378,7 +459,15 @@ export class RedisStore implements Store {
     const pending = this.pendingAbandons.get(grantId) ?? new Map<string, string>();
     this.pendingAbandons.set(grantId, pending);
     if (pending.size < 16) pending.set(nextHash, presentedHash);
-    await fn.call(this.redis, this.keys.grant(grantId), presentedHash, nextHash);
+    // Not through run(): it must queue behind the timed-out rotation on the same connection
+    // (ioredis keeps order, and resends unanswered commands after a reconnect). With durability
+    // it counts as landed only once replicas have it: a failover must not lose it either.
+    const args = [this.keys.grant(grantId), this.keys.issued(grantId), presentedHash, nextHash];
+    if (this.durability) await this.durable('twAbandonRotation', args, Date.now() + this.timeoutMs);
+    else {
+      const fn = (this.redis as unknown as Record<ScriptName, ScriptFn>).twAbandonRotation;
+      await fn.apply(this.redis, args);
+    }
     pending.delete(nextHash);
     if (pending.size === 0 && this.pendingAbandons.get(grantId) === pending) {
       this.pendingAbandons.delete(grantId);
@@ -386,23 +475,22 @@ export class RedisStore implements Store {
   }
 
   async revokeByRefreshToken(grantId: string, hash: string, clientId: string, now: number) {
-    return (await this.write(
-      'twRevokeRefresh',
+    return (await this.write('twRevokeRefresh', [
       this.keys.grant(grantId),
       this.keys.issued(grantId),
       hash,
       clientId,
       now,
-    )) as RevokeRefreshResult;
+    ])) as RevokeRefreshResult;
   }
 
   async revokeAccessToken(grantId: string, jti: string) {
-    await this.write('twRevokeAccess', this.keys.grant(grantId), jti);
+    await this.write('twRevokeAccess', [this.keys.grant(grantId), jti]);
   }
 
   async revokeGrant(grantId: string, now: number): Promise<RevokeGrantResult> {
     const n = Number(
-      await this.write('twRevokeGrant', this.keys.grant(grantId), this.keys.issued(grantId), now),
+      await this.write('twRevokeGrant', [this.keys.grant(grantId), this.keys.issued(grantId), now]),
     );
     return n === 1 ? 'revoked' : n === 2 ? 'already_revoked' : 'not_found';
   }
@@ -466,12 +554,12 @@ export class RedisStore implements Store {
 
   async revokeDeviceSession(tenantId: string, username: string, deviceId: string) {
     const key = this.keys.sessions(userTag(tenantId, username));
-    return Number(await this.write('twRevokeDevice', key, deviceId)) === 1;
+    return Number(await this.write('twRevokeDevice', [key, deviceId])) === 1;
   }
 
   async revokeDeviceSessions(tenantId: string, username: string) {
     const key = this.keys.sessions(userTag(tenantId, username));
-    return Number(await this.write('twRevokeDevices', key));
+    return Number(await this.write('twRevokeDevices', [key]));
   }
 
   // Signing keys ---------------------------------------------------------------------------

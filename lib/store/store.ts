@@ -220,9 +220,11 @@ export interface Store {
   rotateRefreshToken(input: RotateInput): Promise<RotateResult>;
   /**
    * The caller of a rotation gave up waiting for it (the store timed out; the client got 503). If
-   * that rotation took effect — now or later, a timed-out command may still run — the presented
-   * token may rotate once more and the successor, which no client received, is killed; so a
-   * client's retry is not mistaken for reuse. Best effort: sent after the rotation, never awaited.
+   * that rotation took effect, the presented token may rotate once more and the successor, which
+   * no client received, is killed; so a client's retry is not mistaken for reuse. If it has not
+   * (a timed-out command may still run later), it never will. Abandonments of several rotations
+   * of one token, landing in any order, affect each its own rotation only. Best effort: sent
+   * after the rotation, never awaited.
    */
   abandonRotation(grantId: string, presentedHash: string, nextHash: string): Promise<void>;
   /** Revoke the whole family of a refresh token issued to `clientId` (any token of it, incl. the root). */
