@@ -82,7 +82,8 @@ export async function freePort(): Promise<number> {
   throw new Error('could not find a free port below 55000 with a free bus port');
 }
 
-function ping(port: number): Promise<boolean> {
+/** Whether a Redis (or Sentinel) on 127.0.0.1:`port` answers PING. */
+export function ping(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = net.connect(port, '127.0.0.1');
     const done = (ok: boolean) => {

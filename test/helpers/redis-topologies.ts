@@ -1,10 +1,9 @@
 // Multi-process Redis topologies for failover tests: master + replica + Sentinels, and a cluster with replicas.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, type Standalone, startStandalone } from './redis-launcher';
+import { freePort, ping, type Standalone, startStandalone } from './redis-launcher';
 
 const execFileAsync = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -100,20 +99,6 @@ export class Node {
     await server.stop();
     live.delete(server.pid);
   }
-}
-
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1');
-    const done = (ok: boolean) => {
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(1000, () => done(false));
-    sock.once('error', () => done(false));
-    sock.once('connect', () => sock.write('PING\r\n'));
-    sock.once('data', (buf) => done(buf.toString().startsWith('+PONG')));
-  });
 }
 
 function stopChild(proc: ChildProcess): Promise<void> {
