@@ -16,8 +16,8 @@ import {
   RedisStore,
   type Store,
 } from '../lib';
+import { newGrantId } from '../lib/core/grant-id';
 import { parseAuthServerOptions } from '../lib/options/auth-server-options';
-import { deviceGrantId } from '../lib/store/device-session';
 import { redisKeys } from '../lib/store/keys';
 import { newRefreshToken } from '../lib/tokens/refresh-token';
 import { randomId } from '../lib/tokens/secrets';
@@ -396,7 +396,7 @@ async function redisCosts(redisPort: number) {
         const now = Math.floor(Date.now() / 1000);
         const subject = `user-${i}`;
         const grant = {
-          id: deviceGrantId('acme', subject),
+          id: newGrantId({ tenantId: 'acme', username: subject }),
           clientId: APP_ID,
           tenantId: 'acme',
           grantType: 'password' as const,

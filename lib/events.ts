@@ -1,5 +1,5 @@
 // Typed audit events of the authorization server and the guard: ids and reasons only, never a credential.
-import type { Logger } from './options/auth-server-options';
+import type { Logger } from './core/logger';
 
 /** Events of `auth.events` (SPEC: who got a token, which family was revoked and why, …). */
 export interface AuthServerEvents {

@@ -14,13 +14,14 @@ export type { TokenStorage } from './client/storage';
 export { MemoryStorage } from './client/storage';
 export type { TokenInfo } from './client/token-list';
 export { TokenManager } from './client/token-manager';
+export type { Logger } from './core/logger';
 export type { OAuthErrorCode } from './errors';
 export { ConfigError, OAuthError, StoreUnavailableError, ValidationError } from './errors';
 export type { AuthServerEvents, EventListener, Events, GuardEvents } from './events';
 export type { Guard } from './guard/create-guard';
 export { createGuard, TOKEN_EXPIRES_IN } from './guard/create-guard';
 export type { MetricsOption, PromRegistry } from './metrics';
-export type { AuthServerOptions, Logger, RateLimitOptions } from './options/auth-server-options';
+export type { AuthServerOptions, RateLimitOptions } from './options/auth-server-options';
 export type { GuardOptions, IntrospectionOptions } from './options/guard-options';
 export type {
   Admin,
@@ -36,7 +37,7 @@ export { createAuthServer } from './server/create-auth-server';
 export type {
   IntrospectionRegistryFacts,
   IntrospectionResponse,
-} from './server/introspection-endpoint';
+} from './server/introspection';
 export type { TokenResponse } from './server/issue';
 export type { MemoryStoreOptions } from './store/memory-store';
 export { MemoryStore } from './store/memory-store';

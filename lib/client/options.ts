@@ -1,4 +1,6 @@
 // TokenManager options: the documented type, frozen defaults and the one parse function.
+import { DEVICE_ID } from '../core/ids';
+import type { KeysEnum } from '../core/known-keys';
 import { ConfigError } from '../errors';
 import type { FetchLike } from './oauth-client';
 import { MemoryStorage, type TokenStorage } from './storage';
@@ -42,7 +44,6 @@ export interface TokenManagerConfig {
   timeoutMs: number;
 }
 
-type KeysEnum<T> = { [P in keyof Required<T>]: true };
 const KNOWN: KeysEnum<TokenManagerOptions> = {
   issuer: true,
   clientId: true,
@@ -54,9 +55,6 @@ const KNOWN: KeysEnum<TokenManagerOptions> = {
   fetch: true,
   timeoutMs: true,
 };
-
-/** SPEC B3: what a device id may be. */
-export const DEVICE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function nonEmpty(name: string, v: unknown): string {
   if (typeof v !== 'string' || v === '')

@@ -1,7 +1,9 @@
 // What the TokenManager reads from and does to resource-server requests and responses.
 
-/** Response header with the seconds left on the presented token (SPEC B2), set by `authenticate()`. */
-export const HINT_HEADER = 'Token-Expires-In';
+import { TOKEN_EXPIRES_IN } from '../core/headers';
+
+/** The renewal hint a guard's `authenticate()` sets on every response. */
+export const HINT_HEADER = TOKEN_EXPIRES_IN;
 export type Input = string | URL | Request;
 
 /** Bodies a request can be sent with again as they are; a stream can be read only once. */

@@ -1,10 +1,10 @@
 // TokenManager: the client side of SPEC B2 and B3 — sign in, send, renew, persist, sign out (Node and browsers).
+import { DEVICE_ID } from '../core/ids';
 import { Emitter, type Listener, type TokenManagerEventName } from './emitter';
 import { TokenManagerError } from './errors';
 import { HeldSession } from './held-session';
 import { OAuthClient, type TokenEndpointResponse } from './oauth-client';
 import {
-  DEVICE_ID,
   parseTokenManagerOptions,
   type TokenManagerConfig,
   type TokenManagerOptions,

@@ -1,9 +1,12 @@
 // Guard error answers (RFC 6750 §3): WWW-Authenticate challenge plus a JSON body, never a stack trace.
+
 import type { Response } from 'express';
+import { NOT_QUOTED_STRING_SAFE } from '../core/ids';
+import type { Logger } from '../core/logger';
 import { OAuthError } from '../errors';
 import { sendOAuthError, toOAuthError } from '../http/error-handler';
+import { exposeHeader } from '../http/expose-header';
 import { redactTokens } from '../http/redact';
-import type { Logger } from '../options/auth-server-options';
 import { AuthenticationRequiredError } from './bearer';
 
 /** A 403 insufficient_scope error naming the scope(s) that would admit the request (RFC 6750 §3.1). */
@@ -16,29 +19,6 @@ export class InsufficientScopeError extends OAuthError {
   }
 }
 
-/** Response header with whole seconds until the presented token's effective expiry (SPEC B2). */
-export const TOKEN_EXPIRES_IN = 'Token-Expires-In';
-
-/** Exposes `name` to cross-origin callers, keeping what CORS middleware already exposed. */
-export function exposeHeader(res: Response, name: string): void {
-  const current = res.getHeader('Access-Control-Expose-Headers');
-  if (current === undefined) {
-    res.setHeader('Access-Control-Expose-Headers', name);
-    return;
-  }
-  const list = Array.isArray(current) ? current.join(', ') : current ? String(current) : '';
-  const lower = name.toLowerCase();
-  if (
-    list === '*' ||
-    list
-      .toLowerCase()
-      .split(/\s*,\s*/)
-      .includes(lower)
-  )
-    return;
-  res.setHeader('Access-Control-Expose-Headers', list ? `${list}, ${name}` : name);
-}
-
 export const invalidToken = () =>
   new OAuthError('invalid_token', 'the access token is invalid, expired or revoked', 401);
 
@@ -47,7 +27,7 @@ export function bearerChallenge(realm: string, error?: OAuthError): string {
   let challenge = `Bearer realm="${realm}"`;
   if (!error || error instanceof AuthenticationRequiredError) return challenge;
   // Descriptions are our own fixed texts; strip anything a quoted-string cannot carry anyway.
-  const description = error.message.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '');
+  const description = error.message.replace(NOT_QUOTED_STRING_SAFE, '');
   challenge += `, error="${error.error}", error_description="${description}"`;
   if (error instanceof InsufficientScopeError) challenge += `, scope="${error.scope}"`;
   return challenge;

@@ -9,6 +9,7 @@ import type { RegistryFacts } from './verifier';
 export interface IntrospectionAnswer {
   active: boolean;
   client_id?: string;
+  tenant_id?: string;
   sub?: string;
   jti?: string;
   scope?: string;
@@ -53,6 +54,7 @@ function readAnswer(body: Record<string, unknown>): IntrospectionAnswer {
   return {
     active: true,
     ...str('client_id'),
+    ...str('tenant_id'),
     ...str('sub'),
     ...str('jti'),
     ...str('scope'),

@@ -1,11 +1,12 @@
 // Local mode: verify the JWT with the store's keys, then read its live state in one store round trip.
 import { LRUCache } from 'lru-cache';
+import { accessTokenLiveness } from '../core/access-token-liveness';
+import { type Clock, epochSeconds } from '../core/clock';
 import type { GuardConfig } from '../options/guard-options';
-import { epochSeconds } from '../server/context';
 import type { ScopeRecord, Store } from '../store/store';
 import { KeyRing } from '../tokens/signing-keys';
 import { VerifiedTokenCache } from '../tokens/verified-token-cache';
-import { splitScope, type VerifiedToken, type Verifier } from './verifier';
+import type { VerifiedToken, Verifier } from './verifier';
 
 /** Reads through a short-lived cache, or straight from the store when `ttlSeconds` is 0. */
 class RegistryReader {
@@ -35,7 +36,7 @@ export class LocalVerifier implements Verifier {
   constructor(
     private readonly store: Store,
     private readonly config: GuardConfig,
-    private readonly now: () => number = epochSeconds,
+    private readonly now: Clock = epochSeconds,
   ) {
     // The guard never generates keys; it reads the set the authorization server keeps in the store.
     this.keys = new KeyRing(store, {
@@ -56,25 +57,8 @@ export class LocalVerifier implements Verifier {
     // The one store round trip of a guarded request: grant record and revocation flags together.
     const now = this.now();
     const state = await this.store.getAccessTokenState(claims.gid, claims.jti, now);
-    const g = state.grant;
-    if (
-      !g ||
-      state.revoked ||
-      g.clientId !== claims.client_id ||
-      g.tenantId !== claims.tenant_id ||
-      g.subject !== claims.sub
-    )
-      return undefined;
-    // SPEC B3: a device-bound token dies with its device session; effective expiry is the earlier.
-    const deadline = state.deviceDeadline;
-    if (deadline !== undefined && deadline <= now) return undefined;
-    const granted = splitScope(g.scope);
-    return {
-      claims,
-      scopes: splitScope(claims.scope).filter((s) => granted.includes(s)),
-      expiresAt: deadline === undefined ? claims.exp : Math.min(claims.exp, deadline),
-      ...(deadline !== undefined ? { deviceDeadline: deadline } : {}),
-    };
+    const live = accessTokenLiveness(claims, state, now);
+    return live && { claims, ...live };
   }
 
   async localUserMode(t: VerifiedToken): Promise<boolean> {

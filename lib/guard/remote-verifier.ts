@@ -1,11 +1,13 @@
 // Remote mode: verify the JWT against the issuer's JWKS, then ask its introspection endpoint (RFC 7662).
+import { accessTokenLiveness } from '../core/access-token-liveness';
+import type { Clock } from '../core/clock';
 import type { GuardConfig } from '../options/guard-options';
 import type { ScopeRecord } from '../store/store';
 import { VerifiedTokenCache } from '../tokens/verified-token-cache';
 import { upstreamUnavailable } from './fetch-json';
 import { IntrospectionClient } from './introspection-client';
 import { RemoteKeys } from './remote-keys';
-import { splitScope, type VerifiedToken, type Verifier } from './verifier';
+import type { VerifiedToken, Verifier } from './verifier';
 
 export class RemoteVerifier implements Verifier {
   private readonly keys: RemoteKeys;
@@ -16,7 +18,7 @@ export class RemoteVerifier implements Verifier {
     private readonly config: GuardConfig & {
       introspection: NonNullable<GuardConfig['introspection']>;
     },
-    now: () => number,
+    private readonly now: Clock,
   ) {
     this.keys = new RemoteKeys(config, now);
     this.verified = new VerifiedTokenCache(config.tokenCacheSize, config.clockTolerance, now);
@@ -35,18 +37,27 @@ export class RemoteVerifier implements Verifier {
     if (!claims) return undefined;
     const answer = await this.introspection.introspect(token, claims.exp);
     if (!answer.active) return undefined;
-    // The answer must be about this very token.
-    if (
-      (answer.client_id !== undefined && answer.client_id !== claims.client_id) ||
-      (answer.sub !== undefined && answer.sub !== claims.sub) ||
-      (answer.jti !== undefined && answer.jti !== claims.jti)
-    )
-      return undefined;
-    const live = splitScope(answer.scope ?? claims.scope);
+    // The answer must be about this very token; then the same rule as introspection and local mode,
+    // with the answer standing for the grant's live state and its `exp` for any device deadline.
+    if (answer.jti !== undefined && answer.jti !== claims.jti) return undefined;
+    const state = {
+      grant: {
+        clientId: answer.client_id ?? claims.client_id,
+        tenantId: answer.tenant_id ?? claims.tenant_id,
+        subject: answer.sub ?? claims.sub,
+        scope: answer.scope ?? claims.scope,
+      },
+      revoked: false,
+      ...(answer.exp !== undefined && answer.exp < claims.exp
+        ? { deviceDeadline: answer.exp }
+        : {}),
+    };
+    const live = accessTokenLiveness(claims, state, this.now());
+    if (!live) return undefined;
     return {
       claims,
-      scopes: splitScope(claims.scope).filter((s) => live.includes(s)),
-      expiresAt: Math.min(claims.exp, answer.exp ?? claims.exp),
+      scopes: live.scopes,
+      expiresAt: live.expiresAt,
       registry: answer.registry ?? { scopes: [] },
     };
   }

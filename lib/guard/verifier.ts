@@ -38,8 +38,3 @@ export interface Verifier {
   /** Names of the registered scopes naming `service`, when known (for the challenge's `scope`). */
   scopesForService(service: string, token: VerifiedToken): Promise<string[]>;
 }
-
-/** Split a space-delimited scope string into its distinct tokens. */
-export function splitScope(scope: string | undefined): string[] {
-  return scope ? [...new Set(scope.split(' ').filter(Boolean))] : [];
-}

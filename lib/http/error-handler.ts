@@ -1,7 +1,9 @@
 // Error handler for tokenward's endpoints: every failure becomes an RFC-style JSON error, never a stack trace.
+
 import type { ErrorRequestHandler } from 'express';
+import { NOT_QUOTED_STRING_SAFE } from '../core/ids';
+import type { Logger } from '../core/logger';
 import { OAuthError, StoreUnavailableError } from '../errors';
-import type { Logger } from '../options/auth-server-options';
 import { redactTokens } from './redact';
 
 /** Seconds a client should wait after a 503 before retrying. */
@@ -49,7 +51,7 @@ export function sendOAuthError(res: import('express').Response, error: OAuthErro
   res.setHeader('Cache-Control', 'no-store');
   // RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
   const description = error.expose
-    ? error.message.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '')
+    ? error.message.replace(NOT_QUOTED_STRING_SAFE, '')
     : 'internal error';
   res.json({ error: error.error, error_description: description });
 }

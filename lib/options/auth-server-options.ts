@@ -1,4 +1,6 @@
 // createAuthServer options: documented, defaulted, validated once at start-up.
+import type { KeysEnum } from '../core/known-keys';
+import { consoleLogger, type Logger } from '../core/logger';
 import { ConfigError } from '../errors';
 import type { MetricsOption } from '../metrics';
 import { MemoryStore } from '../store/memory-store';
@@ -11,7 +13,7 @@ import {
   type SigningAlg,
   type StaticSigningKey,
 } from '../tokens/signing-keys';
-import { type KeysEnum, omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
+import { omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
 
 /** Rate limits on the token endpoint, per window (express-rate-limit; rate-limit-redis on Redis). */
 export interface RateLimitOptions {
@@ -73,13 +75,6 @@ export interface AuthServerOptions {
   logger?: Logger;
   /** Prometheus metrics (needs prom-client): true for a registry of its own, or `{ registry }`. Default off. */
   metrics?: MetricsOption;
-}
-
-export interface Logger {
-  /** pino-style: the structured fields first, then the message. Internal errors (500s). */
-  error(fields: Record<string, unknown>, message: string): void;
-  /** Security-relevant conditions: refresh-token reuse, the store unavailable (at most every 5 s). */
-  warn?(fields: Record<string, unknown>, message: string): void;
 }
 
 const KNOWN: KeysEnum<AuthServerOptions> = {
@@ -218,10 +213,7 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
     clockTolerance: seconds(f, 'clockTolerance', o.clockTolerance, 0, 300),
     clientCacheTtl: seconds(f, 'clientCacheTtl', o.clientCacheTtl, 0, 60),
     rateLimit,
-    logger: o.logger ?? {
-      error: (fields, message) => console.error(`[tokenward] ${message}`, fields),
-      warn: (fields, message) => console.warn(`[tokenward] ${message}`, fields),
-    },
+    logger: o.logger ?? consoleLogger,
     ...(o.metrics ? { metrics: o.metrics } : {}),
   };
 }

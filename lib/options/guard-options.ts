@@ -1,4 +1,7 @@
 // createGuard options: local mode (shared store) or remote mode (RFC 7662 introspection), validated once.
+import { isLoopbackHost } from '../core/ids';
+import type { KeysEnum } from '../core/known-keys';
+import { consoleLogger, type Logger } from '../core/logger';
 import { ConfigError } from '../errors';
 import type { MetricsOption } from '../metrics';
 import type { Store } from '../store/store';
@@ -7,8 +10,7 @@ import {
   loadVerificationKeys,
   type StaticVerificationKey,
 } from '../tokens/signing-keys';
-import type { Logger } from './auth-server-options';
-import { type KeysEnum, omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
+import { omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
 
 /** Remote mode: ask the authorization server (RFC 7662) whether a token is active. */
 export interface IntrospectionOptions {
@@ -102,7 +104,7 @@ function url(name: string, value: unknown): string {
   try {
     if (typeof value !== 'string') throw new Error();
     const u = new URL(value);
-    const local = ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
+    const local = isLoopbackHost(u.hostname);
     if (u.protocol === 'https:' || (u.protocol === 'http:' && local)) return u.href;
   } catch {}
   throw new ConfigError(`${F}: "${name}" must be an https URL (http only for localhost)`);
@@ -166,10 +168,7 @@ export function parseGuardOptions(options: Readonly<GuardOptions>): GuardConfig 
     tokenCacheSize: seconds(F, 'tokenCacheSize', o.tokenCacheSize ?? 10000, 0, 1e7),
     registryCacheTtl: seconds(F, 'registryCacheTtl', o.registryCacheTtl ?? 0, 0, 300),
     jwksRefreshInterval: seconds(F, 'jwksRefreshInterval', o.jwksRefreshInterval ?? 5, 1, 3600),
-    logger: o.logger ?? {
-      error: (fields, message) => console.error(`[tokenward] ${message}`, fields),
-      warn: (fields, message) => console.warn(`[tokenward] ${message}`, fields),
-    },
+    logger: o.logger ?? consoleLogger,
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.store ? { store: o.store } : {}),
     ...(o.keys ? { staticKeys: loadVerificationKeys(o.keys) } : {}),

@@ -1,8 +1,6 @@
 // Option helpers shared by the factories: unknown-key rejection with a "did you mean" hint, number checks.
+import { isLoopbackHost } from '../core/ids';
 import { ConfigError } from '../errors';
-
-/** Compiler-checked list of every option key of T. */
-export type KeysEnum<T> = { [P in keyof Required<T>]: true };
 
 function distance(a: string, b: string): number {
   const d = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -63,7 +61,7 @@ export function parseIssuer(factory: string, issuer: unknown): { issuer: string;
   } catch {
     throw new ConfigError(`${factory}: "issuer" is not a URL: ${issuer}`);
   }
-  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  const local = isLoopbackHost(url.hostname);
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
     throw new ConfigError(
       `${factory}: "issuer" must use https (http is allowed only for localhost)`,

@@ -1,4 +1,5 @@
 // Admin API (auth.admin): validated upserts and reads of tenants, clients, users and scopes; key rotation.
+import { CLIENT_ID, ROLE, SCOPE_TOKEN, TENANT_ID } from '../core/ids';
 import { ValidationError } from '../errors';
 import type {
   ClientRecord,
@@ -12,7 +13,7 @@ import { parseRefreshToken } from '../tokens/refresh-token';
 import { hashSecret } from '../tokens/secrets';
 import type { ServerContext } from './context';
 import { GRANT_TYPES } from './grants';
-import { type IntrospectionResponse, introspect } from './introspection-endpoint';
+import { type IntrospectionResponse, introspect } from './introspection';
 
 export interface TenantInput {
   /** `[A-Za-z0-9._-]{1,64}`. */
@@ -59,11 +60,7 @@ export type ClientView = Omit<ClientRecord, 'secretHash'> & { public: boolean };
 /** A user as the admin API shows it: never the password hash. */
 export type UserView = Omit<UserRecord, 'passwordHash'>;
 
-const TENANT_ID = /^[A-Za-z0-9._-]{1,64}$/;
-const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const NAME = /^[^\p{Cc}]{1,256}$/u;
-const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
-const ROLE = /^[A-Za-z0-9._:-]{1,64}$/;
 
 function check(ok: boolean, field: string, message: string): void {
   if (!ok) throw new ValidationError(field, message);
@@ -208,7 +205,7 @@ export function createAdmin(ctx: ServerContext) {
         ...(input.name ? { name: input.name } : {}),
         ...(secretHash ? { secretHash } : {}),
         grants,
-        scopes: list(input.scopes, 'client.scopes', SCOPE, 'scope'),
+        scopes: list(input.scopes, 'client.scopes', SCOPE_TOKEN, 'scope'),
         localUsers: bool(input.localUsers, 'client.localUsers'),
         introspect: bool(input.introspect, 'client.introspect'),
         clientCredentialsRefresh: bool(
@@ -279,7 +276,7 @@ export function createAdmin(ctx: ServerContext) {
     async upsertScope(input: ScopeInput): Promise<ScopeRecord> {
       known(input, ['name', 'service', 'roleCheck', 'roles'], 'scope');
       check(
-        typeof input.name === 'string' && SCOPE.test(input.name),
+        typeof input.name === 'string' && SCOPE_TOKEN.test(input.name),
         'scope.name',
         'must be a scope token (RFC 6749 §3.3)',
       );

@@ -1,6 +1,8 @@
 // Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3, §3.2.1).
+
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
+import { CLIENT_ID } from '../core/ids';
 import { invalidRequest, OAuthError } from '../errors';
 import type { AuthServerEvents, Events } from '../events';
 import { redactTokens } from '../http/redact';
@@ -119,8 +121,6 @@ export class ClientAuthenticator {
     return true;
   }
 }
-
-const CLIENT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * `ctx.clients.authenticate`, emitting `client_auth.failed` on invalid_client. The claimed client

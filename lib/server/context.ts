@@ -1,5 +1,6 @@
 // The per-server context handed to endpoints and grants: parsed config, store, key ring, clock.
 
+import type { Clock } from '../core/clock';
 import type { AuthServerEvents, Events } from '../events';
 import type { Metrics } from '../metrics';
 import type { AuthServerConfig } from '../options/auth-server-options';
@@ -17,8 +18,5 @@ export interface ServerContext {
   clients: ClientAuthenticator;
   events: Events<AuthServerEvents>;
   metrics?: Metrics;
-  /** Epoch seconds. */
-  now(): number;
+  now: Clock;
 }
-
-export const epochSeconds = (): number => Math.floor(Date.now() / 1000);

@@ -1,5 +1,7 @@
 // createAuthServer: the authorization server as an Express router plus its admin API.
+
 import type { RequestHandler, Router } from 'express';
+import { epochSeconds } from '../core/clock';
 import { ConfigError } from '../errors';
 import { type AuthServerEvents, Events } from '../events';
 import { createMetrics } from '../metrics';
@@ -9,7 +11,7 @@ import { KeyRing } from '../tokens/signing-keys';
 import { VerifiedTokenCache } from '../tokens/verified-token-cache';
 import { type Admin, createAdmin } from './admin';
 import { ClientAuthenticator } from './client-auth';
-import { epochSeconds, type ServerContext } from './context';
+import type { ServerContext } from './context';
 import { metadataDocument } from './metadata';
 import { buildRouter } from './router';
 

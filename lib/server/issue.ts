@@ -1,6 +1,6 @@
 // Token issuance shared by the grants: sign the access token, mint the refresh token, record the grant.
 
-import { deviceGrantId } from '../store/device-session';
+import { newGrantId } from '../core/grant-id';
 import type { ClientRecord, GrantRecord } from '../store/store';
 import { type AccessTokenClaims, signAccessToken } from '../tokens/access-token';
 import { newRefreshToken } from '../tokens/refresh-token';
@@ -64,7 +64,7 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
   // A device-bound user grant joins its (user, device) session (SPEC B3); its id carries the user's tag.
   const device = req.grantType === 'password' && req.deviceId !== undefined;
   const grant: GrantRecord = {
-    id: device ? deviceGrantId(req.client.tenantId, req.subject) : randomId(16),
+    id: newGrantId(device ? { tenantId: req.client.tenantId, username: req.subject } : undefined),
     clientId: req.client.id,
     tenantId: req.client.tenantId,
     grantType: req.grantType,

@@ -1,5 +1,7 @@
 // The router mounted with app.use(auth.router()): metadata, JWKS, token, revocation, introspection.
+
 import express, { type RequestHandler, Router } from 'express';
+import { throttle } from '../core/logger';
 import { OAuthError } from '../errors';
 import { oauthErrorHandler, sendOAuthError } from '../http/error-handler';
 import type { ServerContext } from './context';
@@ -22,16 +24,13 @@ function methodNotAllowed(allow: string): RequestHandler {
 export function buildRouter(ctx: ServerContext): Router {
   const router = Router();
   const base = ctx.config.issuerPath;
-  let warnedAt = 0;
+  const mayWarn = throttle();
   const errors = (endpoint: 'token' | 'revocation' | 'introspection' | 'jwks') =>
     oauthErrorHandler(ctx.config.logger, (error) => {
       if (error.status !== 503) return;
       ctx.events.emit('store.unavailable', { endpoint });
       // An outage must not flood the log: one line per 5 s.
-      if (Date.now() - warnedAt > 5000) {
-        warnedAt = Date.now();
-        ctx.config.logger.warn?.({ endpoint }, 'store unavailable: answering 503');
-      }
+      if (mayWarn()) ctx.config.logger.warn?.({ endpoint }, 'store unavailable: answering 503');
     });
   const form = express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 32 });
   const metadata = metadataEndpoint(ctx);

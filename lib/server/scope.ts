@@ -1,7 +1,6 @@
 // Scope parameter handling (RFC 6749 §3.3): syntax, and requested ∩ allowed.
+import { SCOPE_TOKEN } from '../core/ids';
 import { invalidRequest, OAuthError } from '../errors';
-
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 
 /** Split a scope parameter into distinct tokens; invalid_request on bad syntax. */
 export function parseScope(value: string | undefined): string[] | undefined {

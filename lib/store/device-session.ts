@@ -1,23 +1,5 @@
-// Device-session ids: device-bound grants carry their user's tag so one atomic step can check and extend the session.
-import { createHash } from 'node:crypto';
-import { randomId } from '../tokens/secrets';
+// Device sessions as RedisStore keeps them: one hash per user, read back into DeviceSessionRecords.
 import type { DeviceSessionRecord } from './store';
-
-/** A stable 22-character tag for (tenant, user): the Redis hash tag shared by the user's device sessions and device-bound grants. */
-export function userTag(tenantId: string, username: string): string {
-  return createHash('sha256').update(`${tenantId}\n${username}`).digest('base64url').slice(0, 22);
-}
-
-/** The id of a new device-bound grant: `<user tag>~<random>`. */
-export function deviceGrantId(tenantId: string, username: string): string {
-  return `${userTag(tenantId, username)}~${randomId(16)}`;
-}
-
-/** The user tag of a device-bound grant id, or undefined for other grants. */
-export function tagOfGrant(grantId: string): string | undefined {
-  const i = grantId.indexOf('~');
-  return i < 0 ? undefined : grantId.slice(0, i);
-}
 
 /** Live sessions from a user's sessions hash (fields `<kind>|<device>[|<client>]`, see redis-scripts.ts). */
 export function parseDeviceSessions(

@@ -1,5 +1,5 @@
 // Redis key builders: every key of one grant shares a hash tag ({g:<id>}, or its user's {du:<tag>}) so each script touches one slot.
-import { tagOfGrant } from './device-session';
+import { tagOfGrant } from '../core/grant-id';
 
 /** Builds the keys RedisStore uses under `prefix` (which must not contain braces). */
 export function redisKeys(prefix: string) {

@@ -1,6 +1,7 @@
 // MemoryStore: the embedded default store; one process, same behaviour as RedisStore, expired entries swept.
 
-import { parseDeviceSessions, tagOfGrant, userTag } from './device-session';
+import { tagOfGrant, userTag } from '../core/grant-id';
+import { parseDeviceSessions } from './device-session';
 import { isSubScope, rotateKeySet } from './key-set';
 import type {
   AccessTokenState,

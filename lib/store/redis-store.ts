@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import type { Store as RateLimitStore } from 'express-rate-limit';
 import type { Cluster, Redis } from 'ioredis';
 import { RedisStore as RateLimitRedisStore } from 'rate-limit-redis';
+import { tagOfGrant, userTag } from '../core/grant-id';
 import { ConfigError, StoreUnavailableError } from '../errors';
-import { parseDeviceSessions, tagOfGrant, userTag } from './device-session';
+import { parseDeviceSessions } from './device-session';
 import { type RedisKeys, redisKeys } from './keys';
 import { GRANT_FIELDS, type ScriptName, scripts } from './redis-scripts';
 import type {
@@ -380,7 +381,9 @@ export class RedisStore implements Store {
     const device = session && grant.deviceId ? grant.deviceId : '';
     // Its sessions key is its user's (sessionsOfGrant): only a tagged id has one.
     if (device && tagOfGrant(grant.id) === undefined)
-      throw new TypeError('RedisStore: a device-bound grant needs an id from deviceGrantId()');
+      throw new TypeError(
+        'RedisStore: a device-bound grant needs an id from newGrantId({ tenantId, username })',
+      );
     const deadline = await this.write('twCreateGrant', [
       this.keys.grant(grant.id),
       this.keys.issued(grant.id),

@@ -207,7 +207,7 @@ export interface Store {
   // Tokens
   /**
    * Store a new grant with its first tokens; the refresh token (if any) becomes the family root.
-   * With `session` (device-bound grants, whose id comes from {@link deviceGrantId}) the grant joins
+   * With `session` (device-bound grants, whose id comes from `newGrantId({ tenantId, username })`) the grant joins
    * the live session of its (user, device), or starts one, and postpones its deadline — atomically.
    * Returns the session's idle deadline.
    */

@@ -11,7 +11,7 @@ import type {
   TenantRecord,
   UserRecord,
 } from '../../lib';
-import { deviceGrantId } from '../../lib/store/device-session';
+import { newGrantId } from '../../lib/core/grant-id';
 import { randomId, sha256 } from '../../lib/tokens/secrets';
 import { makeStore, type StoreKind, type TestStore } from '../helpers/stores';
 
@@ -664,7 +664,7 @@ export function describeStore(kind: StoreKind): void {
       /** A device-bound grant of `user` on `device` by `client`, signed in at `now`. */
       async function signIn(user: string, device: string, client: string, now = NOW) {
         const grant = grantRecord({
-          id: deviceGrantId('acme', user),
+          id: newGrantId({ tenantId: 'acme', username: user }),
           subject: user,
           clientId: client,
           deviceId: device,

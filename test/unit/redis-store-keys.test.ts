@@ -8,7 +8,7 @@ import {
   type SigningKeyRecord,
   type Store,
 } from '../../lib';
-import { deviceGrantId } from '../../lib/store/device-session';
+import { newGrantId } from '../../lib/core/grant-id';
 import { redisKeys } from '../../lib/store/keys';
 import { type ScriptName, scripts } from '../../lib/store/redis-scripts';
 import { newRefreshToken } from '../../lib/tokens/refresh-token';
@@ -340,7 +340,11 @@ describe('RedisStore scripts: loaded once per connection, then run by SHA', () =
       await store.getRefreshTokenState(grant.id, next.hash, NOW + 1);
       order.push('twRefreshState');
       // Device-bound grants only: others are read with a plain HMGET.
-      await store.getAccessTokenState(deviceGrantId('acme', 'alice'), randomId(16), NOW + 1);
+      await store.getAccessTokenState(
+        newGrantId({ tenantId: 'acme', username: 'alice' }),
+        randomId(16),
+        NOW + 1,
+      );
       order.push('twAccessState');
       await store.revokeAccessToken(grant.id, randomId(16), NOW + 2);
       order.push('twRevokeAccess');

@@ -1,13 +1,11 @@
 // Resource owner password credentials grant (RFC 6749 §4.3): first-party clients only, rate limited.
+import { DEVICE_ID } from '../../core/ids';
 import { invalidRequest, OAuthError } from '../../errors';
 import { DUMMY_HASH, verifySecret } from '../../tokens/secrets';
 import { issueNewGrant } from '../issue';
 import { optional, required } from '../params';
 import { grantScope, parseScope } from '../scope';
 import type { Grant } from './grant';
-
-/** SPEC B3: 1–128 characters of [A-Za-z0-9._:-]. */
-export const DEVICE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export const passwordGrant: Grant = {
   type: 'password',

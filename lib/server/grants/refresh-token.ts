@@ -1,4 +1,5 @@
 // refresh_token grant (RFC 6749 §6): atomic rotation within the family, reuse detection (RFC 9700 §4.14.2).
+import { isDeviceGrant } from '../../core/grant-id';
 import { OAuthError, StoreUnavailableError } from '../../errors';
 import type { RotateInput, RotateResult } from '../../store/store';
 import { signAccessToken } from '../../tokens/access-token';
@@ -80,7 +81,7 @@ export const refreshTokenGrant: Grant = {
           by: 'reuse',
           clientId: client.id,
         });
-      } else if (result.reason === 'expired' && parsed.grantId.includes('~')) {
+      } else if (result.reason === 'expired' && isDeviceGrant(parsed.grantId)) {
         // Device-bound grant: an ended device session is the usual cause.
         ctx.events.emit('device_session.expired', { clientId: client.id, grantId: parsed.grantId });
       }

@@ -1,0 +1,59 @@
+// "Is this access token live?" — the one rule introspection and both guard modes apply to a token
+// whose signature already verified, given the live state the store holds for its grant.
+import { splitScope } from './ids';
+
+/** The claims the rule compares (RFC 9068 §2.2 names). */
+export interface LivenessClaims {
+  client_id: string;
+  tenant_id: string;
+  sub: string;
+  scope: string;
+  exp: number;
+}
+
+/** What the store says about the token's grant now (a structural view of the store's AccessTokenState). */
+export interface LivenessState {
+  grant?: { clientId: string; tenantId: string; subject: string; scope: string };
+  /** The family, or this access token alone, was revoked. */
+  revoked: boolean;
+  /** The device session's idle deadline (epoch seconds), for tokens bound to one. */
+  deviceDeadline?: number;
+}
+
+/** A live token: what it may do now and until when. */
+export interface Liveness {
+  /** The token's scope as presented, intersected with its grant's scope as stored now. */
+  scopes: string[];
+  /** Effective expiry (epoch seconds): the earlier of `exp` and the device session's deadline. */
+  expiresAt: number;
+  /** The device session's deadline after this use, for device-bound tokens. */
+  deviceDeadline?: number;
+}
+
+/**
+ * The token's liveness, or undefined when it is dead: its grant is gone or revoked, the token was
+ * revoked, its grant was issued to another client, tenant or subject, or its device session ended.
+ */
+export function accessTokenLiveness(
+  claims: LivenessClaims,
+  state: LivenessState,
+  now: number,
+): Liveness | undefined {
+  const g = state.grant;
+  if (
+    !g ||
+    state.revoked ||
+    g.clientId !== claims.client_id ||
+    g.tenantId !== claims.tenant_id ||
+    g.subject !== claims.sub
+  )
+    return undefined;
+  const deadline = state.deviceDeadline;
+  if (deadline !== undefined && deadline <= now) return undefined;
+  const granted = splitScope(g.scope);
+  return {
+    scopes: splitScope(claims.scope).filter((s) => granted.includes(s)),
+    expiresAt: deadline === undefined ? claims.exp : Math.min(claims.exp, deadline),
+    ...(deadline !== undefined ? { deviceDeadline: deadline } : {}),
+  };
+}

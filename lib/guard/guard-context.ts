@@ -1,0 +1,57 @@
+// What a guard's middlewares share: parsed config, the verifier of its mode, events and error answers.
+import type { Request, Response } from 'express';
+import type { Clock } from '../core/clock';
+import type { Logger } from '../core/logger';
+import type { Events, GuardEvents } from '../events';
+import type { Metrics } from '../metrics';
+import type { GuardConfig } from '../options/guard-options';
+import { AuthenticationRequiredError } from './bearer';
+import { InsufficientScopeError, sendGuardError } from './challenge';
+import type { VerifiedToken, Verifier } from './verifier';
+
+export interface GuardContext {
+  config: GuardConfig;
+  verifier: Verifier;
+  events: Events<GuardEvents>;
+  metrics?: Metrics;
+  /** The configured logger behind a 5 s throttle: an outage must not flood the log. */
+  logger: Logger;
+  now: Clock;
+  /** What authenticate() verified, for the middleware after it; invisible to the application. */
+  verifiedBy: WeakMap<Request, VerifiedToken>;
+}
+
+/** Run `emit` once the response is out: later middleware may still await I/O. */
+export function afterResponse(res: Response, emit: () => void): void {
+  let done = false;
+  const once = () => {
+    if (!done) {
+      done = true;
+      emit();
+    }
+  };
+  res.once('finish', once).once('close', once);
+}
+
+/** Answer `err` (RFC 6750 §3), emitting `access.denied` for scope and role refusals. */
+export function fail(ctx: GuardContext, res: Response, err: unknown): void {
+  if (err instanceof InsufficientScopeError) {
+    const auth = res.req.auth;
+    const scope = err.scope;
+    afterResponse(res, () =>
+      ctx.events.emit('access.denied', {
+        scope,
+        clientId: auth?.clientId ?? '',
+        subject: auth?.subject ?? '',
+      }),
+    );
+  }
+  sendGuardError(res, err, ctx.config.realm, ctx.logger);
+}
+
+/** The token this guard's authenticate() verified for `req`; refuses when it did not run first. */
+export function verifiedOf(ctx: GuardContext, req: Request): VerifiedToken {
+  const v = ctx.verifiedBy.get(req);
+  if (!v) throw new AuthenticationRequiredError();
+  return v;
+}

@@ -1,0 +1,124 @@
+// Introspection (RFC 7662 §2.2): what this server says about a token now — used by the endpoint and the admin API.
+import { accessTokenLiveness } from '../core/access-token-liveness';
+import type { AccessTokenClaims } from '../tokens/access-token';
+import { parseRefreshToken } from '../tokens/refresh-token';
+import type { ServerContext } from './context';
+
+/** RFC 7662 §2.2 response members tokenward fills, plus tenant_id, local_user and device_id. */
+export interface IntrospectionResponse {
+  active: boolean;
+  scope?: string;
+  client_id?: string;
+  username?: string;
+  token_type?: string;
+  exp?: number;
+  iat?: number;
+  sub?: string;
+  aud?: string;
+  iss?: string;
+  jti?: string;
+  tenant_id?: string;
+  local_user?: string;
+  device_id?: string;
+  /** tokenward's extension (RFC 7662 §2.2): what a remote guard needs to decide B4 and B5 now. */
+  tokenward?: IntrospectionRegistryFacts;
+}
+
+/** Registry facts read at introspection time, so remote guards see changes within their cache bound. */
+export interface IntrospectionRegistryFacts {
+  /** The tenant's localUserMode; present when the token carries `local_user`. */
+  local_user_mode?: boolean;
+  /** The user's current roles; present for user tokens whose user exists. */
+  roles?: string[];
+  /** Definitions of the token's registered scopes. */
+  scopes: { name: string; service?: string; role_check: boolean; roles: string[] }[];
+}
+
+const INACTIVE: IntrospectionResponse = Object.freeze({ active: false });
+
+/** The RFC 7662 answer for `token` as this server sees it now. */
+export async function introspect(
+  ctx: ServerContext,
+  token: string,
+): Promise<IntrospectionResponse> {
+  const now = ctx.now();
+  const refresh = parseRefreshToken(token);
+  if (refresh) {
+    const state = await ctx.store.getRefreshTokenState(refresh.grantId, refresh.hash, now);
+    if (!state?.active) return INACTIVE;
+    const g = state.grant;
+    return {
+      active: true,
+      scope: g.scope,
+      client_id: g.clientId,
+      ...(g.grantType === 'password' ? { username: g.subject } : {}),
+      token_type: 'refresh_token',
+      exp: state.expiresAt,
+      iat: g.createdAt,
+      sub: g.subject,
+      iss: ctx.config.issuer,
+      tenant_id: g.tenantId,
+      ...(g.localUser ? { local_user: g.localUser } : {}),
+      ...(g.deviceId ? { device_id: g.deviceId } : {}),
+    };
+  }
+  const claims = await ctx.verified.claims(token, ctx.keys, {
+    issuer: ctx.config.issuer,
+    audience: ctx.config.audience,
+    clockTolerance: 0,
+  });
+  if (!claims) return INACTIVE;
+  // Live state and registry facts are read together: one round trip's wait, not several.
+  const [state, tokenward] = await Promise.all([
+    ctx.store.getAccessTokenState(claims.gid, claims.jti, now),
+    registryFacts(ctx, claims),
+  ]);
+  const live = accessTokenLiveness(claims, state, now);
+  if (!live) return INACTIVE;
+  const granted = live.scopes;
+  return {
+    active: true,
+    scope: live.scopes.join(' '),
+    client_id: claims.client_id,
+    ...(claims.gty === 'password' ? { username: claims.sub } : {}),
+    token_type: 'Bearer',
+    // The effective expiry: the device session's deadline when it comes first.
+    exp: live.expiresAt,
+    iat: claims.iat,
+    sub: claims.sub,
+    aud: claims.aud,
+    iss: claims.iss,
+    jti: claims.jti,
+    tenant_id: claims.tenant_id,
+    ...(claims.local_user ? { local_user: claims.local_user } : {}),
+    ...(claims.device_id ? { device_id: claims.device_id } : {}),
+    tokenward: {
+      ...tokenward,
+      scopes: tokenward.scopes.filter((d) => granted.includes(d.name)),
+    },
+  };
+}
+
+async function registryFacts(
+  ctx: ServerContext,
+  claims: AccessTokenClaims,
+): Promise<IntrospectionRegistryFacts> {
+  const { store } = ctx;
+  const [tenant, user, defs] = await Promise.all([
+    claims.local_user !== undefined ? store.getTenant(claims.tenant_id) : undefined,
+    claims.gty === 'password' ? store.getUser(claims.tenant_id, claims.sub) : undefined,
+    store.getScopes(claims.scope.split(' ').filter(Boolean)),
+  ]);
+  return {
+    ...(claims.local_user !== undefined ? { local_user_mode: tenant?.localUserMode === true } : {}),
+    ...(user ? { roles: user.roles } : {}),
+    scopes: defs
+      .filter((d) => d !== undefined)
+      .map((d) => ({
+        name: d.name,
+        ...(d.service !== undefined ? { service: d.service } : {}),
+        role_check: d.roleCheck,
+        roles: d.roles,
+      })),
+  };
+}
