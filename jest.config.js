@@ -1,11 +1,8 @@
+// Fast tier (`npm test`): unit, conformance, compliance, integration, cli, client (no browser), interop.
+// The slow tier in test/system/ runs with jest.system.config.js (`npm run test:system`).
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  ...require('./jest.base'),
   roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
-  globalSetup: '<rootDir>/test/helpers/global-setup.ts',
-  globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
-  testTimeout: 30000,
-  maxWorkers: 2,
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/system/'],
 };

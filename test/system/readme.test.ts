@@ -31,7 +31,7 @@ describe('README commands', () => {
   it('has exactly the blocks this test knows how to check (add a check when adding a block)', () => {
     expect(blocks).toHaveLength(3);
     // Block 1: `npm install && npm start`, `npm run demo`, `npm test` — run by
-    // test/integration/sample-start.test.ts, test/integration/demo.test.ts and .ci/run.
+    // test/system/sample-start.test.ts, test/system/demo.test.ts and .ci/run.
     expect(
       blocks[0]
         ?.split('\n')

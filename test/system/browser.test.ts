@@ -8,9 +8,9 @@ import express from 'express';
 import { decodeJwt } from 'jose';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { TokenManager } from '../../lib/client/browser';
+import { launchChromium } from '../client/chromium';
+import { type ClientStack, closeServer, listen, sleep, startClientStack } from '../client/stack';
 import { ALICE, APP, revoke } from '../helpers/app';
-import { launchChromium } from './chromium';
-import { type ClientStack, closeServer, listen, sleep, startClientStack } from './stack';
 
 jest.setTimeout(60_000);
 
