@@ -1,4 +1,5 @@
-// `npm run demo`: a scripted client walking through SPEC B1–B5 against the sample; exits 1 if any step misbehaves.
+// `npm run demo`: a scripted client walking through refresh-token families, renewal hints, device
+// sessions, tenants and local users, and service scopes against the sample; exits 1 on a misstep.
 import { onEachEvent, startSample } from './sample';
 import { DEMO } from './seed';
 
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
   // Remote guards see revocations within their introspection cache bound (1 s in the sample).
   const cacheBound = () => sleep(1.1);
 
-  await step('B2: a guarded call carries Token-Expires-In', async () => {
+  await step('Renewal hints: a guarded call carries Token-Expires-In', async () => {
     const s = await c.signIn(m, alice, 'phone-1');
     const r = await c.call('/print/jobs', s.access_token);
     expect('GET /print/jobs', r.status === 200, `status ${r.status}`);
@@ -150,7 +151,7 @@ async function main(): Promise<void> {
   });
 
   await step(
-    'B1/B2: renewal rotates the refresh token; the old access token keeps working (overlap)',
+    'Refresh-token families: renewal rotates the refresh token; the old access token keeps working (overlap)',
     async () => {
       const s = await c.signIn(m, alice, 'phone-1');
       const r = await c.refresh(m, s.refresh_token);
@@ -176,7 +177,7 @@ async function main(): Promise<void> {
   );
 
   await step(
-    'B1: revoking the root refresh token, after two rotations, revokes the whole family',
+    'Family revocation: revoking the root refresh token, after two rotations, revokes the whole family',
     async () => {
       const s = await c.signIn(m, alice, 'phone-1');
       let rt = s.refresh_token;
@@ -202,7 +203,7 @@ async function main(): Promise<void> {
   );
 
   await step(
-    'B3: two apps on one device keep each other alive; another user on it does not',
+    'Device sessions: two apps on one device keep each other alive; another user on it does not',
     async () => {
       const device = `kitchen-tablet-${Date.now()}`;
       const a = await c.signIn(m, alice, device);
@@ -251,35 +252,38 @@ async function main(): Promise<void> {
     },
   );
 
-  await step('B4: the identity follows the tenant’s local-user mode', async () => {
-    const frontDesk = await c.serviceToken(c.printService, { local_user: 'front-desk-7' });
-    const kiosk = await c.serviceToken([DEMO.kiosk.id, DEMO.kiosk.secret], {
-      local_user: 'lobby-1',
-    });
-    const user = await c.signIn(m, alice, 'phone-1');
-    const ids = await Promise.all(
-      [frontDesk, kiosk, user.access_token].map((t) => c.call('/me', t)),
-    );
-    const [fd, ki, us] = ids.map((r) => r.body.identity as Record<string, string> | undefined);
-    expect(
-      'acme (mode on)',
-      fd?.kind === 'local_user' && fd.id === 'front-desk-7',
-      JSON.stringify(fd),
-    );
-    expect(
-      'globex (mode off)',
-      ki?.kind === 'client' && ki.id === DEMO.kiosk.id,
-      JSON.stringify(ki),
-    );
-    expect('user token', us?.kind === 'user' && us.id === 'alice', JSON.stringify(us));
-    return [
-      `print-service (tenant acme, localUserMode on) with local_user front-desk-7 → ${JSON.stringify(fd)}`,
-      `kiosk (tenant globex, localUserMode off) with local_user lobby-1 → ${JSON.stringify(ki)}`,
-      `alice's token → ${JSON.stringify(us)}`,
-    ];
-  });
+  await step(
+    'Tenants and local users: the identity follows the tenant’s local-user mode',
+    async () => {
+      const frontDesk = await c.serviceToken(c.printService, { local_user: 'front-desk-7' });
+      const kiosk = await c.serviceToken([DEMO.kiosk.id, DEMO.kiosk.secret], {
+        local_user: 'lobby-1',
+      });
+      const user = await c.signIn(m, alice, 'phone-1');
+      const ids = await Promise.all(
+        [frontDesk, kiosk, user.access_token].map((t) => c.call('/me', t)),
+      );
+      const [fd, ki, us] = ids.map((r) => r.body.identity as Record<string, string> | undefined);
+      expect(
+        'acme (mode on)',
+        fd?.kind === 'local_user' && fd.id === 'front-desk-7',
+        JSON.stringify(fd),
+      );
+      expect(
+        'globex (mode off)',
+        ki?.kind === 'client' && ki.id === DEMO.kiosk.id,
+        JSON.stringify(ki),
+      );
+      expect('user token', us?.kind === 'user' && us.id === 'alice', JSON.stringify(us));
+      return [
+        `print-service (tenant acme, localUserMode on) with local_user front-desk-7 → ${JSON.stringify(fd)}`,
+        `kiosk (tenant globex, localUserMode off) with local_user lobby-1 → ${JSON.stringify(ki)}`,
+        `alice's token → ${JSON.stringify(us)}`,
+      ];
+    },
+  );
 
-  await step('B5: service scopes and role checks decide at request time', async () => {
+  await step('Service scopes and role checks: roles are read at request time', async () => {
     const post = (token: string) =>
       c.call('/print/jobs', token, {
         method: 'POST',
@@ -311,7 +315,7 @@ async function main(): Promise<void> {
 
   await stop?.();
   console.log(
-    failures === 0 ? '\nAll steps behaved as SPEC says.' : `\n${failures} step(s) failed.`,
+    failures === 0 ? '\nAll steps behaved as documented.' : `\n${failures} step(s) failed.`,
   );
   process.exit(failures === 0 ? 0 : 1);
 }

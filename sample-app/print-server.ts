@@ -93,7 +93,7 @@ export async function startPrintServer(options: PrintServerOptions): Promise<Ser
       .send('cloud print API: GET /me, GET|POST /print/jobs, GET /scan; demo page: GET /demo\n');
   });
   app.use(demoPage(options));
-  // Who the token acts for (SPEC B4), and its scopes and expiry.
+  // Who the token acts for (tenants and local users), and its scopes and expiry.
   app.get('/me', guard.authenticate(), guard.resolveIdentity(), (req, res) => {
     const { identity, clientId, scopes, deviceId, expiresAt } = req.auth ?? {};
     res.json({ identity, clientId, scopes, deviceId, expiresAt });

@@ -68,7 +68,7 @@ export async function startSample(options: SampleOptions): Promise<Sample> {
   const auth = createAuthServer({
     issuer,
     store,
-    // Short enough to watch two apps on one device keep each other alive (SPEC B3).
+    // Short enough to watch two apps on one device keep each other alive (device sessions).
     deviceIdleTtl: options.deviceIdleTtl ?? 300,
     // Prometheus metrics at GET /metrics on the auth server.
     metrics: true,

@@ -4,7 +4,7 @@ import type { AuthServer } from '../lib';
 export const DEMO = {
   printService: { id: 'print-service', secret: 'print-service-secret' },
   mobileApp: { id: 'mobile-app' },
-  /** A second app on the same devices (SPEC B3): the desktop print manager. */
+  /** A second app on the same devices (device sessions): the desktop print manager. */
   printApp: { id: 'print-app' },
   kiosk: { id: 'kiosk', secret: 'kiosk-secret-0123456' },
   alice: { username: 'alice', password: 'alice-password' },
@@ -41,7 +41,7 @@ export async function seedDemo(auth: AuthServer): Promise<void> {
     scopes: ['print', 'scan'],
   });
   // refresh_token grant too, so the refresh token issued by clientCredentialsRefresh can be used.
-  // globex keeps localUserMode off: its kiosk's local users are not identities there (SPEC B4).
+  // globex keeps localUserMode off: its kiosk's local users are not identities there.
   await a.upsertClient({
     ...DEMO.kiosk,
     tenantId: 'globex',

@@ -30,7 +30,7 @@ Try:
   curl -s -i -H "Authorization: Bearer ACCESS_TOKEN" ${printUrl}/print/jobs
   curl -s -d grant_type=refresh_token -d client_id=${DEMO.mobileApp.id} -d refresh_token=REFRESH_TOKEN ${m.token_endpoint}
   curl -s -u ${ps} -d token=ACCESS_TOKEN ${m.introspection_endpoint}
-  npm run demo   # walks through B1-B5 against this sample`);
+  npm run demo   # walks through families, renewal hints, device sessions, tenants and scopes here`);
 
   // The audit event stream (ids and reasons only, never a credential), one line per event.
   onEachEvent(sample.auth, (line) => console.log(line));

@@ -7,7 +7,7 @@ const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.getAttrib
 const issuer = meta('tokenward-issuer') ?? '';
 
 // One LocalStorage for both apps: each app's session lives under its own key, the device id
-// under one key per issuer, so both TokenManagers present the same device id (SPEC B3).
+// under one key per issuer, so both TokenManagers present the same device id (one device session).
 const storage = new LocalStorage();
 
 const APPS = [
