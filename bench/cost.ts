@@ -1,4 +1,4 @@
-// Issue 7 cost: Redis bytes per live grant, MemoryStore memory after tokens expire, store round trips per request.
+// Cost: Redis bytes per live grant, MemoryStore memory after tokens expire, store round trips per request.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -39,7 +39,7 @@ const RT_REQUESTS = 1000;
 /** client_credentials clients, round-robin: the default perClient limit is 600 a minute. */
 const CC_CLIENTS = 8;
 const PREFIX = 'cost:';
-/** The issue's targets. */
+/** The cost targets (bench/README.md, Cost): bytes per grant, round trips per request. */
 const TARGET_BYTES = 1024;
 const TARGET_GUARD_RT = 1;
 const TARGET_ISSUE_RT = 2;

@@ -212,7 +212,7 @@ async function main(): Promise<number> {
       'req/s, p50, p99: medians over rounds (latency in whole ms, as autocannon records it);',
     );
     console.log('ratio: median req/s over that of the variant named; of echo: over the baseline;');
-    console.log('target: the least ratio the issue asks for, met or MISSED;');
+    console.log('target: the least ratio the performance targets set, met or MISSED;');
     console.log(
       'µs/req: CPU time of the server child per request, and of redis; cpu ratio: µs/req of the variant named over this one;',
     );

@@ -32,7 +32,7 @@ export interface Variant {
   server: ServerConfig;
   /** The variant of the same scenario this one's ratio is taken against. */
   vs?: string;
-  /** The least ratio (vs `vs`) the issue asks for; the table marks it met or missed. */
+  /** The least ratio (vs `vs`) the performance target sets; the table marks it met or missed. */
   target?: number;
   /** Further comparisons (against peers), each a row of its own, with its own target. */
   also?: { vs: string; target?: number }[];
@@ -170,7 +170,7 @@ export function scenarios(ctx: ScenarioContext): Scenario[] {
     label: kind === 'oidc-provider' ? 'oidc-provider' : 'node-oauth2-server',
     server: { kind, ...extra },
   });
-  /** Ratios of a tokenward variant against the peers, with the least the issue asks for. */
+  /** Ratios of a tokenward variant against the peers, with the least ratio each target sets. */
   const vsPeers = (oidc?: number, oauth2?: number, both = true) => [
     { vs: 'oidc-provider', ...(oidc ? { target: oidc } : {}) },
     ...(both ? [{ vs: 'oauth2-server', ...(oauth2 ? { target: oauth2 } : {}) }] : []),
