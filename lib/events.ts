@@ -1,7 +1,7 @@
 // Typed audit events of the authorization server and the guard: ids and reasons only, never a credential.
 import type { Logger } from './core/logger';
 
-/** Events of `auth.events` (SPEC: who got a token, which family was revoked and why, …). */
+/** Events of `auth.events` (who got a token, which family was revoked and why, …). */
 export interface AuthServerEvents {
   'token.issued': {
     grantType: 'client_credentials' | 'password';

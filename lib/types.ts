@@ -2,7 +2,7 @@
 import type { AccessTokenClaims } from './tokens/access-token';
 
 /**
- * Who a request acts for (SPEC B4): the tenant's local user when the tenant's `localUserMode` is on
+ * Who a request acts for (tenants and local users): the tenant's local user when the tenant's `localUserMode` is on
  * and the token carries `local_user`; otherwise the user of a user token or the client of a client token.
  */
 export type Identity =

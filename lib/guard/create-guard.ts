@@ -1,7 +1,7 @@
 // createGuard: resource-server middleware (RFC 6750) in local (shared store) or remote (RFC 7662) mode.
 // Each middleware lives in its own file; this one parses the options and wires them together.
 import type { RequestHandler } from 'express';
-import { epochSeconds } from '../core/clock';
+import { secondsOf } from '../core/clock';
 import { type Logger, throttle } from '../core/logger';
 import { ConfigError } from '../errors';
 import { Events, type GuardEvents } from '../events';
@@ -56,7 +56,7 @@ function throttled(logger: Logger): Logger {
  */
 export function createGuard(options: Readonly<GuardOptions>): Guard {
   const config = parseGuardOptions(options);
-  const now = epochSeconds;
+  const now = secondsOf(config.clock);
   const events = new Events<GuardEvents>(config.logger);
   const metrics = createMetrics('createGuard', config.metrics, 'guard', events);
   const ctx: GuardContext = {

@@ -63,10 +63,15 @@ function readAnswer(body: Record<string, unknown>): IntrospectionAnswer {
   };
 }
 
-/** A cached answer and when it was asked for (ms): its age decides when to ask again ahead of expiry. */
+/**
+ * A cached answer, when it was asked for and when it expires (`config.clock`, ms): its age decides
+ * when to ask again ahead of expiry. Expiry is checked here, against the guard's clock, rather than
+ * by the LRU's own timer, so that an injected clock governs it.
+ */
 interface Cached {
   answer: IntrospectionAnswer;
   at: number;
+  until: number;
 }
 
 /**
@@ -92,7 +97,7 @@ export class IntrospectionClient {
     const id = encodeURIComponent(clientId).replace(/%20/g, '+');
     const secret = encodeURIComponent(clientSecret).replace(/%20/g, '+');
     this.authorization = `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
-    if (cacheTtl > 0) this.cache = new LRUCache({ max: cacheSize, ttl: cacheTtl * 1000 });
+    if (cacheTtl > 0) this.cache = new LRUCache({ max: cacheSize });
   }
 
   private async ask(token: string): Promise<IntrospectionAnswer> {
@@ -116,13 +121,16 @@ export class IntrospectionClient {
   private fetch(token: string, tokenExp: number): Promise<IntrospectionAnswer> {
     let pending = this.inFlight.get(token);
     if (pending) return pending;
-    const at = Date.now();
+    const { clock } = this.config;
+    const at = clock();
     pending = this.ask(token)
       .then((answer) => {
         // In milliseconds: whole seconds would let an answer outlive the token by a fraction of one.
-        const left = Math.min(tokenExp, answer.exp ?? tokenExp) * 1000 - Date.now();
-        const ttl = Math.min(this.config.introspection.cacheTtl * 1000 - (Date.now() - at), left);
-        if (this.cache && ttl > 0) this.cache.set(token, { answer, at }, { ttl });
+        const until = Math.min(
+          at + this.config.introspection.cacheTtl * 1000,
+          Math.min(tokenExp, answer.exp ?? tokenExp) * 1000,
+        );
+        if (this.cache && until > clock()) this.cache.set(token, { answer, at, until });
         return answer;
       })
       .finally(() => this.inFlight.delete(token));
@@ -134,7 +142,12 @@ export class IntrospectionClient {
   async introspect(token: string, tokenExp: number): Promise<IntrospectionAnswer> {
     const hit = this.cache?.get(token);
     if (!hit) return this.fetch(token, tokenExp);
-    const age = Date.now() - hit.at;
+    const now = this.config.clock();
+    if (hit.until <= now) {
+      this.cache?.delete(token);
+      return this.fetch(token, tokenExp);
+    }
+    const age = now - hit.at;
     if (age >= this.config.introspection.cacheTtl * 1000 * REFRESH_AHEAD)
       this.fetch(token, tokenExp).catch(() => undefined); // failing here: the entry just expires
     return hit.answer;

@@ -19,8 +19,8 @@ interface RemoteKey {
   publicKey: KeyObject;
 }
 
-/** Seconds after which the JWKS is refetched in the background even when every kid is known. */
-const JWKS_MAX_AGE = 300;
+/** Milliseconds after which the JWKS is refetched in the background even when every kid is known. */
+const JWKS_MAX_AGE = 300_000;
 
 /** Accept only signature keys whose `alg` we allow and whose type fits it: the algorithm is pinned per key. */
 function importKeys(jwks: Record<string, unknown>): Map<string, RemoteKey> {
@@ -46,15 +46,13 @@ function importKeys(jwks: Record<string, unknown>): Map<string, RemoteKey> {
 export class RemoteKeys implements VerificationKeys {
   private metadata?: Promise<IssuerMetadata>;
   private keys?: Map<string, RemoteKey>;
+  /** When the JWKS was last fetched (`config.clock`, ms). */
   private fetchedAt = -Infinity;
-  /** Date.now() of the last fetch caused by an unknown kid. */
+  /** When the last fetch caused by an unknown kid started (`config.clock`, ms). */
   private missFetchAt = -Infinity;
   private loading?: Promise<void>;
 
-  constructor(
-    private readonly config: GuardConfig,
-    private readonly now: () => number,
-  ) {}
+  constructor(private readonly config: GuardConfig) {}
 
   private get timeout(): number {
     return this.config.introspection?.timeout ?? 2000;
@@ -91,7 +89,7 @@ export class RemoteKeys implements VerificationKeys {
       try {
         const { jwksUri } = await this.issuerMetadata();
         this.keys = importKeys(await fetchJson(jwksUri, {}, this.timeout));
-        this.fetchedAt = this.now();
+        this.fetchedAt = this.config.clock();
       } finally {
         this.loading = undefined;
       }
@@ -101,12 +99,13 @@ export class RemoteKeys implements VerificationKeys {
 
   async verificationKey(kid: string): Promise<RemoteKey | undefined> {
     if (!this.keys) await this.reload();
-    else if (this.now() - this.fetchedAt > JWKS_MAX_AGE) this.reload().catch(() => {});
+    else if (this.config.clock() - this.fetchedAt > JWKS_MAX_AGE) this.reload().catch(() => {});
     const found = this.keys?.get(kid);
+    if (found) return found;
     // An unknown kid may be a rotation: refetch, at most once per interval of such fetches.
-    if (found || Date.now() - this.missFetchAt < this.config.jwksRefreshInterval * 1000)
-      return found;
-    this.missFetchAt = Date.now();
+    const now = this.config.clock();
+    if (now - this.missFetchAt < this.config.jwksRefreshInterval * 1000) return undefined;
+    this.missFetchAt = now;
     await this.reload();
     return this.keys?.get(kid);
   }

@@ -20,7 +20,7 @@ export class RemoteVerifier implements Verifier {
     },
     private readonly now: Clock,
   ) {
-    this.keys = new RemoteKeys(config, now);
+    this.keys = new RemoteKeys(config);
     this.verified = new VerifiedTokenCache(config.tokenCacheSize, config.clockTolerance, now);
     const configured = config.introspection.endpoint;
     this.introspection = new IntrospectionClient(config, async () => {

@@ -15,7 +15,7 @@ export interface RegistryFacts {
 /** A token that verified and is live now. */
 export interface VerifiedToken {
   claims: AccessTokenClaims;
-  /** Token scope ∩ the grant's stored scope (SPEC B5). */
+  /** Token scope ∩ the grant's stored scope: what service scopes and role checks look at. */
   scopes: string[];
   /** Effective expiry, epoch seconds. */
   expiresAt: number;

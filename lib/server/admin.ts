@@ -19,7 +19,7 @@ export interface TenantInput {
   /** `[A-Za-z0-9._-]{1,64}`. */
   id: string;
   name?: string;
-  /** Local authentication cooperation mode (SPEC B4); default false. */
+  /** Local-user mode ("local authentication cooperation"): tokens' `local_user` becomes the identity; default false. */
   localUserMode?: boolean;
 }
 
@@ -336,7 +336,7 @@ export function createAdmin(ctx: ServerContext) {
           ctx.events.emit('family.revoked', { grantId: refresh.grantId, by: 'admin' });
         return result !== 'not_found';
       }
-      const claims = await verifyAccessToken(token, ctx.keys, ctx.config);
+      const claims = await verifyAccessToken(token, ctx.keys, ctx.config, ctx.now);
       if (!claims) return false;
       await store.revokeAccessToken(claims.gid, claims.jti, ctx.now());
       ctx.events.emit('access_token.revoked', {
@@ -347,7 +347,7 @@ export function createAdmin(ctx: ServerContext) {
       return true;
     },
 
-    /** A user's live device sessions (SPEC B3): device, apps, last seen, idle deadline, end. */
+    /** A user's live device sessions: device, apps, last seen, idle deadline, end. */
     listDeviceSessions: (tenantId: string, username: string) =>
       store.listDeviceSessions(tenantId, username, ctx.now()),
     /** End one device session: every token of it, in every app, is refused from the next request. */

@@ -2,6 +2,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
+import { epochMilliseconds, type MillisecondClock } from '../core/clock';
 import { CLIENT_ID } from '../core/ids';
 import { invalidRequest, OAuthError } from '../errors';
 import type { AuthServerEvents, Events } from '../events';
@@ -52,6 +53,7 @@ export class ClientAuthenticator {
   constructor(
     private readonly store: Store,
     private readonly cacheMs = 0,
+    private readonly clock: MillisecondClock = epochMilliseconds,
   ) {}
 
   /** Forget a cached client record (called by admin writes on this instance). */
@@ -62,7 +64,7 @@ export class ClientAuthenticator {
   /** The client record, from the short-lived cache when fresh; misses are not cached. */
   async lookup(id: string): Promise<ClientRecord | undefined> {
     if (this.cacheMs <= 0) return this.store.getClient(id);
-    const now = Date.now();
+    const now = this.clock();
     const hit = this.records.get(id);
     if (hit && hit.until > now) return hit.client;
     const client = await this.store.getClient(id);

@@ -1,7 +1,7 @@
 // createAuthServer: the authorization server as an Express router plus its admin API.
 
 import type { RequestHandler, Router } from 'express';
-import { epochSeconds } from '../core/clock';
+import { secondsOf } from '../core/clock';
 import { ConfigError } from '../errors';
 import { type AuthServerEvents, Events } from '../events';
 import { createMetrics } from '../metrics';
@@ -40,11 +40,12 @@ export interface AuthServer {
  */
 export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServer {
   const config = parseAuthServerOptions(options);
+  const now = secondsOf(config.clock);
   const ctx: ServerContext = {
     config,
     store: config.store,
-    now: epochSeconds,
-    clients: new ClientAuthenticator(config.store, config.clientCacheTtl * 1000),
+    now,
+    clients: new ClientAuthenticator(config.store, config.clientCacheTtl * 1000, config.clock),
     events: new Events<AuthServerEvents>(config.logger),
     keys: new KeyRing(config.store, {
       alg: config.signingAlg,
@@ -54,10 +55,11 @@ export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServ
       // live accessTokenTtl more, plus 60 s of clock skew.
       retainSeconds: config.accessTokenTtl + 120,
       reloadInterval: 60,
-      now: epochSeconds,
+      now,
+      clock: config.clock,
     }),
     // Remote guards introspect the same live tokens again and again (every cacheTtl each).
-    verified: new VerifiedTokenCache(10_000, 0, epochSeconds),
+    verified: new VerifiedTokenCache(10_000, 0, now),
   };
   const metrics = createMetrics('createAuthServer', config.metrics, 'auth', ctx.events);
   if (metrics) ctx.metrics = metrics;

@@ -61,7 +61,7 @@ export function expiresIn(ctx: ServerContext, now: number, deviceDeadline?: numb
 export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Promise<TokenResponse> {
   const now = ctx.now();
   const { config } = ctx;
-  // A device-bound user grant joins its (user, device) session (SPEC B3); its id carries the user's tag.
+  // A device-bound user grant joins its (user, device) session; its id carries the user's tag.
   const device = req.grantType === 'password' && req.deviceId !== undefined;
   const grant: GrantRecord = {
     id: newGrantId(device ? { tenantId: req.client.tenantId, username: req.subject } : undefined),

@@ -1,4 +1,4 @@
-// Revocation endpoint (RFC 7009): a refresh token revokes its whole family (SPEC B1); an access token itself.
+// Revocation endpoint (RFC 7009): a refresh token revokes its whole refresh-token family; an access token itself.
 import type { RequestHandler } from 'express';
 import { invalidRequest } from '../errors';
 import { verifyAccessToken } from '../tokens/access-token';
@@ -31,11 +31,16 @@ export function revocationEndpoint(ctx: ServerContext): RequestHandler {
           clientId: client.id,
         });
     } else {
-      const claims = await verifyAccessToken(token, ctx.keys, {
-        issuer: ctx.config.issuer,
-        audience: ctx.config.audience,
-        clockTolerance: ctx.config.clockTolerance,
-      });
+      const claims = await verifyAccessToken(
+        token,
+        ctx.keys,
+        {
+          issuer: ctx.config.issuer,
+          audience: ctx.config.audience,
+          clockTolerance: ctx.config.clockTolerance,
+        },
+        ctx.now,
+      );
       if (claims) {
         if (claims.client_id !== client.id) throw notYours();
         await ctx.store.revokeAccessToken(claims.gid, claims.jti, ctx.now());

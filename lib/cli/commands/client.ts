@@ -105,7 +105,10 @@ export function registerClient(program: Command, ctx: Ctx): void {
       'grant types: client_credentials, password, refresh_token (repeatable)',
     )
     .option('--scope <scope...>', "scopes the client may be issued (repeatable; '' clears them)")
-    .option('--local-users', 'may send local_user with client_credentials (SPEC B4)')
+    .option(
+      '--local-users',
+      'may send local_user with client_credentials (tenants and local users)',
+    )
     .option('--no-local-users', 'may not (the default for a new client)')
     .option('--introspect', 'may call the introspection endpoint (RFC 7662)')
     .option('--no-introspect', 'may not (the default for a new client)')

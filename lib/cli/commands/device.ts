@@ -1,4 +1,4 @@
-// `tokenward device list|revoke|revoke-all`: a user's device sessions, shared by every app on a device (SPEC B3).
+// `tokenward device list|revoke|revoke-all`: a user's device sessions, shared by every app on a device.
 import type { Command } from 'commander';
 import type { Ctx } from '../context';
 import { table, time } from '../format';

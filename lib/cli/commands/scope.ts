@@ -1,4 +1,4 @@
-// `tokenward scope list|get|set|delete`: scope definitions, their service and role check (SPEC B5).
+// `tokenward scope list|get|set|delete`: scope definitions, their service and role check.
 import type { Command } from 'commander';
 import type { ScopeRecord } from '../../index';
 import { type Ctx, listOption, stringOption } from '../context';

@@ -1,4 +1,4 @@
-// `tokenward tenant list|get|set|delete`: tenants, to which every client and user belongs (SPEC B4).
+// `tokenward tenant list|get|set|delete`: tenants, to which every client and user belongs.
 import type { Command } from 'commander';
 import { type TenantRecord, ValidationError } from '../../index';
 import { type Ctx, stringOption } from '../context';
@@ -44,7 +44,10 @@ export function registerTenant(program: Command, ctx: Ctx): void {
     .description('create a tenant, or update it (options not given keep their current value)')
     .argument('<id>', 'tenant id: [A-Za-z0-9._-]{1,64}')
     .option('--name <name>', "display name ('' clears it)")
-    .option('--local-user-mode', 'turn local authentication cooperation mode on (SPEC B4)')
+    .option(
+      '--local-user-mode',
+      "turn local-user mode on: tokens' local_user becomes the request identity",
+    )
     .option('--no-local-user-mode', 'turn it off (the default for a new tenant)')
     .action(async (id: string, opts: { name?: string; localUserMode?: boolean }) => {
       const admin = await ctx.admin();

@@ -5,7 +5,7 @@ import { optional } from '../params';
 import { grantScope, parseScope } from '../scope';
 import type { Grant } from './grant';
 
-/** 1–128 characters, no control characters (SPEC B4). */
+/** 1–128 characters, no control characters (the local user a client asserts). */
 const LOCAL_USER = /^[^\p{Cc}]{1,128}$/u;
 
 export const clientCredentialsGrant: Grant = {
