@@ -1,4 +1,5 @@
 // createAuthServer options: documented, defaulted, validated once at start-up.
+import type { MillisecondClock } from '../core/clock';
 import type { KeysEnum } from '../core/known-keys';
 import { consoleLogger, type Logger } from '../core/logger';
 import { ConfigError } from '../errors';
@@ -13,7 +14,7 @@ import {
   type SigningAlg,
   type StaticSigningKey,
 } from '../tokens/signing-keys';
-import { omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
+import { clockOption, omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
 
 /** Rate limits on the token endpoint, per window (express-rate-limit; rate-limit-redis on Redis). */
 export interface RateLimitOptions {
@@ -75,6 +76,13 @@ export interface AuthServerOptions {
   logger?: Logger;
   /** Prometheus metrics (needs prom-client): true for a registry of its own, or `{ registry }`. Default off. */
   metrics?: MetricsOption;
+  /**
+   * The clock the server reads, in epoch milliseconds like `Date.now` (the default): token `iat`
+   * and `exp`, refresh and device-session deadlines, key rotation and reload times, client-cache
+   * expiry. For tests and simulations, which move time instead of sleeping; give the guards and the
+   * store (MemoryStore `now`) the same one. Not the rate limiter's windows, which keep real time.
+   */
+  clock?: () => number;
 }
 
 const KNOWN: KeysEnum<AuthServerOptions> = {
@@ -95,6 +103,7 @@ const KNOWN: KeysEnum<AuthServerOptions> = {
   rateLimit: true,
   logger: true,
   metrics: true,
+  clock: true,
 };
 
 const DEFAULTS = Object.freeze({
@@ -134,6 +143,8 @@ export interface AuthServerConfig {
   rateLimit: Required<RateLimitOptions> | false;
   logger: Logger;
   metrics?: MetricsOption;
+  /** Epoch milliseconds (`clock` option, default the wall clock). */
+  clock: MillisecondClock;
 }
 
 /** Validate and default createAuthServer options. Throws ConfigError. */
@@ -193,6 +204,7 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
   return {
     issuer,
     issuerPath: path,
+    clock: clockOption(f, o.clock),
     store: o.store ?? new MemoryStore(),
     audience: o.audience ?? issuer,
     accessTokenTtl,

@@ -1,4 +1,5 @@
 // createGuard options: local mode (shared store) or remote mode (RFC 7662 introspection), validated once.
+import type { MillisecondClock } from '../core/clock';
 import { isLoopbackHost } from '../core/ids';
 import type { KeysEnum } from '../core/known-keys';
 import { consoleLogger, type Logger } from '../core/logger';
@@ -10,7 +11,7 @@ import {
   loadVerificationKeys,
   type StaticVerificationKey,
 } from '../tokens/signing-keys';
-import { omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
+import { clockOption, omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
 
 /** Remote mode: ask the authorization server (RFC 7662) whether a token is active. */
 export interface IntrospectionOptions {
@@ -55,6 +56,13 @@ export interface GuardOptions {
   logger?: Logger;
   /** Prometheus metrics (needs prom-client): true for a registry of its own, or `{ registry }`. Default off. */
   metrics?: MetricsOption;
+  /**
+   * The clock the guard reads, in epoch milliseconds like `Date.now` (the default): token expiry,
+   * device deadlines, the renewal hint, the introspection cache's TTL and refresh-ahead, JWKS and
+   * key reload intervals. For tests and simulations, which move time instead of sleeping; give the
+   * authorization server the same one.
+   */
+  clock?: () => number;
 }
 
 const KNOWN: KeysEnum<GuardOptions> = {
@@ -70,6 +78,7 @@ const KNOWN: KeysEnum<GuardOptions> = {
   jwksRefreshInterval: true,
   logger: true,
   metrics: true,
+  clock: true,
 };
 
 const KNOWN_INTROSPECTION: KeysEnum<IntrospectionOptions> = {
@@ -93,6 +102,8 @@ export interface GuardConfig {
   jwksRefreshInterval: number;
   logger: Logger;
   metrics?: MetricsOption;
+  /** Epoch milliseconds (`clock` option, default the wall clock). */
+  clock: MillisecondClock;
   store?: Store;
   staticKeys?: LoadedKey[];
   introspection?: Required<Omit<IntrospectionOptions, 'endpoint'>> & { endpoint?: string };
@@ -169,6 +180,7 @@ export function parseGuardOptions(options: Readonly<GuardOptions>): GuardConfig 
     registryCacheTtl: seconds(F, 'registryCacheTtl', o.registryCacheTtl ?? 0, 0, 300),
     jwksRefreshInterval: seconds(F, 'jwksRefreshInterval', o.jwksRefreshInterval ?? 5, 1, 3600),
     logger: o.logger ?? consoleLogger,
+    clock: clockOption(F, o.clock),
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.store ? { store: o.store } : {}),
     ...(o.keys ? { staticKeys: loadVerificationKeys(o.keys) } : {}),

@@ -1,4 +1,5 @@
 // Option helpers shared by the factories: unknown-key rejection with a "did you mean" hint, number checks.
+import { epochMilliseconds, type MillisecondClock } from '../core/clock';
 import { isLoopbackHost } from '../core/ids';
 import { ConfigError } from '../errors';
 
@@ -72,4 +73,18 @@ export function parseIssuer(factory: string, issuer: unknown): { issuer: string;
   }
   const path = url.pathname.replace(/\/+$/, '');
   return { issuer: `${url.origin}${path}`, path };
+}
+
+/**
+ * The `clock` option: a function returning epoch milliseconds, or the wall clock when absent. It is
+ * read once here: a clock in seconds (before 1973 read as milliseconds) is a mistake caught now.
+ */
+export function clockOption(factory: string, clock: unknown): MillisecondClock {
+  if (clock === undefined) return epochMilliseconds;
+  const sample: unknown = typeof clock === 'function' ? clock() : undefined;
+  if (typeof sample !== 'number' || !Number.isFinite(sample) || sample < 1e11)
+    throw new ConfigError(
+      `${factory}: "clock" must be a function returning epoch milliseconds, like Date.now (not seconds)`,
+    );
+  return clock as MillisecondClock;
 }

@@ -1,5 +1,6 @@
 // Access tokens: RFC 9068 JWTs signed with jsonwebtoken and KeyObjects; verification pins alg, iss, aud, typ.
 import jwt from 'jsonwebtoken';
+import { type Clock, epochSeconds } from '../core/clock';
 import type { KeyRing, VerificationKeys } from './signing-keys';
 
 /** Claims of a tokenward access token (RFC 9068 §2.2 plus tenant and binding claims). */
@@ -58,12 +59,14 @@ function isClaims(p: unknown): p is AccessTokenClaims {
 /**
  * Verify an access token against our own key set: `kid` must be ours (jku/x5u/jwk ignored), the
  * algorithm is the key's own, `typ` must be at+jwt, and iss/aud/exp are always checked
- * (RFC 8725 §3.1, §3.8, §3.11; RFC 9068 §4). Returns undefined for anything not valid.
+ * (RFC 8725 §3.1, §3.8, §3.11; RFC 9068 §4), exp and nbf against `now`. Returns undefined for
+ * anything not valid.
  */
 export async function verifyAccessToken(
   token: string,
   keys: VerificationKeys,
   options: VerifyOptions,
+  now: Clock = epochSeconds,
 ): Promise<AccessTokenClaims | undefined> {
   if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 3) return undefined;
   let decoded: jwt.Jwt | null;
@@ -86,6 +89,7 @@ export async function verifyAccessToken(
       issuer: options.issuer,
       audience: options.audience,
       clockTolerance: options.clockTolerance,
+      clockTimestamp: now(),
     });
     return isClaims(payload) ? payload : undefined;
   } catch {

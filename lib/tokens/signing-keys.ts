@@ -6,6 +6,7 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
+import { type Clock, epochMilliseconds, type MillisecondClock } from '../core/clock';
 import { ConfigError } from '../errors';
 import type { SigningKeyRecord, Store } from '../store/store';
 import type { KeySealer } from './key-sealing';
@@ -194,7 +195,10 @@ export interface KeyRingOptions {
   readOnly?: boolean;
   /** Seals generated private keys and opens stored ones (`keyEncryptionSecret`). */
   sealer?: KeySealer;
-  now: () => number;
+  /** Epoch seconds: key creation and retirement times, the reload interval. */
+  now: Clock;
+  /** Epoch milliseconds, for the unknown-kid reload throttle (default: the wall clock). */
+  clock?: MillisecondClock;
 }
 
 /** Looks up the public key for a `kid` from a trusted set only. */
@@ -211,11 +215,13 @@ export class KeyRing implements VerificationKeys {
   private loadedAt = -Infinity;
   private missReloadAt = -Infinity;
   private loading?: Promise<void>;
+  private readonly clock: MillisecondClock;
 
   constructor(
     private readonly store: Store,
     private readonly options: KeyRingOptions,
   ) {
+    this.clock = options.clock ?? epochMilliseconds;
     if (options.staticKeys) {
       this.keys = options.staticKeys;
       this.loadedAt = Infinity;
@@ -263,8 +269,8 @@ export class KeyRing implements VerificationKeys {
     await this.ensure();
     const found = this.keys.find((k) => k.kid === kid);
     // Unknown kids (another instance rotated, or an attacker's) reload at most once per 5 s.
-    if (found || this.options.staticKeys || Date.now() - this.missReloadAt < 5000) return found;
-    this.missReloadAt = Date.now();
+    if (found || this.options.staticKeys || this.clock() - this.missReloadAt < 5000) return found;
+    this.missReloadAt = this.clock();
     await this.reload();
     return this.keys.find((k) => k.kid === kid);
   }

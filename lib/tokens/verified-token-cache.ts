@@ -1,5 +1,6 @@
 // A bounded cache of verified JWT claims, keyed by the whole token; an entry never outlives the token's exp.
 import { LRUCache } from 'lru-cache';
+import type { Clock } from '../core/clock';
 import { type AccessTokenClaims, type VerifyOptions, verifyAccessToken } from './access-token';
 import type { VerificationKeys } from './signing-keys';
 
@@ -13,7 +14,7 @@ export class VerifiedTokenCache {
   constructor(
     size: number,
     private readonly clockTolerance: number,
-    private readonly now: () => number,
+    private readonly now: Clock,
   ) {
     if (size > 0) this.cache = new LRUCache({ max: size });
   }
@@ -40,7 +41,7 @@ export class VerifiedTokenCache {
   ): Promise<AccessTokenClaims | undefined> {
     const cached = this.get(token);
     if (cached) return cached;
-    const claims = await verifyAccessToken(token, keys, options);
+    const claims = await verifyAccessToken(token, keys, options, this.now);
     if (claims) this.set(token, claims);
     return claims;
   }
