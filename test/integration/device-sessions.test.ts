@@ -137,7 +137,7 @@ describe.each(MODES)('device sessions: $name', (mode) => {
 
 describe('device_session.extended (guard event, local mode)', () => {
   it('fires after each authorized device-bound request with the new deadline', async () => {
-    const { MemoryStore } = await import('../../lib');
+    const { MemoryStore } = await import('../../lib/index.js');
     const store = new MemoryStore();
     const live = await startAuthServer(store, { deviceIdleTtl: 60 });
     try {

@@ -109,7 +109,7 @@ describe.each(STORE_KINDS)('refresh-token families on %s', (kind) => {
   });
 
   it('client_credentials with clientCredentialsRefresh starts a family too', async () => {
-    const { post, SVC_RT, TOKEN } = await import('../helpers/app');
+    const { post, SVC_RT, TOKEN } = await import('../helpers/app.js');
     const res = await post(t.app, TOKEN, { grant_type: 'client_credentials' }, SVC_RT);
     expect(res.status).toBe(200);
     expect(typeof res.body.refresh_token).toBe('string');
