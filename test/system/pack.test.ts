@@ -1,8 +1,18 @@
-// Packs tokenward as published and uses the tarball from a fresh project: CJS require, ESM import, node16 types, the bin.
+// Packs tokenward as published and uses the tarball from a fresh project that brings its own express and
+// ioredis (peers): CJS require, ESM import, tokenward/client, node16 types for .mts and .cts, the bin.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { redisUrl, uniquePrefix } from '../helpers/redis';
 
 jest.setTimeout(240_000);
 
@@ -12,11 +22,11 @@ const ENV = Object.fromEntries(
   Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'INIT_CWD'),
 );
 
-function run(cmd: string, args: string[], cwd: string): string {
+function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): string {
   try {
     return execFileSync(cmd, args, {
       cwd,
-      env: ENV,
+      env: { ...ENV, ...env },
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 180_000,
@@ -46,11 +56,26 @@ describe('npm pack', () => {
     tarball = path.join(tmp, name);
     app = path.join(tmp, 'consumer');
     mkdirSync(app);
+    // The app brings its own express and ioredis (tokenward's peers), and the types a TypeScript
+    // + Express app has anyway; the versions this repo uses, so the npm cache serves them.
     writeFileSync(
       path.join(app, 'package.json'),
-      JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }),
+      JSON.stringify({
+        name: 'consumer',
+        version: '1.0.0',
+        private: true,
+        dependencies: {
+          express: versionOf('express'),
+          ioredis: versionOf('ioredis'),
+          tokenward: `file:${tarball}`,
+        },
+        devDependencies: {
+          '@types/express': versionOf('@types/express'),
+          '@types/node': versionOf('@types/node'),
+        },
+      }),
     );
-    run('npm', [...INSTALL, tarball], app);
+    run('npm', INSTALL, app);
   });
 
   afterAll(() => {
@@ -63,15 +88,32 @@ describe('npm pack', () => {
       (e) => !/^package\/(dist\/.+|package\.json|README\.md|LICENSE(\.md)?)$/.test(e),
     );
     expect(stray).toEqual([]);
-    for (const f of [
-      'index.js',
-      'index.d.ts',
-      'index.mjs',
-      'index.d.mts',
-      'client.mjs',
-      'client.d.mts',
-    ])
+    for (const f of ['index.js', 'index.d.ts', 'client.mjs', 'client.d.mts', 'cli/bin.js'])
       expect(entries).toContain(`package/dist/${f}`);
+  });
+
+  it('express and ioredis are peers: the app has one copy of each, tokenward none of its own', () => {
+    const pkg = JSON.parse(
+      readFileSync(path.join(app, 'node_modules', 'tokenward', 'package.json'), 'utf8'),
+    );
+    expect(Object.keys(pkg.dependencies)).not.toEqual(
+      expect.arrayContaining([expect.stringMatching(/^(express|ioredis|@types\/express)$/)]),
+    );
+    expect(Object.keys(pkg.peerDependencies)).toEqual(
+      expect.arrayContaining(['express', 'ioredis']),
+    );
+    const nested = path.join(app, 'node_modules', 'tokenward', 'node_modules');
+    const own = existsSync(nested) ? readdirSync(nested) : [];
+    expect(own.filter((d) => d === 'express' || d === 'ioredis' || d === '@types')).toEqual([]);
+    const copies = run('npm', ['ls', 'express', 'ioredis', '--all', '--parseable'], app)
+      .split('\n')
+      .filter(Boolean)
+      .map((p) => path.relative(app, p))
+      .filter((p) => p.startsWith('node_modules'));
+    expect([...new Set(copies)].sort()).toEqual([
+      path.join('node_modules', 'express'),
+      path.join('node_modules', 'ioredis'),
+    ]);
   });
 
   it("require('tokenward') gives the classes and functions", () => {
@@ -86,20 +128,54 @@ describe('npm pack', () => {
     expect(JSON.parse(out)).toEqual(['function', 'function', 'function']);
   });
 
-  it("import { createAuthServer, MemoryStore } from 'tokenward' creates a working auth server", () => {
+  it("import { createAuthServer, RedisStore } from 'tokenward' serves on the app's express with the app's ioredis", () => {
     writeFileSync(
       path.join(app, 'check.mjs'),
       [
-        "import tokenward, { createAuthServer, MemoryStore, OAuthError } from 'tokenward';",
+        "import { once } from 'node:events';",
         "import { createRequire } from 'node:module';",
-        "const auth = createAuthServer({ issuer: 'http://localhost:4000', store: new MemoryStore() });",
-        "const cjs = createRequire(import.meta.url)('tokenward');",
-        'console.log(JSON.stringify({ issuer: auth.metadata().issuer, sameModule: tokenward === cjs && OAuthError === cjs.OAuthError }));',
+        "import path from 'node:path';",
+        "import express from 'express';",
+        "import { Redis } from 'ioredis';",
+        "import tokenward, { createAuthServer, MemoryStore, OAuthError, RedisStore } from 'tokenward';",
+        'const require = createRequire(import.meta.url);',
+        "const cjs = require('tokenward');",
+        'const redis = new Redis(process.env.REDIS_URL);',
+        'const store = new RedisStore({ redis, prefix: process.env.PREFIX });',
+        "const auth = createAuthServer({ issuer: 'http://localhost:4000', store });",
+        'const app = express();',
+        'app.use(auth.router());',
+        "const server = app.listen(0, '127.0.0.1');",
+        "await once(server, 'listening');",
+        "const res = await fetch('http://127.0.0.1:' + server.address().port + '/oauth2/jwks');",
+        'const jwks = await res.json();',
+        "// Every loaded file of express and ioredis, as node_modules/<name>: one copy each, the app's.",
+        'const copies = Object.keys(require.cache)',
+        '  .map((f) => path.relative(process.cwd(), f).split(path.sep))',
+        "  .filter((p) => p[0] === 'node_modules' && p.slice(1).some((d) => d === 'express' || d === 'ioredis'))",
+        "  .map((p) => p.slice(0, p.lastIndexOf('node_modules') + 2).join('/'));",
+        'console.log(JSON.stringify({',
+        '  status: res.status,',
+        '  keys: jwks.keys.length,',
+        '  memory: typeof new MemoryStore().close,',
+        '  sameModule: tokenward === cjs && OAuthError === cjs.OAuthError,',
+        '  copies: [...new Set(copies)].sort(),',
+        '}));',
+        'server.close();',
+        'redis.disconnect();',
+        'process.exit(0);',
       ].join('\n'),
     );
-    expect(JSON.parse(run('node', ['check.mjs'], app))).toEqual({
-      issuer: 'http://localhost:4000',
+    const out = run('node', ['check.mjs'], app, {
+      REDIS_URL: redisUrl(),
+      PREFIX: uniquePrefix('pack'),
+    });
+    expect(JSON.parse(out)).toEqual({
+      status: 200,
+      keys: 1,
+      memory: 'function',
       sameModule: true,
+      copies: ['node_modules/express', 'node_modules/ioredis'],
     });
   });
 
@@ -135,17 +211,7 @@ describe('npm pack', () => {
   });
 
   it('type-checks an .mts import and a .cts require under module/moduleResolution node16', () => {
-    // The published .d.ts files import from 'express' and 'node:*', as any Express + TypeScript app has them.
-    run(
-      'npm',
-      [
-        ...INSTALL,
-        '--save-dev',
-        `@types/node@${versionOf('@types/node')}`,
-        `@types/express@${versionOf('@types/express')}`,
-      ],
-      app,
-    );
+    // The published .d.ts files import from 'express', 'ioredis' and 'node:*': the app's copies.
     const compilerOptions = {
       module: 'node16',
       moduleResolution: 'node16',
@@ -176,6 +242,12 @@ describe('npm pack', () => {
         'export const token: Promise<string> = tm.getAccessToken();',
         '// @ts-expect-error clientId is required',
         "new TokenManager({ issuer: 'http://localhost:4000' });",
+        "import express from 'express';",
+        "import { Redis } from 'ioredis';",
+        "import { RedisStore } from 'tokenward';",
+        'const app = express();',
+        "const store = new RedisStore({ redis: new Redis({ lazyConnect: true }), prefix: 'app:' });",
+        "app.use(createAuthServer({ issuer: 'http://localhost:4000', store }).router());",
       ].join('\n'),
     );
     writeFileSync(
