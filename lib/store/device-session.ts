@@ -1,4 +1,4 @@
-// Device sessions as RedisStore keeps them: one hash per user, read back into DeviceSessionRecords.
+// Device sessions as RedisStore keeps them: one hash per user, read back into DeviceSessionRecords (MemoryStore builds its own).
 import type { DeviceSessionRecord } from './store';
 
 /** Live sessions from a user's sessions hash (fields `<kind>|<device>[|<client>]`, see redis-scripts.ts). */

@@ -1,7 +1,7 @@
 // MemoryStore: the embedded default store; one process, same behaviour as RedisStore, expired entries swept.
+// Each atomic method is the twin of a Lua script in redis-scripts.ts (see store.ts): change both.
 
 import { tagOfGrant, userTag } from '../core/grant-id';
-import { parseDeviceSessions } from './device-session';
 import { isSubScope, rotateKeySet } from './key-set';
 import type {
   AccessTokenState,
@@ -356,20 +356,22 @@ export class MemoryStore implements Store {
 
   async listDeviceSessions(tenantId: string, username: string, now: number) {
     const devices = this.sessions.get(userTag(tenantId, username));
-    if (!devices) return [];
-    // The same field layout RedisStore keeps, so both stores list through one parser.
-    const hash: Record<string, string> = {};
-    for (const [dev, s] of devices) {
-      Object.assign(hash, {
-        [`i|${dev}`]: s.id,
-        [`b|${dev}`]: String(s.createdAt),
-        [`c|${dev}`]: String(s.expiresAt),
-        [`d|${dev}`]: String(s.deadline),
-        [`s|${dev}`]: String(s.lastSeen),
+    const out: DeviceSessionRecord[] = [];
+    for (const [deviceId, s] of devices ?? []) {
+      if (s.deadline <= now || s.expiresAt <= now) continue;
+      out.push({
+        deviceId,
+        sessionId: s.id,
+        createdAt: s.createdAt,
+        lastSeen: s.lastSeen,
+        deadline: s.deadline,
+        expiresAt: s.expiresAt,
+        apps: [...s.apps]
+          .map(([clientId, lastSeen]) => ({ clientId, lastSeen }))
+          .sort((x, y) => x.clientId.localeCompare(y.clientId)),
       });
-      for (const [client, seen] of s.apps) hash[`a|${dev}|${client}`] = String(seen);
     }
-    return parseDeviceSessions(hash, now) satisfies DeviceSessionRecord[];
+    return out.sort((x, y) => x.deviceId.localeCompare(y.deviceId));
   }
 
   async revokeDeviceSession(tenantId: string, username: string, deviceId: string) {

@@ -1,10 +1,14 @@
 // The Store contract: one method per atomic operation the token flows need, plus registry records.
+//
+// The twin rule: every atomic operation exists twice, as a Lua script in redis-scripts.ts (RedisStore)
+// and as a method in memory-store.ts (MemoryStore), and both pass the one conformance suite
+// (test/conformance/describe-store.ts). Change one, change the other, and the suite with them.
 import type { Store as RateLimitStore } from 'express-rate-limit';
 
 /** Grant types the token endpoint supports (RFC 6749 §4.3, §4.4, §6). */
 export type GrantType = 'client_credentials' | 'password' | 'refresh_token';
 
-/** A tenant: every client and user belongs to one (SPEC B4). */
+/** A tenant: every client and user belongs to one; a tenant may let resource servers sign in local users. */
 export interface TenantRecord {
   /** `[A-Za-z0-9._-]{1,64}`; used inside Redis hash tags. */
   id: string;
@@ -24,7 +28,7 @@ export interface ClientRecord {
   grants: GrantType[];
   /** Scopes the client may be issued. */
   scopes: string[];
-  /** May send `local_user` with client_credentials (SPEC B4). */
+  /** May send `local_user` with client_credentials: a tenant's local user the token acts for. */
   localUsers: boolean;
   /** May call the introspection endpoint (RFC 7662 §2.1). */
   introspect: boolean;
@@ -41,7 +45,7 @@ export interface UserRecord {
   roles: string[];
 }
 
-/** A scope definition (SPEC B5). */
+/** A scope definition: the service it grants use of, and the role check it asks for. */
 export interface ScopeRecord {
   name: string;
   /** Cloud service this scope grants use of. */
@@ -65,7 +69,7 @@ export interface GrantRecord {
   scope: string;
   localUser?: string;
   deviceId?: string;
-  /** The device session (SPEC B3) this grant belongs to; set by the store for device-bound grants. */
+  /** The device session this grant belongs to; set by the store for device-bound grants. */
   sessionId?: string;
   /** Epoch seconds. */
   createdAt: number;
@@ -82,7 +86,7 @@ export interface IssuedTokens {
 }
 
 /**
- * A device session (SPEC B3) joined or started by a device-bound sign-in: the (user, device) pair
+ * A device session joined or started by a device-bound sign-in: the (user, device) pair
  * shared by every app on the device. Its idle deadline slides; it never passes `maxAge` from its start.
  */
 export interface DeviceSessionInput {
@@ -178,13 +182,8 @@ export interface SigningKeyRecord {
   expiresAt?: number;
 }
 
-/**
- * Storage for tokenward. Every method is one atomic operation (one Lua script in Redis);
- * absence is `undefined`; times are epoch seconds; TTLs are seconds.
- * Implementations: {@link MemoryStore}, {@link RedisStore}. Both pass `test/conformance`.
- */
-export interface Store {
-  // Registry
+/** Registry records: tenants, clients, tenants' local users and scopes. */
+export interface RegistryStore {
   getTenant(id: string): Promise<TenantRecord | undefined>;
   putTenant(tenant: TenantRecord): Promise<void>;
   deleteTenant(id: string): Promise<boolean>;
@@ -203,8 +202,10 @@ export interface Store {
   putScope(scope: ScopeRecord): Promise<void>;
   deleteScope(name: string): Promise<boolean>;
   listScopes(): Promise<ScopeRecord[]>;
+}
 
-  // Tokens
+/** Grants and their refresh-token families (RFC 6749 §6, RFC 9700 §4.14.2), access-token state. */
+export interface TokenStore {
   /**
    * Store a new grant with its first tokens; the refresh token (if any) becomes the family root.
    * With `session` (device-bound grants, whose id comes from `newGrantId({ tenantId, username })`) the grant joins
@@ -240,7 +241,7 @@ export interface Store {
   revokeGrant(grantId: string, now: number): Promise<RevokeGrantResult>;
   /**
    * One round trip: the grant, whether it or access token `jti` is revoked, and for device-bound
-   * grants the session deadline — postponed by this call when the token is live (SPEC B3).
+   * grants the device session's deadline — postponed by this call when the token is live.
    */
   getAccessTokenState(grantId: string, jti: string, now: number): Promise<AccessTokenState>;
   /** The state of a refresh token of a family, or undefined when it was never issued there. */
@@ -249,8 +250,10 @@ export interface Store {
     hash: string,
     now: number,
   ): Promise<RefreshTokenState | undefined>;
+}
 
-  // Device sessions (SPEC B3)
+/** Device sessions: one per (user, device), shared by every app on the device. */
+export interface DeviceSessionStore {
   /** The user's live device sessions. */
   listDeviceSessions(
     tenantId: string,
@@ -261,8 +264,10 @@ export interface Store {
   revokeDeviceSession(tenantId: string, username: string, deviceId: string): Promise<boolean>;
   /** End every device session of the user; returns how many there were. */
   revokeDeviceSessions(tenantId: string, username: string): Promise<number>;
+}
 
-  // Signing keys
+/** The signing keys every instance shares (published in the JWKS, RFC 7517). */
+export interface KeyStore {
   getSigningKeys(): Promise<SigningKeyRecord[]>;
   /** Store `candidate` as the first key unless keys exist; returns the stored set. */
   initSigningKeys(candidate: SigningKeyRecord): Promise<SigningKeyRecord[]>;
@@ -272,7 +277,15 @@ export interface Store {
     now: number,
     retainSeconds: number,
   ): Promise<SigningKeyRecord[]>;
+}
 
+/**
+ * Storage for tokenward. Every method is one atomic operation (one Lua script in Redis);
+ * absence is `undefined`; times are epoch seconds; TTLs are seconds.
+ * Implementations: {@link MemoryStore}, {@link RedisStore}. Both pass `test/conformance`
+ * (the twin rule, at the top of this file).
+ */
+export interface Store extends RegistryStore, TokenStore, DeviceSessionStore, KeyStore {
   /** A rate-limit store sharing this store's backend, or undefined to use a per-process one. */
   rateLimitStore?(prefix: string): RateLimitStore | undefined;
   /** Release timers and connections the store owns (not a caller's Redis client). */

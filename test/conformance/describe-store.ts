@@ -1,4 +1,5 @@
-// The Store conformance suite (SPEC §4): the same cases, run against MemoryStore, RedisStore and RedisStore on a cluster.
+// The Store conformance suite: the same cases, run against MemoryStore, RedisStore and RedisStore on a
+// cluster. The twin rule (lib/store/store.ts): a script and its MemoryStore method pass it together.
 import type {
   ClientRecord,
   DeviceSessionInput,
@@ -13,7 +14,7 @@ import type {
 } from '../../lib';
 import { newGrantId } from '../../lib/core/grant-id';
 import { randomId, sha256 } from '../../lib/tokens/secrets';
-import { makeStore, type StoreKind, type TestStore } from '../helpers/stores';
+import type { StoreFactory, TestStore } from '../helpers/stores';
 
 /** A refresh token as the store sees it (its hash) plus the access token jti issued with it. */
 interface Issued {
@@ -21,8 +22,13 @@ interface Issued {
   jti: string;
 }
 
-export function describeStore(kind: StoreKind): void {
-  describe(`Store conformance: ${kind}`, () => {
+/**
+ * Run the suite against the stores `factory` makes (each given a name for its keys).
+ *
+ * @example describeStore('memory', storeFactory('memory'));
+ */
+export function describeStore(name: string, factory: StoreFactory): void {
+  describe(`Store conformance: ${name}`, () => {
     // One fixed clock for the whole suite. It is the real time at start-up, not an arbitrary past
     // date: MemoryStore and Redis TTLs drop entries by wall clock, so "now" must not be behind it.
     const NOW = Math.floor(Date.now() / 1000);
@@ -34,7 +40,7 @@ export function describeStore(kind: StoreKind): void {
     let store: Store;
 
     beforeAll(async () => {
-      ts = await makeStore(kind, `conf-${kind}`);
+      ts = await factory(`conf-${name}`);
       store = ts.store;
     });
     afterAll(() => ts.close());
@@ -652,7 +658,7 @@ export function describeStore(kind: StoreKind): void {
       expect(await store.getRefreshTokenState(lone.id, newToken().hash, NOW)).toBeUndefined();
     });
 
-    describe('14. device sessions (SPEC B3)', () => {
+    describe('14. device sessions', () => {
       const IDLE = 300;
       const CAP = 3600;
       const session = (now = NOW): DeviceSessionInput => ({
@@ -806,7 +812,7 @@ export function describeStore(kind: StoreKind): void {
     describe('13. signing keys (own store, cases in order)', () => {
       let keyStore: TestStore;
       beforeAll(async () => {
-        keyStore = await makeStore(kind, `conf-keys-${kind}`);
+        keyStore = await factory(`conf-keys-${name}`);
       });
       afterAll(() => keyStore.close());
 

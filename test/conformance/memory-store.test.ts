@@ -1,4 +1,5 @@
 // Store conformance suite on MemoryStore.
+import { storeFactory } from '../helpers/stores';
 import { describeStore } from './describe-store';
 
-describeStore('memory');
+describeStore('memory', storeFactory('memory'));

@@ -1,4 +1,5 @@
 // Store conformance suite on RedisStore over a 3-master Redis Cluster.
+import { storeFactory } from '../helpers/stores';
 import { describeStore } from './describe-store';
 
-describeStore('cluster');
+describeStore('cluster', storeFactory('cluster'));

@@ -1,4 +1,5 @@
 // Store conformance suite on RedisStore over a standalone Redis.
+import { storeFactory } from '../helpers/stores';
 import { describeStore } from './describe-store';
 
-describeStore('redis');
+describeStore('redis', storeFactory('redis'));

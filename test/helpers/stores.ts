@@ -17,6 +17,15 @@ export interface TestStore {
   close(): Promise<void>;
 }
 
+/** Makes a fresh store for a test file; `name` keeps its keys apart from other files'. */
+export type StoreFactory = (name: string) => Promise<TestStore>;
+
+/** A {@link StoreFactory} for stores of `kind`. */
+export const storeFactory =
+  (kind: StoreKind, options: { commandTimeout?: number } = {}): StoreFactory =>
+  (name) =>
+    makeStore(kind, name, options);
+
 async function dumpRedis(nodes: Redis[], prefix: string): Promise<string> {
   const out: string[] = [];
   for (const node of nodes) {
@@ -44,20 +53,30 @@ async function dumpRedis(nodes: Redis[], prefix: string): Promise<string> {
 export async function makeStore(
   kind: StoreKind,
   name: string,
-  options: { commandTimeout?: number } = {},
+  options: {
+    commandTimeout?: number;
+    /** MemoryStore's clock (epoch seconds); RedisStore is given `now` with each call instead. */
+    now?: () => number;
+  } = {},
 ): Promise<TestStore> {
+  const { now, ...redisOptions } = options;
   if (kind === 'memory') {
-    const store = new MemoryStore();
+    const store = new MemoryStore(now ? { now } : {});
     return {
       kind,
       store,
       snapshot: async () => {
         const s = store as unknown as Record<string, unknown>;
+        // Sets sorted, Maps (device sessions and their apps) as sorted entries.
         const dump = (m: unknown) =>
           JSON.stringify([...(m as Map<string, unknown>).entries()], (_k, v) =>
-            v instanceof Set ? [...v].sort() : v,
+            v instanceof Set
+              ? [...v].sort()
+              : v instanceof Map
+                ? [...v.entries()].sort(([a], [b]) => String(a).localeCompare(String(b)))
+                : v,
           );
-        return ['tenants', 'clients', 'users', 'scopes', 'grants', 'keys']
+        return ['tenants', 'clients', 'users', 'scopes', 'grants', 'sessions', 'keys']
           .map((k) => (k === 'keys' ? JSON.stringify(s[k]) : dump(s[k])))
           .join('\n');
       },
@@ -67,7 +86,7 @@ export async function makeStore(
   const prefix = uniquePrefix(name);
   const redis = kind === 'redis' ? newRedis() : newCluster();
   await waitReady(redis);
-  const store = new RedisStore({ redis, prefix, ...options });
+  const store = new RedisStore({ redis, prefix, ...redisOptions });
   return {
     kind,
     store,

@@ -1,4 +1,4 @@
-// MemoryStore stays bounded (SPEC §4): expired grants are swept, treated as absent before that, and the timer is unref'd.
+// MemoryStore stays bounded: expired grants are swept, treated as absent before that, and the timer is unref'd.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { GrantRecord, IssuedTokens } from '../../lib';

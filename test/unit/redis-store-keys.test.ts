@@ -1,4 +1,4 @@
-// RedisStore on real Redis (SPEC §4): TTLs on every token key, one cluster slot per grant, no plain secrets, scripts by SHA.
+// RedisStore on real Redis: TTLs on every token key, one cluster slot per grant, no plain secrets, scripts by SHA.
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import {
