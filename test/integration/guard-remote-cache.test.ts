@@ -15,10 +15,19 @@ import {
   type Store,
 } from '../../lib';
 import { RS, revoke, SVC, seed, signIn } from '../helpers/app';
+import { testClock } from '../helpers/clock';
+import { eventually } from '../helpers/eventually';
 import { guardedApp, remoteGuard } from '../helpers/guard';
 import { makeStore, type TestStore } from '../helpers/stores';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A promise the test settles: holds an answer back for exactly as long as the test wants. */
+function gate(): { wait: Promise<void>; open(): void } {
+  let open = () => {};
+  const wait = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { wait, open };
+}
 
 /** An authorization server on a real port whose metadata, JWKS and introspection calls are counted. */
 interface CountingAuthServer {
@@ -26,10 +35,8 @@ interface CountingAuthServer {
   auth: AuthServer;
   app: Express;
   counts: { metadata: number; jwks: number; introspect: number };
-  /** Times (Date.now()) of every JWKS GET. */
-  jwksAt: number[];
-  /** Milliseconds each introspection answer is held back (to keep calls in flight). */
-  introspectDelay: number;
+  /** While set, introspection answers wait for it (to keep calls in flight). */
+  introspectHold: Promise<void> | undefined;
   close(): Promise<void>;
 }
 
@@ -59,20 +66,16 @@ async function startCountingAuthServer(
     auth,
     app,
     counts: { metadata: 0, jwks: 0, introspect: 0 },
-    jwksAt: [],
-    introspectDelay: 0,
+    introspectHold: undefined,
     close: () => closeServer(server),
   };
   app.use(async (req, _res, next) => {
     if (req.method === 'GET' && req.path === '/.well-known/oauth-authorization-server')
       live.counts.metadata++;
-    if (req.method === 'GET' && req.path === '/oauth2/jwks') {
-      live.counts.jwks++;
-      live.jwksAt.push(Date.now());
-    }
+    if (req.method === 'GET' && req.path === '/oauth2/jwks') live.counts.jwks++;
     if (req.method === 'POST' && req.path === '/oauth2/introspect') {
       live.counts.introspect++;
-      if (live.introspectDelay > 0) await sleep(live.introspectDelay);
+      await live.introspectHold;
     }
     next();
   });
@@ -103,13 +106,9 @@ const payloadOf = (token: string) =>
     exp: number;
   };
 
-/** Waits until the fractional part of the current second is in [from, to). */
-async function untilFraction(from: number, to: number): Promise<void> {
-  for (;;) {
-    const ms = Date.now() % 1000;
-    if (ms >= from * 1000 && ms < to * 1000) return;
-    await sleep(Math.max(1, ((from * 1000 - ms + 1000) % 1000) - 5));
-  }
+/** Moves `clock` forward to the next time whose fraction of a second is `ms` milliseconds. */
+function toFraction(clock: ReturnType<typeof testClock>, ms: number): void {
+  clock.advance((ms - (clock() % 1000) + 1000) % 1000 || 1000);
 }
 
 /** An at+jwt token for `issuer` signed by a key the server never had, with a random kid. */
@@ -161,50 +160,88 @@ describe('remote-mode guard against a live authorization server', () => {
     return rs.url;
   }
 
+  /** A resource server counting the requests that reached it (and so its guard, in the same turn). */
+  async function countingResourceServer(app: Express) {
+    let arrived = 0;
+    const rs = express();
+    rs.use((_req, _res, next) => {
+      arrived++;
+      next();
+    });
+    rs.use(app);
+    const url = await resourceServer(rs);
+    /** Resolves once `n` requests in all have reached the guard and are waiting on what it awaits. */
+    const reached = async (n: number) => {
+      await eventually(() => arrived >= n);
+      await new Promise((r) => setImmediate(r));
+    };
+    return { url, reached };
+  }
+
   describe('introspection cache', () => {
     it('cacheTtl 1: 50 parallel requests → 1 introspection call; again within 1 s → none; after 1 s → 1 more', async () => {
-      const url = await resourceServer(guardedApp(remoteGuard(live.issuer, { cacheTtl: 1 })));
+      const clock = testClock();
+      const { url, reached } = await countingResourceServer(
+        guardedApp(remoteGuard(live.issuer, { cacheTtl: 1 }, { clock })),
+      );
+      // Metadata and JWKS loaded first, so that nothing but the introspection call is awaited.
+      expect((await call(url, (await signIn(live.app)).access_token)).status).toBe(200);
       const { access_token: token } = await signIn(live.app);
       const before = live.counts.introspect;
-      // Held back so the 50 requests overlap one call in flight: they must share it.
-      live.introspectDelay = 200;
+      // The answer is held back until all 50 requests wait on the one call in flight: they must share it.
+      const hold = gate();
+      live.introspectHold = hold.wait;
+      let burst: Promise<number[]>;
       try {
-        expect(new Set(await statuses(url, token, 50))).toEqual(new Set([200]));
+        burst = statuses(url, token, 50);
+        await reached(1 + 50);
       } finally {
-        live.introspectDelay = 0;
+        live.introspectHold = undefined;
+        hold.open();
       }
+      expect(new Set(await burst)).toEqual(new Set([200]));
       expect(live.counts.introspect - before).toBe(1);
+      clock.advance(749); // (from 0.75 s a request would also ask again, in the background)
       expect(new Set(await statuses(url, token, 10))).toEqual(new Set([200]));
       expect(live.counts.introspect - before).toBe(1);
-      await sleep(1100);
+      clock.advance(251);
       expect((await call(url, token)).status).toBe(200);
       expect(live.counts.introspect - before).toBe(2);
     });
 
     it('cacheTtl 1: past 0.75 s a request is answered from the cache and the answer is asked for again behind it', async () => {
-      const url = await resourceServer(guardedApp(remoteGuard(live.issuer, { cacheTtl: 1 })));
+      const clock = testClock();
+      const { url, reached } = await countingResourceServer(
+        guardedApp(remoteGuard(live.issuer, { cacheTtl: 1 }, { clock })),
+      );
       const { access_token: token } = await signIn(live.app);
       const before = live.counts.introspect;
-      const start = Date.now();
       expect((await call(url, token)).status).toBe(200);
       expect(live.counts.introspect - before).toBe(1);
-      await sleep(800 - (Date.now() - start));
-      // The authorization server now takes 0.6 s to answer: the request must not wait for it.
-      live.introspectDelay = 600;
+      clock.advance(749);
+      expect((await call(url, token)).status).toBe(200);
+      expect(live.counts.introspect - before).toBe(1); // not yet due
+      clock.advance(51);
+      // The authorization server now answers only when the test says so: the request at 0.8 s
+      // must not wait for it (it would hang), only start it.
+      const hold = gate();
+      live.introspectHold = hold.wait;
       try {
-        const sent = Date.now();
         expect((await call(url, token)).status).toBe(200);
-        expect(Date.now() - sent).toBeLessThan(500);
         // The background call reaches the authorization server just after.
-        for (let i = 0; i < 50 && live.counts.introspect - before < 2; i++) await sleep(10);
-        expect(live.counts.introspect - before).toBe(2);
+        await eventually(() => live.counts.introspect - before === 2);
         // 1.1 s after the first answer was asked for, the first one has expired and the second
-        // (due at ~1.4 s) has not arrived: this request waits for it; it does not start a third.
-        await sleep(1100 - (Date.now() - start));
-        expect((await call(url, token)).status).toBe(200);
+        // has not arrived: this request waits for it; it does not start a third.
+        clock.advance(300);
+        const late = call(url, token).then((r) => r);
+        await reached(4);
+        expect(live.counts.introspect - before).toBe(2);
+        hold.open();
+        expect((await late).status).toBe(200);
         expect(live.counts.introspect - before).toBe(2);
       } finally {
-        live.introspectDelay = 0;
+        live.introspectHold = undefined;
+        hold.open();
       }
     });
 
@@ -222,37 +259,44 @@ describe('remote-mode guard against a live authorization server', () => {
     });
 
     it('default cacheTtl (1 s): a revoked token is refused within cacheTtl + 0.5 s of the revocation', async () => {
+      const clock = testClock();
       const app = guardedApp(
         createGuard({
           issuer: live.issuer,
           introspection: { clientId: RS.id, clientSecret: RS.secret },
+          clock,
         }),
       );
       const s = await signIn(live.app);
       expect((await call(app, s.access_token)).status).toBe(200); // answer now cached
       expect((await revoke(live.app, s.refresh_token)).status).toBe(200);
-      const revokedAt = Date.now();
+      const revokedAt = clock();
       let refusedAfter: number | undefined;
-      while (refusedAfter === undefined && Date.now() - revokedAt < 3000) {
+      // A request every 50 ms of guard time, for 3 s of it.
+      while (refusedAfter === undefined && clock() - revokedAt < 3000) {
         const res = await call(app, s.access_token);
-        if (res.status === 401) refusedAfter = Date.now() - revokedAt;
+        if (res.status === 401) refusedAfter = clock() - revokedAt;
         else expect(res.status).toBe(200);
-        await sleep(50);
+        clock.advance(50);
       }
       expect(refusedAfter).toBeDefined();
-      expect(refusedAfter as number).toBeLessThanOrEqual(1500);
+      // The cached answer is served until cacheTtl at most; the refresh ahead may catch it sooner.
+      expect(refusedAfter as number).toBeLessThanOrEqual(1000);
+      expect(refusedAfter as number).toBeGreaterThanOrEqual(750);
       expect((await call(app, s.access_token)).status).toBe(401);
     });
   });
 
   describe('answers never outlive the token (accessTokenTtl 2, cacheTtl 60)', () => {
-    const shortStore = new MemoryStore();
+    // One clock for the authorization server, its store and the guard.
+    const clock = testClock();
+    const shortStore = new MemoryStore({ now: clock.seconds });
     let short: CountingAuthServer;
     let app: Express;
     beforeAll(async () => {
-      short = await startCountingAuthServer(shortStore, { accessTokenTtl: 2 });
+      short = await startCountingAuthServer(shortStore, { accessTokenTtl: 2, clock });
       await seed(short.auth);
-      app = guardedApp(remoteGuard(short.issuer, { cacheTtl: 60 }));
+      app = guardedApp(remoteGuard(short.issuer, { cacheTtl: 60 }, { clock }));
     });
     afterAll(async () => {
       await short.close();
@@ -265,7 +309,10 @@ describe('remote-mode guard against a live authorization server', () => {
       expect((await call(app, token)).status).toBe(200);
       expect((await call(app, token)).status).toBe(200);
       expect(short.counts.introspect - before).toBe(1); // cached while the token lives
-      await sleep(payloadOf(token).exp * 1000 + 1100 - Date.now());
+      clock.advance(payloadOf(token).exp * 1000 - 1 - clock());
+      expect((await call(app, token)).status).toBe(200);
+      expect(short.counts.introspect - before).toBe(1); // still cached 1 ms before exp
+      clock.advance(1100 + 1);
       const res = await call(app, token);
       expect(res.status).toBe(401);
       expect(res.body.error).toBe('invalid_token');
@@ -275,21 +322,26 @@ describe('remote-mode guard against a live authorization server', () => {
     it('not even a fraction of a second past exp: cached late in a second, refused 0.3 s after exp', async () => {
       const { access_token: token } = await signIn(short.app);
       const { exp } = payloadOf(token);
-      // Cache the answer late in a wall-clock second, so whole-second rounding of the time left
-      // would keep it for most of a second past exp.
-      await untilFraction(0.75, 0.85);
-      expect(Date.now()).toBeLessThan(exp * 1000);
+      // Cache the answer late in a second, so whole-second rounding of the time left would keep
+      // it for most of a second past exp.
+      toFraction(clock, 800);
+      expect(clock()).toBeLessThan(exp * 1000);
+      const before = short.counts.introspect;
       expect((await call(app, token)).status).toBe(200);
-      await sleep(exp * 1000 + 300 - Date.now());
+      clock.advance(exp * 1000 + 300 - clock());
       const res = await call(app, token);
       expect(res.status).toBe(401);
+      expect(short.counts.introspect - before).toBe(2); // asked again, not served from the cache
     });
   });
 
   describe('JWKS', () => {
     it('rotation: a token with the new kid is accepted (JWKS refetched), old tokens still accepted; unknown kids refetch at most once per jwksRefreshInterval', async () => {
       const interval = 2;
-      const app = guardedApp(remoteGuard(live.issuer, {}, { jwksRefreshInterval: interval }));
+      const clock = testClock();
+      const app = guardedApp(
+        remoteGuard(live.issuer, {}, { jwksRefreshInterval: interval, clock }),
+      );
       const old = (await signIn(live.app)).access_token;
       const before = live.counts.jwks;
       expect((await call(app, old)).status).toBe(200);
@@ -306,15 +358,16 @@ describe('remote-mode guard against a live authorization server', () => {
       await burst(); // at most one refetch for the whole burst
       const settled = live.counts.jwks - before;
       expect(settled).toBeLessThanOrEqual(2);
+      clock.advance(interval * 1000 - 1);
       await burst(); // within the interval: none
       expect(live.counts.jwks - before).toBe(settled);
-      await sleep(interval * 1000 + 100);
+      clock.advance(1);
       await burst(); // the interval has passed: exactly one, shared by the whole burst
       expect(live.counts.jwks - before).toBe(settled + 1);
       await burst();
       expect(live.counts.jwks - before).toBe(settled + 1);
 
-      await sleep(interval * 1000 + 100);
+      clock.advance(interval * 1000);
       const newKid = await live.auth.admin.rotateKeys();
       const fresh = (await signIn(live.app)).access_token;
       expect(
@@ -339,22 +392,27 @@ describe('remote-mode guard against a live authorization server', () => {
     });
 
     it('unknown-kid refetches are never less than jwksRefreshInterval apart, across a second boundary', async () => {
-      const app = guardedApp(remoteGuard(live.issuer, {}, { jwksRefreshInterval: 1 }));
+      const clock = testClock();
+      const app = guardedApp(remoteGuard(live.issuer, {}, { jwksRefreshInterval: 1, clock }));
       const old = (await signIn(live.app)).access_token;
-      const first = live.jwksAt.length;
+      const first = live.counts.jwks;
       expect((await call(app, old)).status).toBe(200);
-      await sleep(1100);
+      expect(live.counts.jwks - first).toBe(1);
+      clock.advance(1100);
       // A refetch late in one second, then a burst just after the next second starts.
-      await untilFraction(0.85, 0.9);
+      toFraction(clock, 850);
       expect((await call(app, foreignToken(live.issuer))).status).toBe(401);
-      await untilFraction(0.05, 0.15);
+      expect(live.counts.jwks - first).toBe(2);
+      toFraction(clock, 50); // 0.2 s later, in the next second
       for (let i = 0; i < 5; i++)
         expect((await call(app, foreignToken(live.issuer))).status).toBe(401);
-      const times = live.jwksAt.slice(first);
-      expect(times.length).toBeGreaterThanOrEqual(2);
-      for (let i = 1; i < times.length; i++) {
-        expect((times[i] as number) - (times[i - 1] as number)).toBeGreaterThanOrEqual(950);
-      }
+      expect(live.counts.jwks - first).toBe(2);
+      toFraction(clock, 849); // 0.999 s after the refetch: still none
+      expect((await call(app, foreignToken(live.issuer))).status).toBe(401);
+      expect(live.counts.jwks - first).toBe(2);
+      clock.advance(1); // 1 s after it: one more
+      expect((await call(app, foreignToken(live.issuer))).status).toBe(401);
+      expect(live.counts.jwks - first).toBe(3);
     });
   });
 

@@ -4,11 +4,13 @@ import { ALICE, APP, buildApp, post, SVC, seed, TOKEN } from '../helpers/app';
 import { makeStore, type TestStore } from '../helpers/stores';
 
 describe.each(['memory', 'redis', 'cluster'] as const)('rate limits on %s', (kind) => {
+  // Each test has a store of its own (its own key prefix on Redis, so its own limiter counts) and
+  // seeds it: any one test passes alone, in any order.
   let ts: TestStore;
-  beforeAll(async () => {
+  beforeEach(async () => {
     ts = await makeStore(kind, `ratelimit-${kind}`);
   });
-  afterAll(() => ts.close());
+  afterEach(() => ts.close());
 
   it('per client: the request past the limit gets 429 temporarily_unavailable with Retry-After and RateLimit headers', async () => {
     const t = buildApp(ts.store, { rateLimit: { perClient: 3 } });
@@ -31,6 +33,7 @@ describe.each(['memory', 'redis', 'cluster'] as const)('rate limits on %s', (kin
 
   it('per username for the password grant, whatever the client', async () => {
     const t = buildApp(ts.store, { rateLimit: { perUsername: 2, perClient: 1000 } });
+    await seed(t.auth);
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
       statuses.push(
