@@ -40,7 +40,7 @@ describe('README commands', () => {
     ).toEqual(['npm install && npm start', 'npm run demo', 'npm test']);
   });
 
-  it('the curl tour of B1–B5 runs against a fresh sample and shows what it says', async () => {
+  it('the curl tour runs against a fresh sample and shows what it says', async () => {
     const sample = await startSample({ authPort: 0, printPort: 0 });
     try {
       const tour = (blocks[1] as string)
@@ -49,17 +49,17 @@ describe('README commands', () => {
       const { stdout } = await bash(tour);
       const lines = stdout.split('\n');
       const lineAfter = (marker: string) => lines[lines.findIndex((l) => l.startsWith(marker)) + 1];
-      expect(lineAfter('B2:')).toMatch(/^200 Token-Expires-In: \d+$/);
-      expect(lineAfter('B1: rotate twice')).toMatch(/^200 /);
+      expect(lineAfter('Renewal hints:')).toMatch(/^200 Token-Expires-In: \d+$/);
+      expect(lineAfter('Refresh-token families: rotate twice')).toMatch(/^200 /);
       expect(stdout).toContain('revoke: 200');
       expect(lineAfter('revoke: 200')).toContain('"error":"invalid_grant"');
       expect(stdout).toMatch(/401 Token-Expires-In: \n/);
-      const reuse = lines.slice(lines.findIndex((l) => l.startsWith('B1: replaying')) + 1);
+      const reuse = lines.slice(lines.findIndex((l) => l.startsWith('Reuse detection:')) + 1);
       expect(reuse[0]).toContain('invalid_grant');
       expect(reuse[1]).toContain('invalid_grant');
-      const b3 = lines.slice(lines.findIndex((l) => l.startsWith('B3:')) + 1);
-      expect(b3[0]).toMatch(/^200 Token-Expires-In: 300$/);
-      expect(b3[1]).toMatch(/^200 Token-Expires-In: 300$/);
+      const devices = lines.slice(lines.findIndex((l) => l.startsWith('Device sessions:')) + 1);
+      expect(devices[0]).toMatch(/^200 Token-Expires-In: 300$/);
+      expect(devices[1]).toMatch(/^200 Token-Expires-In: 300$/);
       expect(stdout).toContain('{"kind":"local_user","id":"front-desk-7","tenantId":"acme"}');
       expect(stdout).toContain('{"kind":"client","id":"kiosk","tenantId":"globex"}');
       expect(stdout).toContain('alice: 201');
