@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { ConfigError, RedisStore } from '../../lib';
+import { sha256 } from '../../lib/tokens/secrets';
 import { buildApp, refresh, revoke, seed, signIn, type TestApp } from '../helpers/app';
 import { newCluster, uniquePrefix, waitReady } from '../helpers/redis';
 import { type Standalone, startStandalone } from '../helpers/redis-launcher';
@@ -51,12 +52,28 @@ describe('RedisStore durability (WAIT for a replica)', () => {
     const grantKeys = async () =>
       (await replicaClient.keys('tw:{g:*')).filter((k) => !k.endsWith(':rts'));
     const before = new Set(await grantKeys());
-    const r = await refresh(t.app, s.refresh_token);
+    // The replica is held back for a moment: the rotation's answer must wait for it (well within
+    // the 300 ms durability timeout), where without WAIT it would come back at once.
+    process.kill(replica.pid, 'SIGSTOP');
+    let resumed = false;
+    const resume = setTimeout(() => {
+      resumed = true;
+      process.kill(replica.pid, 'SIGCONT');
+    }, 100);
+    let r: Awaited<ReturnType<typeof refresh>>;
+    try {
+      r = await refresh(t.app, s.refresh_token);
+    } finally {
+      clearTimeout(resume);
+      process.kill(replica.pid, 'SIGCONT');
+    }
     expect(r.status).toBe(200);
-    // No sleep: WAIT returned only once the replica had the writes.
+    expect(resumed).toBe(true);
+    // No sleep: WAIT returned only once the replica had the writes — the new refresh token's hash
+    // is current there (the sign-in's one was replaced).
     const gid = r.body.refresh_token.split('.')[0];
     const onReplica = await replicaClient.hgetall(`tw:{g:${gid}}`);
-    expect(onReplica.cur).toBeDefined();
+    expect(onReplica.cur).toBe(sha256(r.body.refresh_token));
     expect(before.has(`tw:{g:${gid}}`)).toBe(true);
     expect((await revoke(t.app, r.body.refresh_token)).status).toBe(200);
     expect(await replicaClient.hget(`tw:{g:${gid}}`, 'rev')).toBe('1');
