@@ -1,4 +1,5 @@
 // The session a TokenManager holds in memory, mirrored to its storage and reconciled with other contexts.
+import type { MillisecondClock } from '../core/clock';
 import type { Emitter } from './emitter';
 import type { TokenEndpointResponse } from './oauth-client';
 import { decodeSession, encodeSession, type Session, topPriority } from './session';
@@ -18,6 +19,7 @@ export class HeldSession {
     private readonly storage: TokenStorage,
     private readonly key: string,
     private readonly events: Emitter,
+    private readonly clock: MillisecondClock,
   ) {}
 
   get active(): boolean {
@@ -56,7 +58,7 @@ export class HeldSession {
    */
   async accept(res: TokenEndpointResponse, scope: string | undefined, signIn: boolean) {
     this.list.bump(topPriority(await this.read()));
-    const now = Date.now();
+    const now = this.clock();
     const lifetime = res.expires_in ?? DEFAULT_LIFETIME;
     const granted = res.scope ?? scope;
     const held = this.list.add({

@@ -1,4 +1,5 @@
 // TokenManager options: the documented type, frozen defaults and the one parse function.
+import { epochMilliseconds, type MillisecondClock } from '../core/clock';
 import { DEVICE_ID } from '../core/ids';
 import type { KeysEnum } from '../core/known-keys';
 import { ConfigError } from '../errors';
@@ -30,6 +31,11 @@ export interface TokenManagerOptions {
   fetch?: FetchLike;
   /** Time limit of each call to the authorization server, in ms (default 10000). */
   timeoutMs?: number;
+  /**
+   * The clock token expiry and the renewal threshold are read against, in epoch milliseconds like
+   * `Date.now` (the default). For tests and simulations, which move time instead of sleeping.
+   */
+  clock?: () => number;
 }
 
 export interface TokenManagerConfig {
@@ -42,6 +48,7 @@ export interface TokenManagerConfig {
   scope: string | undefined;
   fetch: FetchLike;
   timeoutMs: number;
+  clock: MillisecondClock;
 }
 
 const KNOWN: KeysEnum<TokenManagerOptions> = {
@@ -54,6 +61,7 @@ const KNOWN: KeysEnum<TokenManagerOptions> = {
   scope: true,
   fetch: true,
   timeoutMs: true,
+  clock: true,
 };
 
 function nonEmpty(name: string, v: unknown): string {
@@ -99,6 +107,9 @@ export function parseTokenManagerOptions(
   const timeoutMs = options.timeoutMs ?? 10_000;
   if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs))
     throw new ConfigError('TokenManager: timeoutMs must be a positive number');
+  const clock = options.clock ?? epochMilliseconds;
+  if (typeof clock !== 'function')
+    throw new ConfigError('TokenManager: clock must be a function returning epoch milliseconds');
   const scope = options.scope === undefined ? undefined : nonEmpty('scope', options.scope);
   const storage = options.storage ?? new MemoryStorage();
   for (const m of ['get', 'set', 'delete'] as const)
@@ -119,5 +130,6 @@ export function parseTokenManagerOptions(
     scope,
     fetch,
     timeoutMs,
+    clock,
   });
 }

@@ -46,7 +46,12 @@ export class TokenManager {
     const { issuer, clientId, clientSecret, fetch, timeoutMs } = this.config;
     this.client = new OAuthClient({ issuer, clientId, clientSecret, fetch, timeoutMs });
     this.keys = storageKeys(issuer, clientId);
-    this.session = new HeldSession(this.config.storage, this.keys.session, this.events);
+    this.session = new HeldSession(
+      this.config.storage,
+      this.keys.session,
+      this.events,
+      this.config.clock,
+    );
   }
 
   /** Listen to `signed-in`, `renewed`, `renewal-failed` or `signed-out`; returns an unsubscribe function. */
@@ -104,7 +109,7 @@ export class TokenManager {
       return res;
     }
     const next = await this.renew(token).then(
-      () => this.session.list.valid(Date.now()),
+      () => this.session.list.valid(this.config.clock()),
       () => undefined,
     );
     if (!next || next.priority <= token.priority) {
@@ -211,15 +216,16 @@ export class TokenManager {
     await this.ready();
     await this.renewing?.catch(() => undefined);
     const { list } = this.session;
-    let top = list.valid(Date.now());
-    if ((!top || this.needsRenewal(top, Date.now())) && this.session.refreshToken !== undefined) {
+    const now = this.config.clock();
+    let top = list.valid(now);
+    if ((!top || this.needsRenewal(top, now)) && this.session.refreshToken !== undefined) {
       try {
         await this.renew(top ?? list.head());
       } catch (err) {
         // A still-valid token keeps working when renewal failed for a passing reason.
-        if (!list.valid(Date.now())) throw err;
+        if (!list.valid(this.config.clock())) throw err;
       }
-      top = list.valid(Date.now());
+      top = list.valid(this.config.clock());
     }
     if (!top) throw new TokenManagerError('not_signed_in', 'no valid access token: sign in first');
     return top;
@@ -230,7 +236,7 @@ export class TokenManager {
     const head = this.session.list.head();
     if (!head || head.priority !== sent.priority) return;
     const hint = expiresInHint(res);
-    const now = Date.now();
+    const now = this.config.clock();
     if (hint !== undefined) head.expiresAt = now + hint * 1000;
     if (this.session.refreshToken !== undefined && this.needsRenewal(head, now))
       this.renew(head).catch(() => undefined);
@@ -250,7 +256,7 @@ export class TokenManager {
     // Another tab may have renewed while we waited for the lock: take its tokens rather than
     // replaying a refresh token it already rotated (which would revoke the family as reuse).
     await this.session.adoptStored();
-    const now = Date.now();
+    const now = this.config.clock();
     const top = this.session.list.valid(now);
     if (top && (!seen || top.priority > seen.priority) && !this.needsRenewal(top, now)) return;
     const refreshToken = this.session.refreshToken;

@@ -57,12 +57,14 @@ export function closeServer(server: Server): Promise<void> {
  * - `GET /short`: authenticated, but answers `Token-Expires-In: <hint>` as a device deadline would,
  *   and the `jti` of the token it was sent;
  * - `POST /echo`: authenticated, echoes the text body (to check retried bodies).
+ * A `clock` in `options` is the store's and the guard's clock too.
  */
 export async function startClientStack(
   options: Partial<AuthServerOptions> = {},
   guardOptions: Partial<GuardOptions> = {},
 ): Promise<ClientStack> {
-  const store = new MemoryStore();
+  const { clock } = options;
+  const store = new MemoryStore(clock ? { now: () => Math.floor(clock() / 1000) } : {});
   const live = await startAuthServer(store, options);
   await seed(live.auth);
   let calls = 0;
@@ -76,7 +78,7 @@ export async function startClientStack(
   live.server.removeAllListeners('request');
   live.server.on('request', outer);
 
-  const guard = localGuard(live.issuer, store, guardOptions);
+  const guard = localGuard(live.issuer, store, { ...(clock ? { clock } : {}), ...guardOptions });
   const rs = express();
   rs.use(cors);
   rs.get('/short', guard.authenticate(), (req, res) => {

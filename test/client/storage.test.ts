@@ -13,7 +13,8 @@ import path from 'node:path';
 import { decodeJwt } from 'jose';
 import { ConfigError, FileStorage, MemoryStorage, TokenManager } from '../../lib';
 import { ALICE, APP, WEB } from '../helpers/app';
-import { type ClientStack, sleep, startClientStack } from './stack';
+import { testClock } from '../helpers/clock';
+import { type ClientStack, startClientStack } from './stack';
 
 let s: ClientStack;
 let dir: string;
@@ -136,9 +137,10 @@ describe('device id (SPEC B3)', () => {
 });
 
 describe('FileStorage lock: processes sharing one token file', () => {
+  const clock = testClock();
   let short: ClientStack;
   beforeAll(async () => {
-    short = await startClientStack({ accessTokenTtl: 4 });
+    short = await startClientStack({ accessTokenTtl: 4, clock });
   });
   afterAll(() => short.close());
 
@@ -150,6 +152,7 @@ describe('FileStorage lock: processes sharing one token file', () => {
       clientId: APP.id,
       storage: new FileStorage(file),
       renewBeforeSeconds: 3.5,
+      clock,
     });
 
   it('renew once between them; neither replays the rotated refresh token', async () => {
@@ -158,7 +161,7 @@ describe('FileStorage lock: processes sharing one token file', () => {
     await a.signIn(ALICE.username, ALICE.password);
     const others = Array.from({ length: 4 }, () => manager(file));
     for (const m of others) expect(await m.isSignedIn()).toBe(true);
-    await sleep(2100);
+    clock.advance(2100); // past half the lifetime, 1.9 s left: every manager wants to renew
     const calls = short.tokenCalls();
     const all = [a, ...others];
     const tokens = await Promise.all(all.map((m) => m.getAccessToken()));

@@ -3,26 +3,22 @@ import express from 'express';
 import { decodeJwt } from 'jose';
 import { TokenManager, TokenManagerError, type TokenManagerOptions } from '../../lib';
 import { ALICE, APP, refresh, revoke, WEB } from '../helpers/app';
+import { testClock } from '../helpers/clock';
 import { localGuard } from '../helpers/guard';
-import {
-  type ClientStack,
-  closeServer,
-  listen,
-  MapStorage,
-  sleep,
-  startClientStack,
-} from './stack';
+import { type ClientStack, closeServer, listen, MapStorage, startClientStack } from './stack';
 
+// One clock for the auth server, its store, the guard and every TokenManager: tests move it.
+const clock = testClock();
 let s: ClientStack;
 beforeAll(async () => {
   // 4 s tokens; clockTolerance 0 so "until its own expiry" is exact.
-  s = await startClientStack({ accessTokenTtl: 4 }, { clockTolerance: 0 });
+  s = await startClientStack({ accessTokenTtl: 4, clock }, { clockTolerance: 0 });
 });
 afterAll(() => s.close());
 
 function manager(extra: Partial<TokenManagerOptions> = {}) {
   const storage = new MapStorage();
-  const tm = new TokenManager({ issuer: s.issuer, clientId: APP.id, storage, ...extra });
+  const tm = new TokenManager({ issuer: s.issuer, clientId: APP.id, storage, clock, ...extra });
   return { tm, storage };
 }
 
@@ -82,11 +78,9 @@ describe('sign-in and requests', () => {
     const { tm } = manager({ renewBeforeSeconds: 3 });
     await tm.signIn(ALICE.username, ALICE.password);
     const calls = s.tokenCalls();
-    const before = Date.now();
     expect((await tm.fetch(`${s.api}/short?hint=2`)).status).toBe(200);
     const [top] = tm.tokens();
-    expect(top?.expiresAt).toBeGreaterThanOrEqual(before + 2000);
-    expect(top?.expiresAt).toBeLessThanOrEqual(Date.now() + 2000);
+    expect(top?.expiresAt).toBe(clock() + 2000);
     // 2 s < renewBeforeSeconds, but the token is brand new: no renewal yet.
     await tm.getAccessToken();
     expect(s.tokenCalls()).toBe(calls);
@@ -101,9 +95,9 @@ describe('renewal (SPEC B2)', () => {
     tm.on('renewed', (e) => renewed.push(e.adopted));
     await tm.signIn(ALICE.username, ALICE.password);
     const first = decodeJwt(await tm.getAccessToken()).jti;
-    await sleep(2050);
+    clock.advance(2050);
     const calls = s.tokenCalls();
-    // Locally ~1.9 s are left (above 1.2: no renewal before sending); the server says 1.
+    // Locally 1.95 s are left (above 1.2: no renewal before sending); the server says 1.
     const res = await tm.fetch(`${s.api}/short?hint=1`);
     expect(await res.json()).toEqual({ jti: first });
     await tm.getAccessToken(); // waits for the renewal the hint started
@@ -117,14 +111,15 @@ describe('renewal (SPEC B2)', () => {
     await tm.signIn(ALICE.username, ALICE.password);
     const old = await tm.getAccessToken();
     const oldExp = decodeJwt(old).exp as number;
-    await sleep(2100);
+    clock.advance(2100);
     const res = await tm.fetch(`${s.api}/me`); // renews before sending
     const body = await res.json();
     expect(body.token).not.toBe(old);
     expect(tm.tokens().map((t) => t.priority)).toEqual([2]);
     expect(res.headers.get('Token-Expires-In')).toMatch(/^[34]$/);
+    clock.advance(oldExp * 1000 - clock() - 1);
     expect((await fetch(`${s.api}/me`, bearer(old))).status).toBe(200);
-    await sleep(oldExp * 1000 - Date.now() + 100);
+    clock.advance(1);
     expect((await fetch(`${s.api}/me`, bearer(old))).status).toBe(401);
     expect((await tm.fetch(`${s.api}/me`)).status).toBe(200);
     // Each new token rises above every earlier one and stays alone in the list.
@@ -145,7 +140,7 @@ describe('renewal (SPEC B2)', () => {
       let renewals = 0;
       tm.on('renewed', () => renewals++);
       await tm.signIn(ALICE.username, ALICE.password);
-      await sleep(2100);
+      clock.advance(2100);
       const calls = s.tokenCalls();
       const responses = await Promise.all(
         Array.from({ length: 50 }, () => tm.fetch(`${s.api}${path}`)),
