@@ -19,6 +19,7 @@ import {
   TOKEN,
   WEB,
 } from '../helpers/app';
+import { testClock } from '../helpers/clock';
 import { makeStore, type TestStore } from '../helpers/stores';
 
 const INACTIVE = '{"active":false}';
@@ -29,13 +30,16 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
   let shortLived: TestApp;
   let session: { access_token: string; refresh_token: string; scope: string };
 
+  // Both instances and the store read one clock: token expiry comes when the test moves it.
+  const clock = testClock();
+
   beforeAll(async () => {
-    ts = await makeStore(kind, `rfc7662-${kind}`);
-    t = buildApp(ts.store);
+    ts = await makeStore(kind, `rfc7662-${kind}`, { now: clock.seconds });
+    t = buildApp(ts.store, { clock });
     await seed(t.auth);
     session = await signIn(t.app);
-    // A second instance on the same store whose access tokens live one second.
-    shortLived = buildApp(ts.store, { accessTokenTtl: 3 });
+    // A second instance on the same store whose access tokens live three seconds.
+    shortLived = buildApp(ts.store, { accessTokenTtl: 3, clock });
   });
   afterAll(() => ts.close());
 
@@ -260,8 +264,9 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
 
     it('§2.2 an expired access token → {"active":false}', async () => {
       const s = await signIn(shortLived.app);
+      clock.advance((decodeJwt(s.access_token).exp as number) * 1000 - 1 - clock());
       expect((await ask(s.access_token)).body.active).toBe(true);
-      await new Promise((r) => setTimeout(r, 3200));
+      clock.advance(1); // exp: expired (introspection allows no clock skew)
       expect((await ask(s.access_token)).text).toBe(INACTIVE);
     });
 
