@@ -35,6 +35,8 @@ describe('store round trips (RedisStore, MONITOR)', () => {
   let monitorBase: Redis;
   let monitor: Redis;
   let seen: string[] = [];
+  /** Marker → resolve: see drained(). */
+  const marks = new Map<string, () => void>();
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'tw-rtt-'));
@@ -44,7 +46,9 @@ describe('store round trips (RedisStore, MONITOR)', () => {
     monitorBase = new Redis(server.port, '127.0.0.1');
     monitor = await monitorBase.monitor(); // a duplicate connection: both must be closed
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (source !== 'lua') seen.push(String(args[0]).toLowerCase());
+      const mark = args[0]?.toLowerCase() === 'echo' ? marks.get(String(args[1])) : undefined;
+      if (mark) mark();
+      else if (source !== 'lua') seen.push(String(args[0]).toLowerCase());
     });
   });
   afterAll(async () => {
@@ -55,13 +59,25 @@ describe('store round trips (RedisStore, MONITOR)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /**
+   * Resolves once MONITOR has shown every command sent so far on `redis` (the one connection all
+   * the stores here use): a marker sent after them runs after them, and MONITOR reports in order.
+   */
+  async function drained(): Promise<void> {
+    const mark = `tw-drained-${marks.size}-${Date.now()}`;
+    const shown = new Promise<void>((resolve) => marks.set(mark, resolve));
+    await redis.echo(mark);
+    await shown;
+    marks.delete(mark);
+  }
+
   /** Round trips per request of `run`, averaged over n warm calls. */
   async function count(run: () => Promise<unknown>, n = 10): Promise<number> {
     await run(); // warm: keys loaded, scripts cached on the server
-    await new Promise((r) => setTimeout(r, 50));
+    await drained();
     seen = [];
     for (let i = 0; i < n; i++) await run();
-    await new Promise((r) => setTimeout(r, 100)); // MONITOR lines arrive asynchronously
+    await drained(); // MONITOR lines arrive asynchronously
     return seen.length / n;
   }
 
@@ -200,10 +216,10 @@ describe('store round trips (RedisStore, MONITOR)', () => {
     /** Commands seen while `run` goes, after one valid request has loaded the guard's keys. */
     async function commandsDuring(run: () => Promise<void>): Promise<string[]> {
       expect((await get('/auth', token)).status).toBe(200);
-      await new Promise((r) => setTimeout(r, 50));
+      await drained();
       seen = [];
       await run();
-      await new Promise((r) => setTimeout(r, 100)); // MONITOR lines arrive asynchronously
+      await drained(); // MONITOR lines arrive asynchronously
       return seen;
     }
 
