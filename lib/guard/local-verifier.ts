@@ -1,25 +1,32 @@
 // Local mode: verify the JWT with the store's keys, then read its live state in one store round trip.
 import { LRUCache } from 'lru-cache';
 import { accessTokenLiveness } from '../core/access-token-liveness';
-import { type Clock, epochSeconds } from '../core/clock';
+import { type Clock, epochSeconds, type MillisecondClock } from '../core/clock';
 import type { GuardConfig } from '../options/guard-options';
 import type { ScopeRecord, Store } from '../store/store';
 import { KeyRing } from '../tokens/signing-keys';
 import { VerifiedTokenCache } from '../tokens/verified-token-cache';
 import type { VerifiedToken, Verifier } from './verifier';
 
-/** Reads through a short-lived cache, or straight from the store when `ttlSeconds` is 0. */
-class RegistryReader {
-  private readonly cache?: LRUCache<string, { value: unknown }>;
-  constructor(ttlSeconds: number) {
-    if (ttlSeconds > 0) this.cache = new LRUCache({ max: 10000, ttl: ttlSeconds * 1000 });
+/**
+ * Reads through a short-lived cache, or straight from the store when `ttlMs` is 0. Entries expire
+ * by `clock` (the guard's), not by the LRU's own timer, so that an injected clock governs them.
+ */
+class ShortCache {
+  private readonly cache?: LRUCache<string, { value: unknown; until: number }>;
+  constructor(
+    private readonly ttlMs: number,
+    private readonly clock: MillisecondClock,
+    max: number,
+  ) {
+    if (ttlMs > 0) this.cache = new LRUCache({ max });
   }
   async read<T>(key: string, load: () => Promise<T>): Promise<T> {
     if (!this.cache) return load();
     const hit = this.cache.get(key);
-    if (hit) return hit.value as T;
+    if (hit && hit.until > this.clock()) return hit.value as T;
     const value = await load();
-    this.cache.set(key, { value });
+    this.cache.set(key, { value, until: this.clock() + this.ttlMs });
     return value;
   }
 }
@@ -27,11 +34,9 @@ class RegistryReader {
 export class LocalVerifier implements Verifier {
   private readonly keys: KeyRing;
   private readonly verified: VerifiedTokenCache;
-  private readonly registry: RegistryReader;
-  private readonly serviceScopes = new LRUCache<string, { names: string[] }>({
-    max: 1000,
-    ttl: 1000,
-  });
+  private readonly registry: ShortCache;
+  /** Only on the denial path; cached briefly so a flood of denials does not list the registry each time. */
+  private readonly serviceScopes: ShortCache;
 
   constructor(
     private readonly store: Store,
@@ -46,9 +51,11 @@ export class LocalVerifier implements Verifier {
       readOnly: true,
       ...(config.staticKeys ? { staticKeys: config.staticKeys } : {}),
       now,
+      clock: config.clock,
     });
     this.verified = new VerifiedTokenCache(config.tokenCacheSize, config.clockTolerance, now);
-    this.registry = new RegistryReader(config.registryCacheTtl);
+    this.registry = new ShortCache(config.registryCacheTtl * 1000, config.clock, 10000);
+    this.serviceScopes = new ShortCache(1000, config.clock, 1000);
   }
 
   async verify(token: string): Promise<VerifiedToken | undefined> {
@@ -82,13 +89,8 @@ export class LocalVerifier implements Verifier {
   }
 
   async scopesForService(service: string): Promise<string[]> {
-    // Only on the denial path; cached briefly so a flood of denials does not list the registry each time.
-    const hit = this.serviceScopes.get(service);
-    if (hit) return hit.names;
-    const names = (await this.store.listScopes())
-      .filter((s) => s.service === service)
-      .map((s) => s.name);
-    this.serviceScopes.set(service, { names });
-    return names;
+    return this.serviceScopes.read(service, async () =>
+      (await this.store.listScopes()).filter((s) => s.service === service).map((s) => s.name),
+    );
   }
 }
