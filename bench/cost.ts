@@ -291,7 +291,7 @@ interface GrantMemory {
  * auto-pipelining also go through it, one call per command). That is one request/reply with
  * Redis the server waits on. An EVALSHA is one, whatever its script runs; a MULTI/EXEC would show
  * as its commands plus MULTI and EXEC (none of the measured paths uses one). The rate limiter
- * (rate-limit-redis through RedisStore.rateLimitStore) sends on the same client; its commands are
+ * (RedisStore.rateLimitStore's script) sends on the same client; its commands are
  * told apart by their key (`<prefix>rl:`) and listed separately.
  * INFO commandstats is the server's view, shown next to it: commands executed, which includes
  * every redis.call() inside a script (checked on Redis 7.0: an EVAL running HSET and HGET adds

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { TokenStorage } from './storage';
 
 /**
- * Stores values in one JSON file, so tokens survive a restart of the process (SPEC B3). Every write
+ * Stores values in one JSON file, so tokens survive a restart of the process. Every write
  * goes to a temporary file in the same directory, is flushed, then renamed over the file: a crash
  * never leaves a partial file. The file is created with mode 0600 (owner only) and its directory,
  * when missing, with 0700. Writes from one process are serialized; the file is re-read on every

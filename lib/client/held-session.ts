@@ -53,7 +53,7 @@ export class HeldSession {
   }
 
   /**
-   * A token response becomes the top-priority token and the others are discarded (SPEC B2); its
+   * A token response becomes the top-priority token and the others are discarded; its
    * priority is above any seen in the storage, so priorities rise across tabs too. Persisted.
    */
   async accept(res: TokenEndpointResponse, scope: string | undefined, signIn: boolean) {

@@ -75,7 +75,7 @@ function parseLease(text: string | null): Lease | undefined {
 }
 
 /**
- * Stores values in the browser's `localStorage` (SPEC B3), so tokens survive a reload and are
+ * Stores values in the browser's `localStorage`, so tokens survive a reload and are
  * shared by the tabs of one origin. Tabs coordinate renewals through `lock()`: the Web Locks API
  * (`navigator.locks`) where present, else a lease key `{ owner, until }` in localStorage kept alive
  * by a heartbeat. `subscribe()` relays `storage` events, so a tab adopts tokens another tab renewed.

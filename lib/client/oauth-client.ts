@@ -147,7 +147,7 @@ export class OAuthClient {
     };
   }
 
-  /** RFC 7009 §2.1: revoke `token`; a refresh token revokes its whole family (SPEC B1). */
+  /** RFC 7009 §2.1: revoke `token`; a refresh token revokes its whole refresh-token family. */
   async revoke(token: string, hint: 'refresh_token' | 'access_token'): Promise<void> {
     const { revocation } = await this.discover();
     if (!revocation)

@@ -19,7 +19,7 @@ export interface TokenManagerOptions {
   clientId: string;
   /** For confidential clients (sent as HTTP Basic); public clients send `client_id` instead. */
   clientSecret?: string;
-  /** Device id sent at sign-in (SPEC B3, 1–128 of `[A-Za-z0-9._:-]`); generated and persisted when absent. */
+  /** Device id sent at sign-in (1–128 of `[A-Za-z0-9._:-]`); generated and persisted when absent. */
   deviceId?: string;
   /** Where tokens and the generated device id live (default: a MemoryStorage). */
   storage?: TokenStorage;

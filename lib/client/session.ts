@@ -14,7 +14,7 @@ export function storageKeys(issuer: string, clientId: string) {
   const session = `${ns}:session:${encodeURIComponent(clientId)}`;
   return {
     session,
-    // One device id per issuer: every app (client) of the device presents the same one (SPEC B3).
+    // One device id per issuer: every app (client) of the device presents the same one, so they share one device session.
     device: `${ns}:device_id`,
     renewLock: `${session}:renew`,
   };
@@ -55,7 +55,7 @@ export function topPriority(s: Session | undefined): number {
   return s ? Math.max(0, ...s.tokens.map((t) => t.priority)) : 0;
 }
 
-/** A fresh device id: a random UUID (128 bits) — only characters SPEC B3 allows. */
+/** A fresh device id: a random UUID (128 bits) — only characters a device id may hold. */
 export function generateDeviceId(): string {
   if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
   // randomUUID exists only in secure contexts; getRandomValues everywhere.

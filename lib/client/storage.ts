@@ -1,7 +1,7 @@
 // The TokenManager's pluggable storage contract and the in-memory implementation.
 
 /**
- * Where a {@link TokenManager} keeps its tokens and device id (SPEC B3: non-volatile storage).
+ * Where a {@link TokenManager} keeps its tokens and device id (non-volatile, so a restart needs no new sign-in).
  * Keys are chosen by the TokenManager and already namespaced per issuer and client; values are
  * opaque strings (JSON). Absence is `undefined`.
  *

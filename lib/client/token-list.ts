@@ -1,4 +1,4 @@
-// The client's access tokens, each with a strictly increasing priority (SPEC B2).
+// The client's access tokens, each with a strictly increasing priority: the newest is sent, the rest are kept until discarded.
 
 /** An access token as the TokenManager keeps (and persists) it. Times are epoch milliseconds. */
 export interface HeldToken {

@@ -1,4 +1,4 @@
-// TokenManager: the client side of SPEC B2 and B3 — sign in, send, renew, persist, sign out (Node and browsers).
+// TokenManager: the client side of renewal hints and device sessions — sign in, send, renew, persist, sign out (Node and browsers).
 import { DEVICE_ID } from '../core/ids';
 import { Emitter, type Listener, type TokenManagerEventName } from './emitter';
 import { TokenManagerError } from './errors';
@@ -14,9 +14,9 @@ import { generateDeviceId, storageKeys } from './session';
 import type { HeldToken, TokenInfo } from './token-list';
 
 /**
- * Signs a user in with the password grant (bound to a device id, SPEC B3), keeps the access tokens
+ * Signs a user in with the password grant (bound to a device id), keeps the access tokens
  * in a priority list, sends the highest-priority valid one, renews with the refresh token before
- * expiry — from `expires_in` and from every `Token-Expires-In` response header (SPEC B2), one
+ * expiry — from `expires_in` and from every `Token-Expires-In` response header (the renewal hint), one
  * renewal at a time however many requests are in flight, once between tabs sharing LocalStorage —
  * and persists everything in a pluggable storage so a restart resumes without signing in.
  *
@@ -128,7 +128,7 @@ export class TokenManager {
   }
 
   /**
-   * Revoke the family with the refresh token (RFC 7009; SPEC B1 revokes every token issued from it)
+   * Revoke the family with the refresh token (RFC 7009: revoking any refresh token of a family revokes every token issued from it)
    * and clear the stored tokens — locally even when the server cannot be reached.
    */
   async signOut(): Promise<{ revoked: boolean }> {

@@ -16,7 +16,7 @@ import {
 } from '../tokens/signing-keys';
 import { clockOption, omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
 
-/** Rate limits on the token endpoint, per window (express-rate-limit; rate-limit-redis on Redis). */
+/** Rate limits on the token endpoint, per window (express-rate-limit; counted in Redis by a RedisStore, so they hold across instances). */
 export interface RateLimitOptions {
   /** Window length in seconds (default 60). */
   windowSeconds?: number;
@@ -42,7 +42,7 @@ export interface AuthServerOptions {
   /** Absolute lifetime of a refresh-token family in seconds (default 90 days). */
   refreshTokenMaxAge?: number;
   /**
-   * Device sessions (SPEC B3): seconds of inactivity on a device after which every token of the
+   * Device sessions: seconds of inactivity on a device after which every token of the
    * (user, device) session is refused, in every app; activity by any app postpones it
    * (default: refreshTokenTtl). Set it below accessTokenTtl to make device activity govern access tokens.
    */

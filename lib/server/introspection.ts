@@ -20,7 +20,7 @@ export interface IntrospectionResponse {
   tenant_id?: string;
   local_user?: string;
   device_id?: string;
-  /** tokenward's extension (RFC 7662 §2.2): what a remote guard needs to decide B4 and B5 now. */
+  /** tokenward's extension (RFC 7662 §2.2): what a remote guard needs to resolve local users and check service scopes and roles now. */
   tokenward?: IntrospectionRegistryFacts;
 }
 

@@ -1,4 +1,4 @@
-// Token-endpoint rate limits (express-rate-limit; rate-limit-redis when the store is Redis): per client,
+// Token-endpoint rate limits (express-rate-limit, counting in the store when it is Redis): per client,
 // and for the password grant per username and per IP.
 import type { Request, RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';

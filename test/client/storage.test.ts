@@ -1,4 +1,4 @@
-// TokenManager storages (SPEC B3): FileStorage (atomic, 0600, survives a restart), the persisted device id.
+// TokenManager storages (device sessions need non-volatile storage): FileStorage (atomic, 0600, survives a restart), the persisted device id.
 import {
   mkdtempSync,
   readdirSync,
@@ -99,7 +99,7 @@ describe('restart', () => {
   });
 });
 
-describe('device id (SPEC B3)', () => {
+describe('device id', () => {
   it('is generated once, persisted, shared by the apps of the device and sent as device_id', async () => {
     const storage = new MemoryStorage();
     const a = new TokenManager({ issuer: s.issuer, clientId: APP.id, storage });
@@ -125,7 +125,7 @@ describe('device id (SPEC B3)', () => {
     expect(await elsewhere.deviceId()).not.toBe(id);
   });
 
-  it('uses the deviceId option as given and rejects one SPEC B3 does not allow', async () => {
+  it('uses the deviceId option as given and rejects one that is not 1–128 of [A-Za-z0-9._:-]', async () => {
     const tm = new TokenManager({ issuer: s.issuer, clientId: APP.id, deviceId: 'kiosk-7:lobby' });
     await tm.signIn(ALICE.username, ALICE.password);
     expect(decodeJwt(await tm.getAccessToken()).device_id).toBe('kiosk-7:lobby');

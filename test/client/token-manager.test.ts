@@ -1,4 +1,4 @@
-// TokenManager against a live auth server and guard (SPEC B2 client side): sign-in, hints, renewal, 401 retry, sign-out.
+// TokenManager against a live auth server and guard (the client side of renewal hints): sign-in, hints, renewal, 401 retry, sign-out.
 import express from 'express';
 import { decodeJwt } from 'jose';
 import { TokenManager, TokenManagerError, type TokenManagerOptions } from '../../lib';
@@ -88,7 +88,7 @@ describe('sign-in and requests', () => {
   });
 });
 
-describe('renewal (SPEC B2)', () => {
+describe('renewal', () => {
   it('renews from the header hint alone when below renewBeforeSeconds', async () => {
     const { tm } = manager({ renewBeforeSeconds: 1.2 });
     const renewed: boolean[] = [];

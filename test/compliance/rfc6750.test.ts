@@ -193,7 +193,7 @@ describe('§2.1 Authorization Request Header Field', () => {
   });
 });
 
-describe('§2.2 Form-Encoded Body Parameter (not supported: SPEC §3, Authorization header only)', () => {
+describe('§2.2 Form-Encoded Body Parameter (not supported: Authorization header only)', () => {
   describe.each(MODES)('%s guard', (mode) => {
     it('§3.1 invalid_request "uses more than one method": access_token in a form body beside a valid header → 400', async () => {
       const res = await request(apps[mode])
@@ -228,7 +228,7 @@ describe('§2.2 Form-Encoded Body Parameter (not supported: SPEC §3, Authorizat
   });
 });
 
-describe('§2.3 URI Query Parameter (not supported: SPEC §3, Authorization header only)', () => {
+describe('§2.3 URI Query Parameter (not supported: Authorization header only)', () => {
   describe.each(MODES)('%s guard', (mode) => {
     it('§3.1 invalid_request "uses more than one method": ?access_token= beside a valid header → 400', async () => {
       expectError(
@@ -376,7 +376,7 @@ describe('§3 The WWW-Authenticate Response Header Field', () => {
   });
 });
 
-describe('SPEC B2 Token-Expires-In on every guarded response', () => {
+describe('renewal hint: Token-Expires-In on every guarded response', () => {
   describe.each(MODES)('%s guard', (mode) => {
     it('present on success, whole seconds, at most accessTokenTtl and close to it for a fresh token', async () => {
       const token = (await signIn(live.app)).access_token;

@@ -144,13 +144,13 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
         iss: ISSUER,
         jti: claims.jti,
         tenant_id: 'acme',
-        // §2.2 allows service-specific members: what remote guards need for SPEC B4/B5, read now.
+        // §2.2 allows service-specific members: what remote guards need for local users, service scopes and roles, read now.
         tokenward: { roles: ['printer'], scopes: [] },
       });
       expect(res.body.exp - res.body.iat).toBe(600);
     });
 
-    it('§2.2 a client_credentials token with local_user (SPEC B4): sub is the client, tenant_id and local_user, no username', async () => {
+    it('§2.2 a client_credentials token with local_user (tenants and local users): sub is the client, tenant_id and local_user, no username', async () => {
       const cc = await post(
         t.app,
         TOKEN,
@@ -218,7 +218,7 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
       expect(res.body.username).toBeUndefined();
     });
 
-    it('§2.2 a password grant with device_id (SPEC B3): device_id in the response', async () => {
+    it('§2.2 a password grant with device_id (device sessions): device_id in the response', async () => {
       const s = await signIn(t.app, ALICE, { device_id: 'printer-42.lobby:A_1' });
       const res = await ask(s.access_token);
       expect(res.body).toMatchObject({

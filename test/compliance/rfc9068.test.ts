@@ -118,7 +118,7 @@ describe('RFC 9068 JWT access tokens (MemoryStore)', () => {
       expect(Math.abs((payload.iat as number) - Date.now() / 1000)).toBeLessThan(30);
     });
 
-    it('§2.2 client_credentials: sub is the client id; local_user and tenant_id are claims (SPEC §3)', async () => {
+    it('§2.2 client_credentials: sub is the client id; local_user and tenant_id are claims (tenants and local users)', async () => {
       const res = await post(
         t.app,
         TOKEN,
@@ -139,7 +139,7 @@ describe('RFC 9068 JWT access tokens (MemoryStore)', () => {
       expect(payload.jti).toEqual(expect.any(String));
     });
 
-    it('§2.2 device_id is a claim when the sign-in carried one (SPEC §3)', async () => {
+    it('§2.2 device_id is a claim when the sign-in carried one (device sessions)', async () => {
       const s = await signIn(t.app, ALICE, { device_id: 'tablet-7' });
       const { payload } = await verify(s.access_token);
       expect(payload.device_id).toBe('tablet-7');

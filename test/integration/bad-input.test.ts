@@ -1,4 +1,4 @@
-// SPEC §4 bad input: hostile requests at the token, revocation and introspection endpoints get an RFC-style 4xx and change nothing stored.
+// Bad input: hostile requests at the token, revocation and introspection endpoints get an RFC-style 4xx and change nothing stored.
 import type { Express } from 'express';
 import request, { type Response } from 'supertest';
 import {

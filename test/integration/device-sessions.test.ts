@@ -1,4 +1,4 @@
-// Device sessions over HTTP (SPEC B3): two apps on one device keep each other alive through the guard, in both modes.
+// Device sessions over HTTP: two apps on one device keep each other alive through the guard, in both modes.
 import type { Express } from 'express';
 import request from 'supertest';
 import { type Guard, MemoryStore } from '../../lib';

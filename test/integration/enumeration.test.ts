@@ -1,4 +1,4 @@
-// SPEC §3 "no user enumeration": the password grant answers an unknown user exactly as a wrong password (status, body, headers) and in comparable time.
+// No user enumeration (RFC 6819 §5.1.4.2.2 spirit; RFC 9700 §2.4): the password grant answers an unknown user exactly as a wrong password (status, body, headers) and in comparable time.
 import type { Express } from 'express';
 import type { Response } from 'supertest';
 import { ALICE, APP, buildApp, post, seed, TOKEN, WEB } from '../helpers/app';

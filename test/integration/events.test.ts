@@ -1,4 +1,4 @@
-// Audit events (issue 8): each flow emits its events once, with frozen id-only payloads, after the response; listeners can neither break nor delay a request.
+// Audit events: each flow emits its events once, with frozen id-only payloads, after the response; listeners can neither break nor delay a request.
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';

@@ -1,4 +1,4 @@
-// SPEC §4, issue 6 item 5: property-based hostile input (fast-check) at the token, revocation and introspection endpoints and a local-mode guard, plus the JWT attack set the other guard suites do not cover.
+// Bad input is answered, never crashed on: property-based hostile input (fast-check) at the token, revocation and introspection endpoints and a local-mode guard, plus the JWT attack set the other guard suites do not cover.
 import {
   createPrivateKey,
   createPublicKey,
@@ -1003,7 +1003,7 @@ describe.each(['memory', 'redis'] as const)('hostile input, property-based, on %
       expect(auth.claims.sub).toBe(ALICE.username);
 
       // scope duplicated with a wider last value: read as the wider one, but only scopes the grant
-      // holds count (SPEC B5), so nothing is gained.
+      // holds count (service scopes), so nothing is gained.
       const wider = es256(serverKey, ours(), b64(rawClaims(claims, '"scope":"print scan admin"')));
       expect(read(wider).scope).toBe('print scan admin');
       const w = await guardGet(wider);

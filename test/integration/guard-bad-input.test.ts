@@ -1,4 +1,4 @@
-// SPEC §4 bad input at guarded routes (local mode): hostile headers and forged tokens get a 4xx with an RFC 6750 body, never a 500 or a stack trace, and change nothing stored.
+// Bad input at guarded routes (local mode): hostile headers and forged tokens get a 4xx with an RFC 6750 body, never a 500 or a stack trace, and change nothing stored.
 import {
   createHmac,
   createPrivateKey,

@@ -1,4 +1,4 @@
-// SPEC B1/B4/B5 across processes: a local-mode guard on its own Redis client sees revocations, key rotation and registry changes made through the authorization server on its very next request.
+// Refresh-token families, local users and service scopes across processes: a local-mode guard on its own Redis client sees revocations, key rotation and registry changes made through the authorization server on its very next request.
 import type { Express } from 'express';
 import type { Cluster, Redis } from 'ioredis';
 import request from 'supertest';
@@ -74,7 +74,7 @@ describe.each(['redis', 'cluster'] as const)('a guard in another app sharing %s'
     const r2 = await refresh(as.app, r1.body.refresh_token);
     expect(r2.status).toBe(200);
     const family = [s0.access_token, r1.body.access_token, r2.body.access_token] as string[];
-    // SPEC B2: a renewal does not cut the older access tokens short.
+    // Overlapping tokens: a renewal does not cut the older access tokens short.
     for (const at of family) expect((await get(at)).status).toBe(200);
     expect((await revoke(as.app, s0.refresh_token)).status).toBe(200);
     for (const at of family) await expectRefused(at);

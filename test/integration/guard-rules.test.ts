@@ -1,4 +1,4 @@
-// Guard rules (SPEC B2 server side, B4, B5; RFC 6750; RFC 8725) run against local mode on every store and remote mode.
+// Guard rules (renewal hints, tenants and local users, service scopes and role checks; RFC 6750; RFC 8725) run against local mode on every store and remote mode.
 import {
   createHmac,
   createPrivateKey,
@@ -112,7 +112,7 @@ describe.each(MODES)('guard rules: $name', (mode) => {
       expect(res.body.localUser).toBeUndefined();
     });
 
-    it('sends Token-Expires-In with whole seconds to the effective expiry, exposed to CORS (SPEC B2)', async () => {
+    it('sends Token-Expires-In with whole seconds to the effective expiry, exposed to CORS (renewal hint)', async () => {
       const t = await signIn(live.app);
       const res = await get('/me', t.access_token);
       const left = Number(res.headers['token-expires-in']);
@@ -122,7 +122,7 @@ describe.each(MODES)('guard rules: $name', (mode) => {
       expect(res.headers['access-control-expose-headers']).toBe('Token-Expires-In');
     });
 
-    it('sets localUser for a client token carrying local_user (SPEC B4)', async () => {
+    it('sets localUser for a client token carrying local_user (tenants and local users)', async () => {
       const res = await get('/me', await clientToken({ local_user: 'kiosk-7' }));
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ clientId: 'svc', subject: 'svc', localUser: 'kiosk-7' });
@@ -137,7 +137,7 @@ describe.each(MODES)('guard rules: $name', (mode) => {
       expect(res.headers['www-authenticate']).toContain('error="invalid_token"');
     });
 
-    it('refuses every access token of a family revoked through its root after rotation (SPEC B1)', async () => {
+    it('refuses every access token of a family revoked through its root after rotation (refresh-token families)', async () => {
       const first = await signIn(live.app);
       const second = (await refresh(live.app, first.refresh_token)).body;
       expect((await get('/me', second.access_token)).status).toBe(200);
@@ -155,7 +155,7 @@ describe.each(MODES)('guard rules: $name', (mode) => {
       expect((await get('/me', second.access_token)).status).toBe(401);
     });
 
-    it('keeps the old access token valid after a renewal until its own expiry (SPEC B2)', async () => {
+    it('keeps the old access token valid after a renewal until its own expiry (overlapping tokens)', async () => {
       const first = await signIn(live.app);
       const second = (await refresh(live.app, first.refresh_token)).body;
       expect((await get('/me', first.access_token)).status).toBe(200);
@@ -291,7 +291,7 @@ describe.each(MODES)('guard rules: $name', (mode) => {
     });
   });
 
-  describe('resolveIdentity() (SPEC B4)', () => {
+  describe('resolveIdentity(): tenants and local users', () => {
     afterEach(() => live.auth.admin.upsertTenant({ id: 'acme', localUserMode: true }));
 
     it('is the user for user tokens', async () => {
@@ -322,7 +322,7 @@ describe.each(MODES)('guard rules: $name', (mode) => {
     });
   });
 
-  describe('requireService() and requireScope() (SPEC B5)', () => {
+  describe('requireService() and requireScope(): service scopes and role checks', () => {
     afterEach(() => live.auth.admin.upsertUser({ tenantId: 'acme', ...ALICE, roles: ['printer'] }));
 
     it('admits a user holding a role of a roleCheck scope naming the service', async () => {

@@ -1,4 +1,4 @@
-// SPEC §4 fail closed for guards: with Redis or the authorization server down, guarded requests answer 503 with Retry-After in bounded time (never 200, never 401) and recover by themselves.
+// Fail closed for guards: with Redis or the authorization server down, guarded requests answer 503 with Retry-After in bounded time (never 200, never 401) and recover by themselves.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';

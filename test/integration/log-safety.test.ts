@@ -1,4 +1,4 @@
-// SPEC §3 "tokens and secrets never logged": every flow, a forced 500 and a Redis outage run with capturing loggers; no line carries a token, client secret or password used.
+// "Tokens and secrets are never logged" (RFC 9700 §4.14, RFC 6819 §5.1.4.1): every flow, a forced 500 and a Redis outage run with capturing loggers; no line carries a token, client secret or password used.
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import express, { type Express } from 'express';

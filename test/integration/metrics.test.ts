@@ -1,4 +1,4 @@
-// Prometheus metrics (issue 8): event counters, latency histograms and the store gauge served by metricsHandler(), on the auth server and the guard.
+// Prometheus metrics: event counters, latency histograms and the store gauge served by metricsHandler(), on the auth server and the guard.
 import express, { type Express } from 'express';
 import { Registry, register } from 'prom-client';
 import request from 'supertest';

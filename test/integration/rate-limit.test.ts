@@ -1,5 +1,5 @@
 // Token-endpoint rate limits: 429 with an RFC-style body and standard headers; on Redis the limit
-// holds across instances sharing the store (rate-limit-redis).
+// holds across instances sharing the store (RedisStore's rate-limit store).
 import { ALICE, APP, buildApp, post, SVC, seed, TOKEN } from '../helpers/app';
 import { makeStore, type TestStore } from '../helpers/stores';
 

@@ -1,4 +1,4 @@
-// SPEC B1 end to end: rotation, one winner among concurrent refreshes, reuse detection, family revocation.
+// Refresh-token families end to end: rotation, one winner among concurrent refreshes, reuse detection, family revocation.
 import { buildApp, introspect, refresh, revoke, seed, signIn, type TestApp } from '../helpers/app';
 import { makeStore, STORE_KINDS, type TestStore } from '../helpers/stores';
 
@@ -24,7 +24,7 @@ describe.each(STORE_KINDS)('refresh-token families on %s', (kind) => {
     expect((await introspect(t.app, first.refresh_token)).active).toBe(false);
   });
 
-  it('SPEC B2: the old access token stays valid after a renewal', async () => {
+  it('overlapping tokens: the old access token stays valid after a renewal', async () => {
     const first = await signIn(t.app);
     const r1 = await refresh(t.app, first.refresh_token);
     expect(r1.status).toBe(200);

@@ -1,4 +1,4 @@
-// SPEC §4 / issue 6: a refresh rotation cut off by a hung Redis never leaves the client without a usable refresh token.
+// A refresh rotation cut off by a hung Redis never leaves the client without a usable refresh token.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// SPEC §7 cost: store round trips per token issued and per introspection, counted with Redis MONITOR
+// Cost: store round trips per token issued and per introspection, counted with Redis MONITOR
 // on a dedicated server (commands run inside Lua scripts are not round trips and are not counted).
 
 import { generateKeyPairSync } from 'node:crypto';
@@ -196,7 +196,7 @@ describe('store round trips (RedisStore, MONITOR)', () => {
       expect(new Set(seen)).toEqual(new Set(['hmget']));
     });
 
-    it('a device-bound token (SPEC B3): still 1 round trip — the same script checks and postpones the session', async () => {
+    it('a device-bound token (device sessions): still 1 round trip — the same script checks and postpones the session', async () => {
       const bound = (await signIn(t.app, ALICE, { device_id: 'rt-phone' })).access_token;
       const n = await count(async () => expect((await get('/auth', bound)).status).toBe(200));
       expect(n).toBe(1);

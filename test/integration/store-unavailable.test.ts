@@ -1,4 +1,4 @@
-// SPEC §4 fail closed: with Redis stopped or hung every endpoint answers 503 temporarily_unavailable
+// Fail closed: with Redis stopped or hung every endpoint answers 503 temporarily_unavailable
 // with Retry-After in bounded time, never 500 and never a token; service recovers when Redis returns.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-// SPEC §4 / issue 6 item 3: RedisStore (durability on) on a 3-master cluster with replicas — master failovers and a slot migration under load.
+// RedisStore (durability on) on a 3-master cluster with replicas — master failovers and a slot migration under load.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// SPEC §4, issue 6 item 4: three auth-server processes on one Redis share the password rate limit, see each other's revocations at once, and serve keys rotated on one of them.
+// Several instances on one store: three auth-server processes on one Redis share the password rate limit, see each other's revocations at once, and serve keys rotated on one of them.
 import { Redis } from 'ioredis';
 import { createAuthServer, RedisStore } from '../../lib';
 import { APP, BOB, ISSUER, seed } from '../helpers/app';

@@ -1,4 +1,4 @@
-// SPEC §4 / issue 6 item 1: Redis stopped and restarted under mixed load — only 503s with Retry-After while down, bounded latency, recovery, consistent refresh families.
+// Fail closed under load: Redis stopped and restarted under mixed load — only 503s with Retry-After while down, bounded latency, recovery, consistent refresh families.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

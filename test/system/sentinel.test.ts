@@ -1,4 +1,4 @@
-// SPEC §4 / issue 6 item 2: RedisStore behind Sentinel — replication stalls, the master is SIGKILLed under load and fails over, issuance resumes; with `durability` no acknowledged refresh token is lost, without it some are.
+// RedisStore behind Sentinel — replication stalls, the master is SIGKILLed under load and fails over, issuance resumes; with `durability` no acknowledged refresh token is lost, without it some are.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

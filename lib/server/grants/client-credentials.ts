@@ -1,4 +1,4 @@
-// client_credentials grant (RFC 6749 §4.4), with the optional local_user of SPEC B4.
+// client_credentials grant (RFC 6749 §4.4), with the optional local_user a client may assert for its tenant.
 import { invalidRequest, OAuthError } from '../../errors';
 import { issueNewGrant } from '../issue';
 import { optional } from '../params';
