@@ -1,6 +1,7 @@
 // MemoryStore: the embedded default store; one process, same behaviour as RedisStore, expired entries swept.
 // Each atomic method is the twin of a Lua script in redis-scripts.ts (see store.ts): change both.
 
+import { epochSeconds } from '../core/clock';
 import { tagOfGrant, userTag } from '../core/grant-id';
 import { isSubScope, rotateKeySet } from './key-set';
 import type {
@@ -79,7 +80,7 @@ export class MemoryStore implements Store {
   private readonly now: () => number;
 
   constructor(options: MemoryStoreOptions = {}) {
-    this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.now = options.now ?? epochSeconds;
     this.timer = setInterval(() => this.sweep(), (options.sweepInterval ?? 60) * 1000);
     this.timer.unref();
   }
