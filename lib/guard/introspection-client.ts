@@ -128,7 +128,8 @@ export class IntrospectionClient {
         // In milliseconds: whole seconds would let an answer outlive the token by a fraction of one.
         const until = Math.min(
           at + this.config.introspection.cacheTtl * 1000,
-          Math.min(tokenExp, answer.exp ?? tokenExp) * 1000,
+          tokenExp * 1000,
+          (answer.exp ?? tokenExp) * 1000,
         );
         if (this.cache && until > clock()) this.cache.set(token, { answer, at, until });
         return answer;

@@ -1,5 +1,6 @@
 // Introspection (RFC 7662 §2.2): what this server says about a token now — used by the endpoint and the admin API.
 import { accessTokenLiveness } from '../core/access-token-liveness';
+import { splitScope } from '../core/ids';
 import type { AccessTokenClaims } from '../tokens/access-token';
 import { parseRefreshToken } from '../tokens/refresh-token';
 import type { ServerContext } from './context';
@@ -75,7 +76,6 @@ export async function introspect(
   ]);
   const live = accessTokenLiveness(claims, state, now);
   if (!live) return INACTIVE;
-  const granted = live.scopes;
   return {
     active: true,
     scope: live.scopes.join(' '),
@@ -94,7 +94,7 @@ export async function introspect(
     ...(claims.device_id ? { device_id: claims.device_id } : {}),
     tokenward: {
       ...tokenward,
-      scopes: tokenward.scopes.filter((d) => granted.includes(d.name)),
+      scopes: tokenward.scopes.filter((d) => live.scopes.includes(d.name)),
     },
   };
 }
@@ -107,7 +107,7 @@ async function registryFacts(
   const [tenant, user, defs] = await Promise.all([
     claims.local_user !== undefined ? store.getTenant(claims.tenant_id) : undefined,
     claims.gty === 'password' ? store.getUser(claims.tenant_id, claims.sub) : undefined,
-    store.getScopes(claims.scope.split(' ').filter(Boolean)),
+    store.getScopes(splitScope(claims.scope)),
   ]);
   return {
     ...(claims.local_user !== undefined ? { local_user_mode: tenant?.localUserMode === true } : {}),
