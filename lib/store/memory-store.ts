@@ -143,6 +143,18 @@ export class MemoryStore implements Store {
   async listUsers(tenantId: string) {
     return clone([...this.users.values()].filter((u) => u.tenantId === tenantId));
   }
+  // Password-hash upgrade (twin of twUpgradePasswordHash) ------------------------------------
+  async upgradePasswordHash(
+    tenantId: string,
+    username: string,
+    expectedHash: string,
+    newHash: string,
+  ) {
+    const u = this.users.get(`${tenantId}\n${username}`);
+    if (!u || u.passwordHash !== expectedHash) return false;
+    u.passwordHash = newHash;
+    return true;
+  }
   async getScope(name: string) {
     return clone(this.scopes.get(name));
   }

@@ -322,6 +322,28 @@ redis.call('SADD', indexKey, member)
 return 1`,
     }),
 
+    // Password-hash upgrade --------------------------------------------------------------
+    /**
+     * Compare-and-set a user's passwordHash: replaced by `newHash` only while it is still
+     * `expectedHash`; 1 when replaced. The JSON record is edited in place (no cjson re-encoding,
+     * which would turn an empty roles array into an object); hashes hold no JSON-escaped character.
+     */
+    twUpgradePasswordHash: defineScript({
+      keys: ['recordKey'],
+      args: ['expectedHash', 'newHash'],
+      body: `
+local raw = redis.call('GET', recordKey)
+if not raw then return 0 end
+local ok, rec = pcall(cjson.decode, raw)
+if not ok or type(rec) ~= 'table' or rec.passwordHash ~= expectedHash then return 0 end
+local field = '"passwordHash":"' .. expectedHash .. '"'
+local at = string.find(raw, field, 1, true)
+if not at then return 0 end
+local updated = string.sub(raw, 1, at - 1) .. '"passwordHash":"' .. newHash .. '"' .. string.sub(raw, at + #field)
+redis.call('SET', recordKey, updated, 'KEEPTTL')
+return 1`,
+    }),
+
     /** Delete a registry record and drop it from its index; returns 1 when it existed. */
     twDeleteRecord: defineScript({
       keys: ['recordKey', 'indexKey'],

@@ -169,6 +169,17 @@ export class RedisStore implements Store {
       this.keys.user(tenantId, u),
     );
   }
+  // Password-hash upgrade ---------------------------------------------------------------
+  async upgradePasswordHash(
+    tenantId: string,
+    username: string,
+    expectedHash: string,
+    newHash: string,
+  ) {
+    const recordKey = this.keys.user(tenantId, username);
+    const replaced = await this.call('twUpgradePasswordHash', { recordKey, expectedHash, newHash });
+    return Number(replaced) === 1;
+  }
   getScope(name: string) {
     return this.getRecord<ScopeRecord>(this.keys.scope(name));
   }

@@ -196,6 +196,18 @@ export interface RegistryStore {
   putUser(user: UserRecord): Promise<void>;
   deleteUser(tenantId: string, username: string): Promise<boolean>;
   listUsers(tenantId: string): Promise<UserRecord[]>;
+  // Password-hash upgrade ----------------------------------------------------------------
+  /**
+   * Replace the user's `passwordHash` with `newHash` only if it is still `expectedHash` (the hash a
+   * sign-in just verified): a password changed meanwhile is never overwritten. Nothing else of
+   * the record changes. Returns whether it was replaced (false: changed, or no such user).
+   */
+  upgradePasswordHash(
+    tenantId: string,
+    username: string,
+    expectedHash: string,
+    newHash: string,
+  ): Promise<boolean>;
   getScope(name: string): Promise<ScopeRecord | undefined>;
   /** Several scope definitions in one read, in the order asked (undefined where unknown). */
   getScopes(names: string[]): Promise<(ScopeRecord | undefined)[]>;

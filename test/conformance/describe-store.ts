@@ -242,6 +242,44 @@ export function describeStore(name: string, factory: StoreFactory): void {
       expect(await store.listScopes()).toStrictEqual([scopes[0]]);
     });
 
+    it('1c. upgradePasswordHash replaces the hash only while it is still the one verified', async () => {
+      const dave: UserRecord = {
+        tenantId: 'upg',
+        username: 'dave "d" $x',
+        passwordHash: 'scrypt$16384$8$1$c2FsdA$b2xk',
+        roles: [],
+      };
+      await store.putUser(dave);
+      const upgraded = 'scrypt$131072$8$1$c2FsdDI$bmV3';
+      // Another user, tenant or expected hash: nothing changes.
+      expect(await store.upgradePasswordHash('upg', 'nobody', dave.passwordHash, upgraded)).toBe(
+        false,
+      );
+      expect(
+        await store.upgradePasswordHash('other', dave.username, dave.passwordHash, upgraded),
+      ).toBe(false);
+      expect(await store.upgradePasswordHash('upg', dave.username, 'scrypt$1$2', upgraded)).toBe(
+        false,
+      );
+      expect(await store.getUser('upg', dave.username)).toStrictEqual(dave);
+      // The verified hash: replaced, and nothing else of the record (an empty roles list stays a list).
+      expect(
+        await store.upgradePasswordHash('upg', dave.username, dave.passwordHash, upgraded),
+      ).toBe(true);
+      expect(await store.getUser('upg', dave.username)).toStrictEqual({
+        ...dave,
+        passwordHash: upgraded,
+      });
+      // A password changed meanwhile is never overwritten by a late upgrade of the old one.
+      const changed = { ...dave, passwordHash: 'scrypt$131072$8$1$Y2hhbmdlZA$cHc' };
+      await store.putUser(changed);
+      expect(
+        await store.upgradePasswordHash('upg', dave.username, dave.passwordHash, upgraded),
+      ).toBe(false);
+      expect(await store.getUser('upg', dave.username)).toStrictEqual(changed);
+      expect(await store.deleteUser('upg', dave.username)).toBe(true);
+    });
+
     it('1b. getScopes reads several definitions at once, in order, undefined where unknown', async () => {
       const a: ScopeRecord = { name: 'gs-a', service: 'print', roleCheck: true, roles: ['p'] };
       const b: ScopeRecord = { name: 'gs-b', roleCheck: false, roles: [] };
