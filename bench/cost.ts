@@ -21,6 +21,7 @@ import { parseAuthServerOptions } from '../lib/options/auth-server-options';
 import { redisKeys } from '../lib/store/keys';
 import { newRefreshToken } from '../lib/tokens/refresh-token';
 import { randomId } from '../lib/tokens/secrets';
+import { KEY_SECRET } from './shared';
 import {
   ensureRedisInstalled,
   type Standalone,
@@ -361,7 +362,13 @@ async function redisCosts(redisPort: number) {
   const srv = await listen();
   const srv2 = await listen();
   try {
-    const options = { issuer: srv.issuer, store, rateLimit: false as const, accessTokenTtl: 3600 };
+    const options = {
+      issuer: srv.issuer,
+      store,
+      rateLimit: false as const,
+      accessTokenTtl: 3600,
+      keyEncryptionSecret: KEY_SECRET,
+    };
     const auth = createAuthServer(options);
     await seed(auth, store, true);
     // Local mode on the authorization server's own store and client (its commands are counted too).
@@ -396,7 +403,7 @@ async function redisCosts(redisPort: number) {
         const now = Math.floor(Date.now() / 1000);
         const subject = `user-${i}`;
         const grant = {
-          id: newGrantId({ tenantId: 'acme', username: subject }),
+          id: newGrantId({ tenantId: 'acme', username: subject, device: true }),
           clientId: APP_ID,
           tenantId: 'acme',
           grantType: 'password' as const,
@@ -519,7 +526,14 @@ async function redisCosts(redisPort: number) {
     );
     // A second authorization server on the same store, default rate limits (perClient 600 a
     // minute: 1,000 requests over 8 clients stay below it).
-    srv2.app.use(createAuthServer({ issuer: srv2.issuer, store, accessTokenTtl: 3600 }).router());
+    srv2.app.use(
+      createAuthServer({
+        issuer: srv2.issuer,
+        store,
+        accessTokenTtl: 3600,
+        keyEncryptionSecret: KEY_SECRET,
+      }).router(),
+    );
     await measure(
       'client_credentials issuance, default rate limits',
       RT_REQUESTS,

@@ -1,7 +1,23 @@
 // Typed audit events of the authorization server and the guard: ids and reasons only, never a credential.
 import type { Logger } from './core/logger';
+import type { LimiterName } from './server/rate-limit';
 
 /** Events of `auth.events` (who got a token, which family was revoked and why, …). */
+/** `user.grants_ended`: how many grants of the user were ended, and why. */
+export interface UserGrantsEnded {
+  tenantId: string;
+  username: string;
+  reason: 'created' | 'deleted' | 'password_changed' | 'revoked';
+  count: number;
+}
+
+/** `client.grants_ended`: how many grants of the client were ended, and why. */
+export interface ClientGrantsEnded {
+  clientId: string;
+  reason: 'created' | 'deleted' | 'tenant_changed' | 'local_users_off' | 'revoked';
+  count: number;
+}
+
 export interface AuthServerEvents {
   'token.issued': {
     grantType: 'client_credentials' | 'password';
@@ -37,9 +53,14 @@ export interface AuthServerEvents {
     deviceId?: string;
     count: number;
   };
+  /** Every grant of a user was ended (admin: deleted, new password, revokeUserGrants). */
+  'user.grants_ended': UserGrantsEnded;
+  /** Every grant of a client was ended (admin: deleted, moved tenant, local users off, revokeClientGrants). */
+  'client.grants_ended': ClientGrantsEnded;
   'client_auth.failed': { clientId?: string; endpoint: 'token' | 'revocation' | 'introspection' };
   'password.failed': { clientId: string; tenantId: string; username: string };
-  rate_limited: { limiter: 'client' | 'user' | 'ip' };
+  /** A request was answered 429: which limit (see the `rateLimit` option). */
+  rate_limited: { limiter: LimiterName };
   'store.unavailable': { endpoint: 'token' | 'revocation' | 'introspection' | 'jwks' };
   'keys.rotated': { kid: string };
 }

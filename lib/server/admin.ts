@@ -1,6 +1,7 @@
 // Admin API (auth.admin): validated upserts and reads of tenants, clients, users and scopes; key rotation.
 import { CLIENT_ID, ROLE, SCOPE_TOKEN, TENANT_ID } from '../core/ids';
 import { ValidationError } from '../errors';
+import type { ClientGrantsEnded, UserGrantsEnded } from '../events';
 import type {
   ClientRecord,
   GrantType,
@@ -10,7 +11,7 @@ import type {
 } from '../store/store';
 import { verifyAccessToken } from '../tokens/access-token';
 import { parseRefreshToken } from '../tokens/refresh-token';
-import { hashSecret } from '../tokens/secrets';
+import { hashSecret, randomId } from '../tokens/secrets';
 import type { ServerContext } from './context';
 import { GRANT_TYPES } from './grants';
 import { type IntrospectionResponse, introspect } from './introspection';
@@ -36,6 +37,8 @@ export interface ClientInput {
   scopes?: string[];
   localUsers?: boolean;
   introspect?: boolean;
+  /** With `introspect`: may introspect access tokens of every tenant, not only its own (default false). */
+  introspectAllTenants?: boolean;
   clientCredentialsRefresh?: boolean;
 }
 
@@ -81,6 +84,12 @@ function bool(v: unknown, field: string): boolean {
   check(v === undefined || typeof v === 'boolean', field, 'must be a boolean');
   return v === true;
 }
+/** `introspectAllTenants` widens what introspection shows, so it makes sense only with `introspect`. */
+function allTenants(input: ClientInput): boolean {
+  const on = bool(input.introspectAllTenants, 'client.introspectAllTenants');
+  check(!on || input.introspect === true, 'client.introspectAllTenants', 'needs introspect: true');
+  return on;
+}
 function list(v: unknown, field: string, re: RegExp, what: string): string[] {
   if (v === undefined) return [];
   check(Array.isArray(v) && v.length <= 256, field, 'must be an array of at most 256 items');
@@ -104,6 +113,27 @@ export function createAdmin(ctx: ServerContext) {
   const requireTenant = async (id: unknown, field: string) => {
     check(typeof id === 'string' && TENANT_ID.test(id), field, 'must match [A-Za-z0-9._-]{1,64}');
     check(!!(await store.getTenant(id as string)), field, `tenant "${id}" does not exist`);
+  };
+
+  // Record first, then the ledger (the order GrantLedgerStore needs); the device sessions go too.
+  const endUserGrants = async (
+    tenantId: string,
+    username: string,
+    reason: UserGrantsEnded['reason'],
+  ) => {
+    const now = ctx.now();
+    const count = await store.renewLedger({ tenantId, username }, randomId(12), true, now);
+    const sessions = await store.revokeDeviceSessions(tenantId, username);
+    if (sessions > 0)
+      ctx.events.emit('device_session.revoked', { tenantId, username, count: sessions });
+    if (count > 0) ctx.events.emit('user.grants_ended', { tenantId, username, reason, count });
+    return count;
+  };
+  const endClientGrants = async (clientId: string, reason?: ClientGrantsEnded['reason']) => {
+    const count = await store.renewLedger({ clientId }, randomId(12), !!reason, ctx.now());
+    ctx.clients.forget(clientId);
+    if (reason && count > 0) ctx.events.emit('client.grants_ended', { clientId, reason, count });
+    return count;
   };
 
   return {
@@ -146,6 +176,7 @@ export function createAdmin(ctx: ServerContext) {
           'scopes',
           'localUsers',
           'introspect',
+          'introspectAllTenants',
           'clientCredentialsRefresh',
         ],
         'client',
@@ -183,7 +214,7 @@ export function createAdmin(ctx: ServerContext) {
           'client.secret',
           'must be 16-1024 characters',
         );
-        secretHash = await hashSecret(input.secret);
+        secretHash = await hashSecret(input.secret, ctx.config.passwordHashing.scryptCost);
       } else {
         secretHash = existing?.secretHash;
         check(
@@ -208,13 +239,24 @@ export function createAdmin(ctx: ServerContext) {
         scopes: list(input.scopes, 'client.scopes', SCOPE_TOKEN, 'scope'),
         localUsers: bool(input.localUsers, 'client.localUsers'),
         introspect: bool(input.introspect, 'client.introspect'),
+        introspectAllTenants: allTenants(input),
         clientCredentialsRefresh: bool(
           input.clientCredentialsRefresh,
           'client.clientCredentialsRefresh',
         ),
       };
       await store.putClient(client);
-      ctx.clients.forget(client.id);
+      // A new client inherits nothing of a namesake's; a client moved to another tenant, or no
+      // longer allowed local users, keeps no grant issued under the old terms. Any change moves
+      // the ledger on, so that every instance re-reads the record at the next grant it issues.
+      const ends: ClientGrantsEnded['reason'] | undefined = !existing
+        ? 'created'
+        : existing.tenantId !== client.tenantId
+          ? 'tenant_changed'
+          : existing.localUsers && !client.localUsers
+            ? 'local_users_off'
+            : undefined;
+      await endClientGrants(client.id, ends);
       return viewClient(client);
     },
     getClient: async (id: string) => {
@@ -222,12 +264,17 @@ export function createAdmin(ctx: ServerContext) {
       return c && viewClient(c);
     },
     listClients: async () => (await store.listClients()).map(viewClient),
+    /** Delete a client and end every grant it holds: its tokens are refused from the next request. */
     deleteClient: async (id: string) => {
-      ctx.clients.forget(id);
       const deleted = await store.deleteClient(id);
-      ctx.clients.forget(id);
+      await endClientGrants(id, 'deleted');
       return deleted;
     },
+    /**
+     * End every grant of a client (RFC 7009 §2.1: each family and every token issued from it), on
+     * every instance; its next sign-ins start afresh. Returns how many grants were ended.
+     */
+    revokeClientGrants: (clientId: string) => endClientGrants(clientId, 'revoked'),
 
     async upsertUser(input: UserInput): Promise<UserView> {
       known(input, ['tenantId', 'username', 'password', 'roles'], 'user');
@@ -249,7 +296,7 @@ export function createAdmin(ctx: ServerContext) {
           'user.password',
           'must be 8-1024 characters',
         );
-        passwordHash = await hashSecret(input.password);
+        passwordHash = await hashSecret(input.password, ctx.config.passwordHashing.scryptCost);
       }
       check(!!passwordHash, 'user.password', 'required for a new user');
       const user: UserRecord = {
@@ -259,6 +306,10 @@ export function createAdmin(ctx: ServerContext) {
         roles: list(input.roles, 'user.roles', ROLE, 'role'),
       };
       await store.putUser(user);
+      // A new user inherits nothing of a namesake's; a new password ends every grant of the old one.
+      if (!existing) await endUserGrants(user.tenantId, user.username, 'created');
+      else if (input.password !== undefined)
+        await endUserGrants(user.tenantId, user.username, 'password_changed');
       return viewUser(user);
     },
     getUser: async (tenantId: string, username: string) => {
@@ -266,12 +317,19 @@ export function createAdmin(ctx: ServerContext) {
       return u && viewUser(u);
     },
     listUsers: async (tenantId: string) => (await store.listUsers(tenantId)).map(viewUser),
-    /** Delete a user and end their device sessions (every device-bound token of theirs is refused). */
+    /** Delete a user and end every grant and device session of theirs, in every client. */
     deleteUser: async (tenantId: string, username: string) => {
       const deleted = await store.deleteUser(tenantId, username);
-      if (deleted) await store.revokeDeviceSessions(tenantId, username);
+      await endUserGrants(tenantId, username, 'deleted');
       return deleted;
     },
+    /**
+     * End every grant of a user, device-bound or not, in every client, on every instance: refresh
+     * answers invalid_grant and guards refuse their access tokens from the next request. Returns
+     * how many grants were ended.
+     */
+    revokeUserGrants: (tenantId: string, username: string) =>
+      endUserGrants(tenantId, username, 'revoked'),
 
     async upsertScope(input: ScopeInput): Promise<ScopeRecord> {
       known(input, ['name', 'service', 'roleCheck', 'roles'], 'scope');

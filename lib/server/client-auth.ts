@@ -9,7 +9,9 @@ import type { AuthServerEvents, Events } from '../events';
 import { redactTokens } from '../http/redact';
 import type { ClientRecord, Store } from '../store/store';
 import { verifySecret } from '../tokens/secrets';
+import type { Hashing } from './hashing';
 import type { Params } from './params';
+import { clientIp, type RateLimits } from './rate-limit';
 
 const CACHE_LIMIT = 10_000;
 
@@ -44,17 +46,47 @@ export function parseBasic(header: string | undefined): { id: string; secret: st
 /**
  * Authenticates clients. A successful scrypt check is remembered as SHA-256(secret) next to the
  * stored hash it matched, so repeat calls skip scrypt until the secret changes; only hashes are kept.
+ *
+ * Failed authentications are counted (with `limits`) per IP and, for a wrong secret of a
+ * confidential client, per client id — the id as decoded here, so `%6Biosk` counts as `kiosk`.
+ * Why the per-client count cannot lock out the client whose id it names, although anyone can fail
+ * under that id:
+ * - a secret matching this instance's remembered digest is admitted without reading any count (it
+ *   is the right secret, and checking it costs no scrypt), so a client that has authenticated once
+ *   on an instance keeps working there through any attack;
+ * - when no digest is remembered (first request on an instance, secret just changed) the counts
+ *   are read before scrypt: a client over its limit is still checked when the request comes from
+ *   an IP with no failed client authentication in the window (the legitimate client's own IP does
+ *   not fail), while IPs that did fail get 429 without a check. Once this instance knows the
+ *   client to be over its limit, digest matches too are admitted from such clean IPs only, which
+ *   caps guessing against the remembered digest at one guess per fresh IP per window.
+ * What remains: a legitimate client sharing its IP with the attacker (one NAT) may be refused,
+ * like by any per-IP limit, until the window ends. Public clients are never refused by a count
+ * (their ids are public and they have no secret to guess): their failures count per IP only.
  */
 export class ClientAuthenticator {
   private readonly verified = new Map<string, { secretHash: string; digest: Buffer }>();
-  private readonly records = new Map<string, { client: ClientRecord; until: number }>();
+  private readonly records = new Map<
+    string,
+    { client: ClientRecord; generation: string; until: number }
+  >();
 
   /** `cacheMs`: how long a client record read from the store is reused (0: read every time). */
   constructor(
     private readonly store: Store,
     private readonly cacheMs = 0,
     private readonly clock: MillisecondClock = epochMilliseconds,
+    private readonly hashing?: Hashing,
+    private readonly limits?: RateLimits,
   ) {}
+
+  /**
+   * Count a failed client authentication of `req` against its IP (every invalid_client; a wrong
+   * secret is counted against the client id as well, by the check itself).
+   */
+  async countFailure(req: Request): Promise<void> {
+    await this.limits?.add('client_auth_ip', clientIp(req));
+  }
 
   /** Forget a cached client record (called by admin writes on this instance). */
   forget(id: string): void {
@@ -63,16 +95,28 @@ export class ClientAuthenticator {
 
   /** The client record, from the short-lived cache when fresh; misses are not cached. */
   async lookup(id: string): Promise<ClientRecord | undefined> {
-    if (this.cacheMs <= 0) return this.store.getClient(id);
+    return (await this.lookupWithGeneration(id))?.client;
+  }
+
+  /**
+   * The client record and its grant ledger's generation, read first (see GrantLedgerStore): a new
+   * grant is listed only if the ledger is still there, so a record changed since (on any instance)
+   * is noticed at the next grant, whatever the cache holds.
+   */
+  async lookupWithGeneration(
+    id: string,
+  ): Promise<{ client: ClientRecord; generation: string } | undefined> {
     const now = this.clock();
-    const hit = this.records.get(id);
-    if (hit && hit.until > now) return hit.client;
+    const hit = this.cacheMs > 0 ? this.records.get(id) : undefined;
+    if (hit && hit.until > now) return hit;
+    const generation = await this.store.getLedgerGeneration({ clientId: id });
     const client = await this.store.getClient(id);
+    if (this.cacheMs <= 0) return client && { client, generation };
     if (this.records.size >= CACHE_LIMIT)
       this.records.delete(this.records.keys().next().value as string);
-    if (client) this.records.set(id, { client, until: now + this.cacheMs });
+    if (client) this.records.set(id, { client, generation, until: now + this.cacheMs });
     else this.records.delete(id);
-    return client;
+    return client && { client, generation };
   }
 
   /**
@@ -83,7 +127,7 @@ export class ClientAuthenticator {
     req: Request,
     params: Params,
     allowPublic: boolean,
-  ): Promise<{ client: ClientRecord }> {
+  ): Promise<{ client: ClientRecord; generation: string }> {
     const basic = parseBasic(req.headers.authorization);
     const bodyId = params.client_id;
     const bodySecret = params.client_secret;
@@ -94,29 +138,64 @@ export class ClientAuthenticator {
     const id = basic?.id ?? bodyId;
     const secret = basic?.secret ?? bodySecret;
     if (id === undefined || id.length > 128) throw invalidClient(!!basic);
-    const client = await this.lookup(id);
+    const found = await this.lookupWithGeneration(id);
     // Client ids are public identifiers (RFC 6749 §2.2), so an unknown one is refused at once: a
     // dummy scrypt here would let anyone spend ours with random ids, each past the per-client limit.
-    if (!client) throw invalidClient(!!basic);
+    if (!found) throw invalidClient(!!basic);
+    const { client } = found;
     if (!client.secretHash) {
       if (secret !== undefined || !allowPublic) throw invalidClient(!!basic);
-      return { client };
+      return found;
     }
     if (
       secret === undefined ||
       secret.length > 1024 ||
-      !(await this.check(client.id, client.secretHash, secret))
+      !(await this.check(client.id, client.secretHash, secret, req))
     ) {
       throw invalidClient(!!basic);
     }
-    return { client };
+    return found;
   }
 
-  private async check(id: string, secretHash: string, secret: string): Promise<boolean> {
+  /** Check `secret`: the order of digest, counts and scrypt is explained on the class. */
+  private async check(id: string, secretHash: string, secret: string, req: Request) {
     const digest = createHash('sha256').update(secret).digest();
     const hit = this.verified.get(id);
-    if (hit && hit.secretHash === secretHash) return timingSafeEqual(hit.digest, digest);
-    if (!(await verifySecret(secret, secretHash))) return false;
+    const limits = this.limits;
+    const ip = limits ? clientIp(req) : '';
+    // An IP this instance knows to be over its limit gets no check at all.
+    limits?.assertNotKnownOver('client_auth_ip', ip);
+    if (hit && hit.secretHash === secretHash) {
+      // Under attack (known over its limit here): digest checks from clean IPs only.
+      if (limits?.knownOver('client_auth_client', id)) {
+        const fromIp = await limits.read('client_auth_ip', ip);
+        if (fromIp.hits > 0)
+          throw limits.refuse('client_auth_client', (fromIp.resetMs - Date.now()) / 1000);
+      }
+      if (timingSafeEqual(hit.digest, digest)) return true;
+      await limits?.add('client_auth_client', id);
+      return false;
+    }
+    const verify = async () => {
+      if (limits) {
+        // Read inside the hashing turn: at most maxConcurrent checks run on counts read before
+        // the failures of the others land.
+        const [forClient, fromIp] = await Promise.all([
+          limits.read('client_auth_client', id),
+          limits.read('client_auth_ip', ip),
+        ]);
+        const now = Date.now();
+        if (fromIp.hits >= fromIp.limit)
+          throw limits.refuse('client_auth_ip', (fromIp.resetMs - now) / 1000);
+        if (forClient.hits >= forClient.limit && fromIp.hits > 0)
+          throw limits.refuse('client_auth_client', (forClient.resetMs - now) / 1000);
+      }
+      return verifySecret(secret, secretHash);
+    };
+    if (!(await (this.hashing ? this.hashing.run(verify) : verify()))) {
+      await limits?.add('client_auth_client', id);
+      return false;
+    }
     if (this.verified.size >= CACHE_LIMIT)
       this.verified.delete(this.verified.keys().next().value as string);
     this.verified.set(id, { secretHash, digest });
@@ -134,11 +213,12 @@ export async function authenticateClient(
   params: Params,
   allowPublic: boolean,
   endpoint: 'token' | 'revocation' | 'introspection',
-): Promise<{ client: ClientRecord }> {
+): Promise<{ client: ClientRecord; generation: string }> {
   try {
     return await ctx.clients.authenticate(req, params, allowPublic);
   } catch (err) {
     if (err instanceof OAuthError && err.error === 'invalid_client') {
+      await ctx.clients.countFailure(req);
       let claimed = params.client_id;
       try {
         claimed ??= parseBasic(req.headers.authorization)?.id;

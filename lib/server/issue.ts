@@ -1,7 +1,9 @@
 // Token issuance shared by the grants: sign the access token, mint the refresh token, record the grant.
 
 import { newGrantId } from '../core/grant-id';
-import type { ClientRecord, GrantRecord } from '../store/store';
+import { OAuthError } from '../errors';
+import { grantHorizon } from '../store/ledger';
+import type { ClientRecord, GrantRecord, IssuedTokens } from '../store/store';
 import { type AccessTokenClaims, signAccessToken } from '../tokens/access-token';
 import { newRefreshToken } from '../tokens/refresh-token';
 import { randomId } from '../tokens/secrets';
@@ -18,6 +20,10 @@ export interface TokenResponse {
 
 export interface IssueRequest {
   client: ClientRecord;
+  /** The client's grant-ledger generation, read with its record. */
+  clientGeneration: string;
+  /** A user's grant: the user's grant-ledger generation, read before their record. */
+  userGeneration?: string;
   grantType: GrantRecord['grantType'];
   subject: string;
   scope: string;
@@ -57,14 +63,32 @@ export function expiresIn(ctx: ServerContext, now: number, deviceDeadline?: numb
   return deviceDeadline === undefined ? ttl : Math.max(0, Math.min(ttl, deviceDeadline - now));
 }
 
-/** Start a new grant: one store write, whose refresh token (if any) is the family root. */
+/**
+ * The client record a grant was authorized with is out of date: the client changed on some
+ * instance since this one cached it. Nothing was issued; the token endpoint retries once.
+ */
+export class ClientChangedError extends Error {
+  constructor(readonly clientId: string) {
+    super('client record changed while a grant was being issued');
+    this.name = 'ClientChangedError';
+  }
+}
+
+/**
+ * Start a new grant, whose refresh token (if any) is the family root: the grant and its entry in
+ * the client's ledger are two writes sent together (one round trip). A user's grant is listed in
+ * the user's ledger by the same write that stores it.
+ */
 export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Promise<TokenResponse> {
   const now = ctx.now();
   const { config } = ctx;
-  // A device-bound user grant joins its (user, device) session; its id carries the user's tag.
-  const device = req.grantType === 'password' && req.deviceId !== undefined;
+  // A user's grant carries the user's tag; a device-bound one joins its (user, device) session.
+  const user = req.grantType === 'password';
+  const device = user && req.deviceId !== undefined;
   const grant: GrantRecord = {
-    id: newGrantId(device ? { tenantId: req.client.tenantId, username: req.subject } : undefined),
+    id: newGrantId(
+      user ? { tenantId: req.client.tenantId, username: req.subject, device } : undefined,
+    ),
     clientId: req.client.id,
     tenantId: req.client.tenantId,
     grantType: req.grantType,
@@ -78,24 +102,38 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
   const jti = randomId(16);
   const access = await signAccessToken(accessClaims(ctx, grant, req.scope, jti, now), ctx.keys);
   const refresh = req.withRefresh ? newRefreshToken(grant.id) : undefined;
-  const { deviceDeadline } = await ctx.store.createGrant(
-    grant,
-    {
-      jti,
-      accessExpiresAt: now + config.accessTokenTtl,
-      ...(refresh
-        ? { refresh: { hash: refresh.hash, expiresAt: now + config.refreshTokenTtl } }
-        : {}),
-    },
-    device
-      ? {
-          idleTtl: config.deviceIdleTtl,
-          maxAge: config.deviceSessionMaxAge,
-          candidateId: randomId(16),
-          now,
-        }
-      : undefined,
-  );
+  const tokens: IssuedTokens = {
+    jti,
+    accessExpiresAt: now + config.accessTokenTtl,
+    ...(refresh ? { refresh: { hash: refresh.hash, expiresAt: now + config.refreshTokenTtl } } : {}),
+  };
+  const until = grantHorizon(grant, tokens);
+  const [created, listed] = await Promise.all([
+    ctx.store.createGrant(
+      grant,
+      tokens,
+      device
+        ? {
+            idleTtl: config.deviceIdleTtl,
+            maxAge: config.deviceSessionMaxAge,
+            candidateId: randomId(16),
+            now,
+          }
+        : undefined,
+      user ? { generation: req.userGeneration ?? '', until } : undefined,
+    ),
+    ctx.store.addClientGrant(grant.clientId, grant.id, { generation: req.clientGeneration, until }, now),
+  ]);
+  if (!listed) {
+    // Not in the client's ledger, so its grants could not be ended together: it must not live.
+    if (!created.refused) await ctx.store.revokeGrant(grant.id, now);
+    throw new ClientChangedError(grant.clientId);
+  }
+  // The client's grants were ended while this one was on its way.
+  if (created.refused === 'revoked') throw new ClientChangedError(grant.clientId);
+  // The user's grants were ended (deleted, password changed) after their password was checked.
+  if (created.refused === 'stale') throw new OAuthError('invalid_grant', 'invalid username or password');
+  const { deviceDeadline } = created;
   ctx.events.emit('token.issued', {
     grantType: grant.grantType,
     clientId: grant.clientId,

@@ -4,7 +4,9 @@ import { invalidRequest, OAuthError } from '../errors';
 import { authenticateClient } from './client-auth';
 import type { ServerContext } from './context';
 import { findGrant } from './grants';
+import { ClientChangedError, type TokenResponse } from './issue';
 import { readParams } from './params';
+import { clientIp } from './rate-limit';
 
 export function tokenEndpoint(ctx: ServerContext): RequestHandler {
   return async function tokenEndpoint(req, res) {
@@ -13,17 +15,33 @@ export function tokenEndpoint(ctx: ServerContext): RequestHandler {
     if (grantType === undefined) throw invalidRequest('missing parameter grant_type');
     const grant = findGrant(grantType);
     if (!grant) throw new OAuthError('unsupported_grant_type', 'grant_type is not supported');
-    const { client } = await authenticateClient(
-      ctx,
-      req,
-      params,
-      grant.allowsPublicClients,
-      'token',
-    );
-    if (!client.grants.includes(grant.type)) {
-      throw new OAuthError('unauthorized_client', 'client is not allowed to use this grant_type');
+    const authorizeAndIssue = async () => {
+      const { client, generation } = await authenticateClient(
+        ctx,
+        req,
+        params,
+        grant.allowsPublicClients,
+        'token',
+      );
+      if (!client.grants.includes(grant.type)) {
+        throw new OAuthError('unauthorized_client', 'client is not allowed to use this grant_type');
+      }
+      return grant.handle({ ctx, ip: clientIp(req), params, client, clientGeneration: generation });
+    };
+    let body: TokenResponse;
+    try {
+      body = await authorizeAndIssue();
+    } catch (err) {
+      if (!(err instanceof ClientChangedError)) throw err;
+      // The cached client record was out of date: authorize again against the stored one, once.
+      ctx.clients.forget(err.clientId);
+      body = await authorizeAndIssue().catch((again) => {
+        // Changed again at once: its grants are being ended; authenticate it no further.
+        throw again instanceof ClientChangedError
+          ? new OAuthError('invalid_client', 'client authentication failed', 401)
+          : again;
+      });
     }
-    const body = await grant.handle({ ctx, params, client });
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');
     res.json(body);

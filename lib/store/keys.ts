@@ -1,10 +1,11 @@
 // Redis key builders: every key of one grant shares a hash tag ({g:<id>}, or its user's {du:<tag>}) so each script touches one slot.
-import { tagOfGrant } from '../core/grant-id';
+import { isDeviceGrant, tagOfGrant } from '../core/grant-id';
 
 /** Builds the keys RedisStore uses under `prefix` (which must not contain braces). */
 export function redisKeys(prefix: string) {
   const reg = `${prefix}{reg}`;
-  // Device-bound grants (`<user tag>~<random>`) share their user's tag with the device sessions.
+  // Users' grants (`<user tag>~<random>`, `<user tag>.<random>`) share their user's tag with the
+  // user's device sessions and grant ledger.
   const grant = (id: string) => {
     const tag = tagOfGrant(id);
     return tag === undefined ? `${prefix}{g:${id}}` : `${prefix}{du:${tag}}:g:${id}`;
@@ -25,8 +26,19 @@ export function redisKeys(prefix: string) {
      */
     sessionsOfGrant: (id: string) => {
       const tag = tagOfGrant(id);
-      return tag === undefined ? grant(id) : sessions(tag);
+      return tag === undefined || !isDeviceGrant(id) ? grant(id) : sessions(tag);
     },
+    /**
+     * ZSET ledger of a user's grants (see ledger.ts); `ledgerOfGrant` gives a client's own grant its
+     * grant key instead, which the scripts never touch as a ledger (same reason as sessionsOfGrant).
+     */
+    userLedger: (tag: string) => `${prefix}{du:${tag}}:led`,
+    ledgerOfGrant: (id: string) => {
+      const tag = tagOfGrant(id);
+      return tag === undefined ? grant(id) : `${prefix}{du:${tag}}:led`;
+    },
+    /** ZSET ledger of a client's grants, in the client's own slot. */
+    clientLedger: (id: string) => `${prefix}{c:${id}}:led`,
     tenant: (id: string) => `${reg}:tenant:${id}`,
     tenants: `${reg}:tenants`,
     client: (id: string) => `${reg}:client:${id}`,

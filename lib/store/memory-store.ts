@@ -4,13 +4,17 @@
 import { epochSeconds } from '../core/clock';
 import { tagOfGrant, userTag } from '../core/grant-id';
 import { isSubScope, rotateKeySet } from './key-set';
+import { grantHorizon, isClientOwner, LEDGER_GRACE_SECONDS } from './ledger';
 import type {
   AccessTokenState,
   ClientRecord,
+  CreateGrantResult,
   DeviceSessionInput,
   DeviceSessionRecord,
   GrantRecord,
   IssuedTokens,
+  LedgerEntry,
+  LedgerOwner,
   RefreshTokenState,
   RevokeGrantResult,
   RevokeRefreshResult,
@@ -53,6 +57,15 @@ interface SessionState {
   apps: Map<string, number>;
 }
 
+/** A grant ledger (see GrantLedgerStore); mirrors RedisStore's ZSET. */
+interface Ledger {
+  generation: string;
+  /** Grant id → epoch second after which it cannot be live. */
+  grants: Map<string, number>;
+  /** Epoch seconds after which the ledger is swept. */
+  expiresAt: number;
+}
+
 export interface MemoryStoreOptions {
   /** Seconds between sweeps of expired grants (default 60). */
   sweepInterval?: number;
@@ -75,6 +88,10 @@ export class MemoryStore implements Store {
   private readonly grants = new Map<string, FamilyState>();
   /** Device sessions by user tag, then device id. */
   private readonly sessions = new Map<string, Map<string, SessionState>>();
+  /** Grant ledgers by `u:<user tag>` or `c:<client id>`. */
+  private readonly ledgers = new Map<string, Ledger>();
+  /** Ids revoked before their grant was created, until when they stay so. */
+  private readonly tombstones = new Map<string, number>();
   private keys: SigningKeyRecord[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
@@ -95,6 +112,8 @@ export class MemoryStore implements Store {
         removed++;
       }
     }
+    for (const [key, ledger] of this.ledgers) if (ledger.expiresAt <= now) this.ledgers.delete(key);
+    for (const [id, until] of this.tombstones) if (until <= now) this.tombstones.delete(id);
     for (const [tag, devices] of this.sessions) {
       for (const [dev, ses] of devices) if (ses.deadline <= now) devices.delete(dev);
       if (devices.size === 0) this.sessions.delete(tag);
@@ -199,10 +218,80 @@ export class MemoryStore implements Store {
     return ses.deadline;
   }
 
-  async createGrant(grant: GrantRecord, tokens: IssuedTokens, session?: DeviceSessionInput) {
+  private ledgerKey(owner: LedgerOwner): string {
+    return isClientOwner(owner)
+      ? `c:${owner.clientId}`
+      : `u:${userTag(owner.tenantId, owner.username)}`;
+  }
+
+  /** The live ledger under `key` (undefined when there is none). */
+  private ledger(key: string, now: number): Ledger | undefined {
+    const ledger = this.ledgers.get(key);
+    if (ledger && ledger.expiresAt <= now) {
+      this.ledgers.delete(key);
+      return undefined;
+    }
+    return ledger;
+  }
+
+  private ledgerAdd(key: string, grantId: string, until: number, now: number) {
+    const ledger = this.ledger(key, now) ?? { generation: '', grants: new Map(), expiresAt: 0 };
+    this.ledgers.set(key, ledger);
+    for (const [id, t] of ledger.grants) if (t <= now) ledger.grants.delete(id);
+    ledger.grants.set(grantId, until);
+    ledger.expiresAt = Math.max(ledger.expiresAt, until);
+  }
+
+  async getLedgerGeneration(owner: LedgerOwner) {
+    return this.ledger(this.ledgerKey(owner), this.now())?.generation ?? '';
+  }
+
+  async addClientGrant(clientId: string, grantId: string, entry: LedgerEntry, now: number) {
+    const key = this.ledgerKey({ clientId });
+    if ((this.ledger(key, now)?.generation ?? '') !== entry.generation) return false;
+    this.ledgerAdd(key, grantId, entry.until, now);
+    return true;
+  }
+
+  async renewLedger(owner: LedgerOwner, generation: string, endGrants: boolean, now: number) {
+    const key = this.ledgerKey(owner);
+    const ledger = this.ledger(key, now) ?? { generation: '', grants: new Map(), expiresAt: 0 };
+    this.ledgers.set(key, ledger);
+    ledger.generation = generation;
+    ledger.expiresAt = Math.max(ledger.expiresAt, now + LEDGER_GRACE_SECONDS);
+    if (!endGrants) return 0;
+    const ids = [...ledger.grants].filter(([, until]) => until > now).map(([id]) => id);
+    ledger.grants.clear();
+    for (const id of ids) {
+      const fam = this.live(id);
+      if (fam) {
+        if (!fam.revoked) this.revokeFamily(fam, now);
+      } else this.tombstones.set(id, now + LEDGER_GRACE_SECONDS);
+    }
+    return ids.length;
+  }
+
+  async createGrant(
+    grant: GrantRecord,
+    tokens: IssuedTokens,
+    session?: DeviceSessionInput,
+    ledger?: LedgerEntry,
+  ): Promise<CreateGrantResult> {
     const refreshExp = tokens.refresh?.expiresAt ?? 0;
     let deviceDeadline: number | undefined;
     const tag = tagOfGrant(grant.id);
+    const now = session?.now ?? grant.createdAt;
+    // A user's grant: listed in the user's ledger, unless their grants were ended since it was authorized.
+    const ledgerKey = tag === undefined ? undefined : `u:${tag}`;
+    if (
+      ledgerKey !== undefined &&
+      (this.ledger(ledgerKey, now)?.generation ?? '') !== (ledger?.generation ?? '')
+    )
+      return { refused: 'stale' };
+    const tomb = this.tombstones.get(grant.id);
+    if (this.live(grant.id) || (tomb !== undefined && tomb > now)) return { refused: 'revoked' };
+    if (ledgerKey !== undefined)
+      this.ledgerAdd(ledgerKey, grant.id, ledger?.until ?? grantHorizon(grant, tokens), now);
     const stored = clone(grant);
     if (session && grant.deviceId && tag !== undefined) {
       const { now } = session;
@@ -270,6 +359,14 @@ export class MemoryStore implements Store {
     }
     if ((isCurrent && fam.currentExpiresAt <= now) || fam.grant.maxExpiresAt <= now) {
       return { ok: false, reason: 'expired' };
+    }
+    // The client's scopes were narrowed since: so is the family, for good.
+    if (input.clientScope !== undefined) {
+      const allowed = new Set(input.clientScope.split(' '));
+      fam.grant.scope = fam.grant.scope
+        .split(' ')
+        .filter((s) => s !== '' && allowed.has(s))
+        .join(' ');
     }
     if (!isSubScope(input.requestedScope, fam.grant.scope))
       return { ok: false, reason: 'invalid_scope' };
@@ -405,8 +502,13 @@ export class MemoryStore implements Store {
     if (this.keys.length === 0) this.keys = [clone(candidate)];
     return clone(this.keys);
   }
-  async rotateSigningKeys(next: SigningKeyRecord, now: number, retainSeconds: number) {
-    this.keys = rotateKeySet(this.keys, clone(next), now, retainSeconds);
+  async rotateSigningKeys(
+    next: SigningKeyRecord,
+    now: number,
+    retainSeconds: number,
+    distrust?: string,
+  ) {
+    this.keys = rotateKeySet(this.keys, clone(next), now, retainSeconds, distrust);
     return clone(this.keys);
   }
 

@@ -65,6 +65,20 @@ local function forget(ds, dev)
 end
 `;
 
+// Grant ledgers (ledger.ts): a ZSET of grant ids scored by the epoch second after which each can no
+// longer be live, plus one member '~gen:<generation>' scored +inf, which pruning never reaches.
+const LEDGER = `
+local function ledgerGeneration(led)
+  local m = redis.call('ZRANGEBYSCORE', led, '+inf', '+inf', 'LIMIT', 0, 1)[1]
+  return m and string.sub(m, 6) or ''
+end
+local function ledgerAdd(led, id, untilT, now)
+  redis.call('ZREMRANGEBYSCORE', led, '-inf', now)
+  redis.call('ZADD', led, untilT, id)
+  if redis.call('TTL', led) < untilT - now then redis.call('EXPIRE', led, untilT - now) end
+end
+`;
+
 /**
  * The reply layouts and scripts for grant fields in `fields` order. The store uses
  * `buildScripts()` (GRANT_FIELDS); tests build other orders to prove nothing depends on it.
@@ -89,7 +103,7 @@ export function buildScripts(fields: readonly GrantField[] = GRANT_FIELDS) {
      * grant joins or starts its device session. Returns the session's deadline, or '' without one.
      */
     twCreateGrant: defineScript({
-      keys: ['grantKey', 'issuedKey', 'sessionsKey'],
+      keys: ['grantKey', 'issuedKey', 'sessionsKey', 'ledgerKey'],
       args: [
         'ttl',
         'refreshHash',
@@ -99,11 +113,20 @@ export function buildScripts(fields: readonly GrantField[] = GRANT_FIELDS) {
         '#maxAge',
         'candidateId',
         'clientId',
+        'grantId',
+        'generation',
+        '#horizon',
       ],
       rest: true,
-      functions: [FORGET],
+      functions: [FORGET, LEDGER],
       body: `
-redis.call('DEL', grantKey, issuedKey)
+-- A user's grant: listed in the user's ledger, unless their grants were ended since it was authorized.
+if ledgerKey ~= grantKey then
+  if ledgerGeneration(ledgerKey) ~= generation then return 'stale' end
+end
+-- An existing key is a grant revoked (with its owner's grants) before it could be created.
+if redis.call('EXISTS', grantKey) == 1 then return 'revoked' end
+if ledgerKey ~= grantKey then ledgerAdd(ledgerKey, grantId, horizon, now) end
 redis.call('HSET', grantKey, unpack(rest))
 redis.call('EXPIRE', grantKey, ttl)
 if refreshHash ~= '' then
@@ -167,6 +190,7 @@ return ${replies.access.lua({ rev: 'f.rev', x: 'f.x', deadline: 'dl' }, 'f')}`,
         '#nextRefreshExp',
         'nextJti',
         '#nextAccessExp',
+        'clientScope',
       ],
       functions: [REVOKE_FAMILY, SESSION, TOUCH],
       body: `
@@ -189,6 +213,18 @@ if not isCur and not retry then
   return fail('reused')
 end
 if (isCur and tonumber(s.cexp) <= now) or tonumber(s.max) <= now then return fail('expired') end
+-- The client's scopes were narrowed since: so is the family, for good ('-' = no narrowing).
+if clientScope ~= '-' then
+  local allowed, kept = ' ' .. clientScope .. ' ', {}
+  for w in string.gmatch(s.scope, '%S+') do
+    if string.find(allowed, ' ' .. w .. ' ', 1, true) then table.insert(kept, w) end
+  end
+  local narrowed = table.concat(kept, ' ')
+  if narrowed ~= s.scope then
+    s.scope = narrowed
+    redis.call('HSET', grantKey, 'scope', narrowed)
+  end
+end
 if requestedScope ~= '' then
   local have = ' ' .. s.scope .. ' '
   for w in string.gmatch(requestedScope, '%S+') do
@@ -255,13 +291,22 @@ revoke(grantKey, issuedKey, now)
 return 'revoked'`,
     }),
 
-    /** Revoke a grant: 1 revoked now, 2 revoked already, 0 not found. */
+    /**
+     * Revoke a grant: 1 revoked now, 2 revoked already, 0 not found. With `tombstone` seconds, an
+     * id not found is kept revoked that long, so that a creation still on its way is refused.
+     */
     twRevokeGrant: defineScript({
       keys: ['grantKey', 'issuedKey'],
-      args: ['#now'],
+      args: ['#now', '#tombstone'],
       functions: [REVOKE_FAMILY],
       body: `
-if redis.call('EXISTS', grantKey) == 0 then return 0 end
+if redis.call('EXISTS', grantKey) == 0 then
+  if tombstone > 0 then
+    redis.call('HSET', grantKey, 'rev', '1')
+    redis.call('EXPIRE', grantKey, tombstone)
+  end
+  return 0
+end
 if redis.call('HGET', grantKey, 'rev') == '1' then return 2 end
 revoke(grantKey, issuedKey, now)
 return 1`,
@@ -287,6 +332,38 @@ ${readGrant('s', 'grantKey', ['rev', 'cur', 'cexp'])}
 local dl = ''
 if s.${ses} and s.dev then dl = tostring((session(sessionsKey, s.dev, s.${ses}, now))) end
 return ${replies.refresh.lua({ known: 'known', deadline: 'dl', rev: 's.rev', cur: 's.cur', cexp: 's.cexp' }, 's')}`,
+    }),
+
+    /** List a client's grant in its ledger if the ledger is at `generation`: 1, else 0. */
+    twAddClientGrant: defineScript({
+      keys: ['ledgerKey'],
+      args: ['grantId', 'generation', '#horizon', '#now'],
+      functions: [LEDGER],
+      body: `
+if ledgerGeneration(ledgerKey) ~= generation then return 0 end
+ledgerAdd(ledgerKey, grantId, horizon, now)
+return 1`,
+    }),
+
+    /**
+     * Move a ledger to `generation`; with `endGrants` '1', forget the grants it lists and return
+     * their ids (the caller revokes them). The ledger lives at least `minTtl` seconds more, so
+     * that a reader of the old generation is refused.
+     */
+    twRenewLedger: defineScript({
+      keys: ['ledgerKey'],
+      args: ['generation', 'endGrants', '#now', '#minTtl'],
+      functions: [LEDGER],
+      body: `
+local ids = {}
+if endGrants == '1' then
+  ids = redis.call('ZRANGEBYSCORE', ledgerKey, '(' .. now, '(+inf')
+  redis.call('ZREMRANGEBYSCORE', ledgerKey, '-inf', '(+inf')
+end
+redis.call('ZREMRANGEBYSCORE', ledgerKey, '+inf', '+inf')
+redis.call('ZADD', ledgerKey, '+inf', '~gen:' .. generation)
+if redis.call('TTL', ledgerKey) < minTtl then redis.call('EXPIRE', ledgerKey, minTtl) end
+return ids`,
     }),
 
     /** End one device session; returns 1 when it existed. */
@@ -362,10 +439,13 @@ redis.call('SET', keysKey, json, 'NX')
 return redis.call('GET', keysKey)`,
     }),
 
-    /** Make `nextKey` (JSON) the active signing key. Mirrors rotateKeySet() in key-set.ts. */
+    /**
+     * Make `nextKey` (JSON) the active signing key; retired keys keep only their public part, and
+     * the key `distrust` ('' for none) is dropped at once. Mirrors rotateKeySet() in key-set.ts.
+     */
     twRotateKeys: defineScript({
       keys: ['keysKey'],
-      args: ['nextKey', '#now', '#retain'],
+      args: ['nextKey', '#now', '#retain', 'distrust'],
       body: `
 local cur = redis.call('GET', keysKey)
 local keys = cur and cjson.decode(cur) or {}
@@ -375,7 +455,10 @@ for _, k in ipairs(keys) do
     k.retiredAt = now
     k.expiresAt = now + retain
   end
-  if k.expiresAt == nil or k.expiresAt > now then table.insert(out, k) end
+  -- A retired key keeps only its public part.
+  k.privateJwk = nil
+  k.sealedPrivateJwk = nil
+  if (k.expiresAt == nil or k.expiresAt > now) and k.kid ~= distrust then table.insert(out, k) end
 end
 local enc = cjson.encode(out)
 redis.call('SET', keysKey, enc)

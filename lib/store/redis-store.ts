@@ -1,11 +1,12 @@
 // RedisStore: Store on ioredis (standalone, Sentinel or Cluster); each atomic change is one Lua script.
 import type { Store as RateLimitStore } from 'express-rate-limit';
 import type { Cluster, Redis } from 'ioredis';
-import { tagOfGrant, userTag } from '../core/grant-id';
+import { isDeviceGrant, tagOfGrant, userTag } from '../core/grant-id';
 import { ConfigError, StoreUnavailableError } from '../errors';
 import { parseDeviceSessions } from './device-session';
 import { grantPairs, type ReplyValue, replyLayout } from './grant-hash';
 import { type RedisKeys, redisKeys } from './keys';
+import { grantHorizon, isClientOwner, LEDGER_GRACE_SECONDS } from './ledger';
 import { type ScriptInput, scriptArgs } from './lua-script';
 import { AbandonedRotations } from './redis-abandons';
 import { type Durability, parseDurability } from './redis-durable';
@@ -15,9 +16,12 @@ import { replies, type ScriptName, type Scripts, scripts } from './redis-scripts
 import type {
   AccessTokenState,
   ClientRecord,
+  CreateGrantResult,
   DeviceSessionInput,
   GrantRecord,
   IssuedTokens,
+  LedgerEntry,
+  LedgerOwner,
   RefreshTokenState,
   RevokeGrantResult,
   RevokeRefreshResult,
@@ -61,6 +65,8 @@ const parse = <T>(json: string | null): T | undefined =>
  * @example const store = new RedisStore({ redis: new Redis(process.env.REDIS_URL) });
  */
 export class RedisStore implements Store {
+  /** Redis is read by other processes (replicas, backups): servers keep only sealed keys here. */
+  readonly shared = true;
   readonly redis: Redis | Cluster;
   readonly prefix: string;
   private readonly keys: RedisKeys;
@@ -200,7 +206,12 @@ export class RedisStore implements Store {
 
   // Tokens: grants and their refresh-token families ------------------------------------------
 
-  async createGrant(grant: GrantRecord, tokens: IssuedTokens, session?: DeviceSessionInput) {
+  async createGrant(
+    grant: GrantRecord,
+    tokens: IssuedTokens,
+    session?: DeviceSessionInput,
+    ledger?: LedgerEntry,
+  ): Promise<CreateGrantResult> {
     const refreshExp = tokens.refresh?.expiresAt ?? 0;
     const ttl = Math.max(1, Math.max(tokens.accessExpiresAt, refreshExp) - grant.createdAt);
     const fields = grantPairs(grant);
@@ -212,24 +223,29 @@ export class RedisStore implements Store {
       throw new TypeError(
         'RedisStore: a device-bound grant needs an id from newGrantId({ tenantId, username })',
       );
-    const deadline = await this.write(
+    const reply = await this.write(
       'twCreateGrant',
       {
         grantKey: this.keys.grant(grant.id),
         issuedKey: this.keys.issued(grant.id),
         sessionsKey: this.keys.sessionsOfGrant(grant.id),
+        ledgerKey: this.keys.ledgerOfGrant(grant.id),
         ttl,
         refreshHash: tokens.refresh?.hash ?? '',
         device,
-        now: session?.now ?? 0,
+        now: session?.now ?? grant.createdAt,
         idleTtl: session?.idleTtl ?? 0,
         maxAge: session?.maxAge ?? 0,
         candidateId: session?.candidateId ?? '',
         clientId: grant.clientId,
+        grantId: grant.id,
+        generation: ledger?.generation ?? '',
+        horizon: ledger?.until ?? grantHorizon(grant, tokens),
       },
       fields,
     );
-    return deadline === '' || deadline == null ? {} : { deviceDeadline: Number(deadline) };
+    if (reply === 'stale' || reply === 'revoked') return { refused: reply };
+    return reply === '' || reply == null ? {} : { deviceDeadline: Number(reply) };
   }
 
   /** Send the abandonment of a rotation of grant `grantId`, unbounded (see abandonRotation). */
@@ -276,6 +292,7 @@ export class RedisStore implements Store {
         nextRefreshExp: next.refresh.expiresAt,
         nextJti: next.jti,
         nextAccessExp: next.accessExpiresAt,
+        clientScope: input.clientScope ?? '-',
       },
       [],
       () => this.abandons.sent(nextHash),
@@ -317,20 +334,61 @@ export class RedisStore implements Store {
     await this.write('twRevokeAccess', { grantKey: this.keys.grant(grantId), jti });
   }
 
-  async revokeGrant(grantId: string, now: number): Promise<RevokeGrantResult> {
+  async revokeGrant(grantId: string, now: number, tombstone = 0): Promise<RevokeGrantResult> {
     const n = Number(
       await this.write('twRevokeGrant', {
         grantKey: this.keys.grant(grantId),
         issuedKey: this.keys.issued(grantId),
         now,
+        tombstone,
       }),
     );
     return n === 1 ? 'revoked' : n === 2 ? 'already_revoked' : 'not_found';
   }
 
+  // Grant ledgers ---------------------------------------------------------------------------
+
+  private ledgerKey(owner: LedgerOwner): string {
+    return isClientOwner(owner)
+      ? this.keys.clientLedger(owner.clientId)
+      : this.keys.userLedger(userTag(owner.tenantId, owner.username));
+  }
+
+  async getLedgerGeneration(owner: LedgerOwner): Promise<string> {
+    const key = this.ledgerKey(owner);
+    const [m] = await this.runner.run(() =>
+      this.redis.zrangebyscore(key, '+inf', '+inf', 'LIMIT', 0, 1),
+    );
+    return m ? m.slice('~gen:'.length) : '';
+  }
+
+  async addClientGrant(clientId: string, grantId: string, entry: LedgerEntry, now: number) {
+    const added = await this.write('twAddClientGrant', {
+      ledgerKey: this.keys.clientLedger(clientId),
+      grantId,
+      generation: entry.generation,
+      horizon: entry.until,
+      now,
+    });
+    return Number(added) === 1;
+  }
+
+  async renewLedger(owner: LedgerOwner, generation: string, endGrants: boolean, now: number) {
+    const ids = (await this.write('twRenewLedger', {
+      ledgerKey: this.ledgerKey(owner),
+      generation,
+      endGrants: endGrants ? '1' : '0',
+      now,
+      minTtl: LEDGER_GRACE_SECONDS,
+    })) as string[];
+    // Each grant is in its own slot (a client's) or its user's: one script each, sent together.
+    await Promise.all(ids.map((id) => this.revokeGrant(id, now, LEDGER_GRACE_SECONDS)));
+    return ids.length;
+  }
+
   async getAccessTokenState(grantId: string, jti: string, now: number): Promise<AccessTokenState> {
     const grantKey = this.keys.grant(grantId);
-    if (tagOfGrant(grantId) === undefined) {
+    if (!isDeviceGrant(grantId)) {
       // No device session to check or postpone: a plain HMGET is cheaper for Redis than a script.
       const fields = PLAIN_ACCESS.hmgetFields({ rev: 'rev', x: `x:${jti}` });
       const reply = await this.runner.run(() => this.redis.hmget(grantKey, ...fields));
@@ -402,12 +460,18 @@ export class RedisStore implements Store {
     });
     return JSON.parse(String(json)) as SigningKeyRecord[];
   }
-  async rotateSigningKeys(next: SigningKeyRecord, now: number, retainSeconds: number) {
+  async rotateSigningKeys(
+    next: SigningKeyRecord,
+    now: number,
+    retainSeconds: number,
+    distrust?: string,
+  ) {
     const json = await this.call('twRotateKeys', {
       keysKey: this.keys.signingKeys,
       nextKey: JSON.stringify(next),
       now,
       retain: retainSeconds,
+      distrust: distrust ?? '',
     });
     return JSON.parse(String(json)) as SigningKeyRecord[];
   }

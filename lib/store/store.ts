@@ -32,6 +32,13 @@ export interface ClientRecord {
   localUsers: boolean;
   /** May call the introspection endpoint (RFC 7662 §2.1). */
   introspect: boolean;
+  /**
+   * With `introspect`: may learn about access tokens of every tenant. Otherwise (and when absent,
+   * as on records written before it existed) introspection answers `{"active":false}` for tokens
+   * of other tenants than the client's own. Refresh tokens are introspectable by the client they
+   * were issued to only, whatever this says.
+   */
+  introspectAllTenants?: boolean;
   /** client_credentials also issues a refresh token (root of a new family). */
   clientCredentialsRefresh: boolean;
 }
@@ -123,6 +130,11 @@ export interface RotateInput {
   requestedScope: string;
   /** Seconds during which the immediate predecessor may be presented again (0 = strict). */
   leewaySeconds: number;
+  /**
+   * The scopes the client may be issued now (space-delimited): the family's scope is narrowed to
+   * them, for good, before `requestedScope` is checked. Absent: no narrowing.
+   */
+  clientScope?: string;
   next: IssuedTokens & { refresh: { hash: string; expiresAt: number } };
 }
 
@@ -170,9 +182,15 @@ export interface RefreshTokenState {
 export interface SigningKeyRecord {
   kid: string;
   alg: string;
-  /** The private key in the clear: only when the server has no `keyEncryptionSecret`. */
+  /**
+   * The private key in the clear: only when the server has no `keyEncryptionSecret` (a MemoryStore,
+   * or `insecureClearKeys`). Absent once the key is retired.
+   */
   privateJwk?: JsonWebKey;
-  /** The private key sealed with the server's `keyEncryptionSecret` (AES-256-GCM, kid bound in). */
+  /**
+   * The private key sealed with the server's `keyEncryptionSecret` (AES-256-GCM, kid bound in).
+   * Absent once the key is retired.
+   */
   sealedPrivateJwk?: string;
   publicJwk: JsonWebKey;
   /** Epoch seconds. */
@@ -222,13 +240,17 @@ export interface TokenStore {
    * Store a new grant with its first tokens; the refresh token (if any) becomes the family root.
    * With `session` (device-bound grants, whose id comes from `newGrantId({ tenantId, username })`) the grant joins
    * the live session of its (user, device), or starts one, and postpones its deadline — atomically.
-   * Returns the session's idle deadline.
+   * A user's grant (its id from `newGrantId({ tenantId, username, device })`) is also listed in the
+   * user's ledger — only if the ledger is still at `ledger.generation` (read before the user's
+   * credentials were checked), so that a grant authorized just before the user's grants were
+   * ended is refused rather than missed. Returns the session's idle deadline, or why it was refused.
    */
   createGrant(
     grant: GrantRecord,
     tokens: IssuedTokens,
     session?: DeviceSessionInput,
-  ): Promise<{ deviceDeadline?: number }>;
+    ledger?: LedgerEntry,
+  ): Promise<CreateGrantResult>;
   /** Atomically rotate: of concurrent calls with one token exactly one gets `ok`. Reuse revokes the family. */
   rotateRefreshToken(input: RotateInput): Promise<RotateResult>;
   /**
@@ -264,6 +286,63 @@ export interface TokenStore {
   ): Promise<RefreshTokenState | undefined>;
 }
 
+/** Whose grants a ledger lists: a tenant's user, or a client. */
+export type LedgerOwner = { tenantId: string; username: string } | { clientId: string };
+
+/** Where a new grant goes in its owner's ledger. */
+export interface LedgerEntry {
+  /** The ledger generation read before the owner's record was (see {@link GrantLedgerStore}). */
+  generation: string;
+  /** Epoch seconds after which the grant cannot be live in any form: its entry may be dropped. */
+  until: number;
+}
+
+/** What createGrant did. */
+export interface CreateGrantResult {
+  /** The device session's idle deadline (device-bound grants). */
+  deviceDeadline?: number;
+  /**
+   * Why nothing was stored: `stale`, the user's ledger moved past the generation given (their
+   * grants were ended meanwhile); `revoked`, the grant id was revoked before it was created.
+   */
+  refused?: 'stale' | 'revoked';
+}
+
+/**
+ * Grant ledgers: per user and per client, the grants issued for them and a generation that changes
+ * whenever their grants are ended (user deleted, password changed, client deleted, ...). Ending
+ * grants is fan-out on the admin side, so checking a token stays one read of its own grant.
+ * Readers take the generation before they read the owner's record; writers change the record,
+ * then the generation: a grant authorized against a record read before the change carries a
+ * generation the ledger no longer has, and is refused when it is created or listed.
+ */
+export interface GrantLedgerStore {
+  /** The ledger's generation ('' when it has none). */
+  getLedgerGeneration(owner: LedgerOwner): Promise<string>;
+  /**
+   * List a client's grant in its ledger if the ledger is still at `entry.generation`; false when
+   * not (the grant was authorized against a client record that has changed since).
+   */
+  addClientGrant(
+    clientId: string,
+    grantId: string,
+    entry: LedgerEntry,
+    now: number,
+  ): Promise<boolean>;
+  /**
+   * Move the ledger to a new generation. With `endGrants`, every grant it lists is revoked (RFC
+   * 7009 §2.1: the whole family, every token issued from it), including one whose creation is
+   * still on its way: its id is kept revoked so that it cannot be created. Returns how many
+   * grants were listed and revoked.
+   */
+  renewLedger(
+    owner: LedgerOwner,
+    generation: string,
+    endGrants: boolean,
+    now: number,
+  ): Promise<number>;
+}
+
 /** Device sessions: one per (user, device), shared by every app on the device. */
 export interface DeviceSessionStore {
   /** The user's live device sessions. */
@@ -283,11 +362,16 @@ export interface KeyStore {
   getSigningKeys(): Promise<SigningKeyRecord[]>;
   /** Store `candidate` as the first key unless keys exist; returns the stored set. */
   initSigningKeys(candidate: SigningKeyRecord): Promise<SigningKeyRecord[]>;
-  /** Make `next` the active key; retire the previous one, published until `now + retainSeconds`. */
+  /**
+   * Make `next` the active key; retire the previous one, published until `now + retainSeconds`.
+   * Retired keys keep only their public part: their private material is dropped. A key whose kid
+   * is `distrust` is removed at once instead of staying published (a key found in the clear).
+   */
   rotateSigningKeys(
     next: SigningKeyRecord,
     now: number,
     retainSeconds: number,
+    distrust?: string,
   ): Promise<SigningKeyRecord[]>;
 }
 
@@ -297,7 +381,18 @@ export interface KeyStore {
  * Implementations: {@link MemoryStore}, {@link RedisStore}. Both pass `test/conformance`
  * (the twin rule, at the top of this file).
  */
-export interface Store extends RegistryStore, TokenStore, DeviceSessionStore, KeyStore {
+export interface Store
+  extends RegistryStore,
+    TokenStore,
+    GrantLedgerStore,
+    DeviceSessionStore,
+    KeyStore {
+  /**
+   * Other processes can read this store's data (a RedisStore: its replicas, backups, anyone with
+   * access to Redis). A server on a shared store keeps its private signing keys there only sealed
+   * (`keyEncryptionSecret`), unless told otherwise. Absent or false: the data stays in this process.
+   */
+  readonly shared?: boolean;
   /** A rate-limit store sharing this store's backend, or undefined to use a per-process one. */
   rateLimitStore?(prefix: string): RateLimitStore | undefined;
   /** Release timers and connections the store owns (not a caller's Redis client). */

@@ -1,8 +1,8 @@
 // Refresh tokens: opaque `<grantId>.<secret>` strings; the grant id routes to the family's keys.
 import { randomId, sha256 } from './secrets';
 
-// The grant id is 22 characters, or `<22>~<22>` for device-bound grants.
-const FORMAT = /^([A-Za-z0-9_-]{22}(?:~[A-Za-z0-9_-]{22})?)\.([A-Za-z0-9_-]{43})$/;
+// The grant id is 22 characters, or `<22>~<22>` / `<22>.<22>` for users' grants (grant-id.ts).
+const FORMAT = /^([A-Za-z0-9_-]{22}(?:[~.][A-Za-z0-9_-]{22})?)\.([A-Za-z0-9_-]{43})$/;
 
 /** A new refresh token for a grant: 256 random bits after the grant id. */
 export function newRefreshToken(grantId: string): { token: string; hash: string } {

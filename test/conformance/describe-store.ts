@@ -653,6 +653,204 @@ export function describeStore(name: string, factory: StoreFactory): void {
       expect(await store.revokeGrant(unknown, NOW + 3)).toBe('not_found');
     });
 
+    describe('15. grant ledgers: ending every grant of a user or a client', () => {
+      const userGrant = (username: string, device = false, overrides: Partial<GrantRecord> = {}) =>
+        grantRecord({
+          id: newGrantId({ tenantId: 'acme', username, device }),
+          subject: username,
+          ...(device ? { deviceId: 'dev-1' } : {}),
+          ...overrides,
+        });
+      const session = (): DeviceSessionInput => ({
+        idleTtl: 3600,
+        maxAge: 86400,
+        candidateId: randomId(),
+        now: NOW,
+      });
+      const live = async (g: GrantRecord, t: Issued) =>
+        !(await store.getAccessTokenState(g.id, t.jti, NOW + 1)).revoked &&
+        (await store.getRefreshTokenState(g.id, t.hash, NOW + 1))?.active === true;
+
+      it('15a. renewLedger with endGrants revokes every grant of the user, with and without device; others stay live', async () => {
+        const user = `u-${randomId(6)}`;
+        const plain = userGrant(user);
+        const bound = userGrant(user, true);
+        const other = userGrant(`v-${randomId(6)}`);
+        const tokens = [newToken(), newToken(), newToken()] as const;
+        expect(
+          await store.createGrant(plain, tokensFor(tokens[0]), undefined, {
+            generation: '',
+            until: NOW + MAX_AGE,
+          }),
+        ).toStrictEqual({});
+        expect(
+          (
+            await store.createGrant(bound, tokensFor(tokens[1]), session(), {
+              generation: '',
+              until: NOW + MAX_AGE,
+            })
+          ).deviceDeadline,
+        ).toBe(NOW + 3600);
+        await store.createGrant(other, tokensFor(tokens[2]), undefined, {
+          generation: '',
+          until: NOW + MAX_AGE,
+        });
+        expect(await live(plain, tokens[0])).toBe(true);
+        expect(await live(bound, tokens[1])).toBe(true);
+
+        expect(await store.renewLedger({ tenantId: 'acme', username: user }, 'g1', true, NOW)).toBe(
+          2,
+        );
+        expect(await live(plain, tokens[0])).toBe(false);
+        expect(await live(bound, tokens[1])).toBe(false);
+        expect(await live(other, tokens[2])).toBe(true);
+        expect((await rotate(plain, tokens[0], { now: NOW + 2 })).result).toStrictEqual({
+          ok: false,
+          reason: 'revoked',
+        });
+        expect(await store.getLedgerGeneration({ tenantId: 'acme', username: user })).toBe('g1');
+        // Nothing left to end.
+        expect(await store.renewLedger({ tenantId: 'acme', username: user }, 'g2', true, NOW)).toBe(
+          0,
+        );
+      });
+
+      it('15b. a user grant authorized at an older generation is refused (stale) and stores nothing', async () => {
+        const user = `u-${randomId(6)}`;
+        const owner = { tenantId: 'acme', username: user };
+        const before = await store.getLedgerGeneration(owner);
+        expect(before).toBe('');
+        await store.renewLedger(owner, 'g1', true, NOW);
+        const g = userGrant(user);
+        const t = newToken();
+        expect(
+          await store.createGrant(g, tokensFor(t), undefined, {
+            generation: before,
+            until: NOW + MAX_AGE,
+          }),
+        ).toStrictEqual({ refused: 'stale' });
+        expect((await store.getAccessTokenState(g.id, t.jti, NOW)).grant).toBeUndefined();
+        // At the current generation it is stored, and listed: the next renewal ends it.
+        expect(
+          await store.createGrant(g, tokensFor(t), undefined, {
+            generation: 'g1',
+            until: NOW + MAX_AGE,
+          }),
+        ).toStrictEqual({});
+        expect(await store.renewLedger(owner, 'g2', true, NOW)).toBe(1);
+        expect((await store.getAccessTokenState(g.id, t.jti, NOW)).revoked).toBe(true);
+      });
+
+      it('15c. a client ledger: listed grants end together; an older generation is not listed; a listed id not yet created is refused later', async () => {
+        const clientId = `c-${randomId(6)}`;
+        const gen = await store.getLedgerGeneration({ clientId });
+        const own = grantRecord({ clientId, grantType: 'client_credentials', subject: clientId });
+        const users = userGrant(`u-${randomId(6)}`, false, { clientId });
+        const [t1, t2] = [newToken(), newToken()];
+        for (const [g, t] of [
+          [own, t1],
+          [users, t2],
+        ] as const) {
+          await store.createGrant(g, tokensFor(t), undefined, {
+            generation: '',
+            until: NOW + MAX_AGE,
+          });
+          expect(
+            await store.addClientGrant(
+              clientId,
+              g.id,
+              { generation: gen, until: NOW + MAX_AGE },
+              NOW,
+            ),
+          ).toBe(true);
+        }
+        // Listed, but its creation has not landed yet when the client's grants are ended.
+        const late = grantRecord({ clientId, grantType: 'client_credentials', subject: clientId });
+        expect(
+          await store.addClientGrant(
+            clientId,
+            late.id,
+            { generation: gen, until: NOW + MAX_AGE },
+            NOW,
+          ),
+        ).toBe(true);
+
+        expect(await store.renewLedger({ clientId }, 'c1', true, NOW)).toBe(3);
+        expect(await live(own, t1)).toBe(false);
+        expect(await live(users, t2)).toBe(false);
+        expect(await store.createGrant(late, tokensFor(newToken()))).toStrictEqual({
+          refused: 'revoked',
+        });
+        // A grant authorized against the record of before is not listed.
+        expect(
+          await store.addClientGrant(
+            clientId,
+            randomId(),
+            { generation: gen, until: NOW + MAX_AGE },
+            NOW,
+          ),
+        ).toBe(false);
+        expect(
+          await store.addClientGrant(
+            clientId,
+            randomId(),
+            { generation: 'c1', until: NOW + MAX_AGE },
+            NOW,
+          ),
+        ).toBe(true);
+        // Moving on without ending grants keeps them live.
+        const kept = grantRecord({ clientId, grantType: 'client_credentials', subject: clientId });
+        const t3 = newToken();
+        await store.createGrant(kept, tokensFor(t3));
+        await store.addClientGrant(
+          clientId,
+          kept.id,
+          { generation: 'c1', until: NOW + MAX_AGE },
+          NOW,
+        );
+        expect(await store.renewLedger({ clientId }, 'c2', false, NOW)).toBe(0);
+        expect(await live(kept, t3)).toBe(true);
+        expect(await store.getLedgerGeneration({ clientId })).toBe('c2');
+      });
+
+      it('15d. entries past their horizon are not ended again (already dead), and ledgers of one name do not cross tenants', async () => {
+        const user = `u-${randomId(6)}`;
+        const g = userGrant(user);
+        await store.createGrant(g, tokensFor(newToken()), undefined, {
+          generation: '',
+          until: NOW + 5,
+        });
+        expect(await store.renewLedger({ tenantId: 'other', username: user }, 'x', true, NOW)).toBe(
+          0,
+        );
+        expect(
+          await store.renewLedger({ tenantId: 'acme', username: user }, 'x', true, NOW + 10),
+        ).toBe(0);
+      });
+
+      it('15e. rotation with the client scope narrows the family for good; a wider request is then invalid_scope', async () => {
+        const { grant, root } = await issue();
+        const { result, next } = await rotate(grant, root, {});
+        expect(result.ok).toBe(true);
+        const narrowed = await store.rotateRefreshToken({
+          grantId: grant.id,
+          presentedHash: next.hash,
+          clientId: grant.clientId,
+          now: NOW + 1,
+          requestedScope: '',
+          leewaySeconds: 0,
+          clientScope: 'print read other',
+          next: tokensFor(newToken(), NOW + 1),
+        });
+        expect(narrowed).toMatchObject({ ok: true, grant: { scope: 'read print' } });
+        expect((await store.getAccessTokenState(grant.id, randomId(), NOW + 1)).grant?.scope).toBe(
+          'read print',
+        );
+        const state = await store.getRefreshTokenState(grant.id, next.hash, NOW + 1);
+        expect(state?.grant.scope).toBe('read print');
+      });
+    });
+
     it('12. getRefreshTokenState: current active with min(exp, cap); rotated inactive; never issued', async () => {
       const { grant, root } = await issue();
       expect(await store.getRefreshTokenState(grant.id, root.hash, NOW)).toStrictEqual({
@@ -708,7 +906,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
       /** A device-bound grant of `user` on `device` by `client`, signed in at `now`. */
       async function signIn(user: string, device: string, client: string, now = NOW) {
         const grant = grantRecord({
-          id: newGrantId({ tenantId: 'acme', username: user }),
+          id: newGrantId({ tenantId: 'acme', username: user, device: true }),
           subject: user,
           clientId: client,
           deviceId: device,
@@ -857,7 +1055,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
       const key = (kid: string, createdAt = NOW): SigningKeyRecord => ({
         kid,
         alg: 'ES256',
-        privateJwk: {},
+        privateJwk: { kty: 'EC', d: `d-of-${kid}` },
         publicJwk: { kty: 'EC' },
         createdAt,
       });
@@ -886,9 +1084,10 @@ export function describeStore(name: string, factory: StoreFactory): void {
         const [first] = await keyStore.store.getSigningKeys();
         const k2 = key('k2', NOW + 10);
         const rotated = await keyStore.store.rotateSigningKeys(k2, NOW + 10, 100);
+        const { privateJwk: _d, ...publicPart } = first as SigningKeyRecord;
         expect(rotated).toStrictEqual([
           k2,
-          { ...first, retiredAt: NOW + 10, expiresAt: NOW + 110 },
+          { ...publicPart, retiredAt: NOW + 10, expiresAt: NOW + 110 },
         ]);
         expect(await keyStore.store.getSigningKeys()).toStrictEqual(rotated);
       });
@@ -898,8 +1097,59 @@ export function describeStore(name: string, factory: StoreFactory): void {
         const k3 = key('k3', NOW + 200);
         const rotated = await keyStore.store.rotateSigningKeys(k3, NOW + 200, 100);
         expect(first?.expiresAt).toBe(NOW + 110);
-        expect(rotated).toStrictEqual([k3, { ...k2, retiredAt: NOW + 200, expiresAt: NOW + 300 }]);
+        const { privateJwk: _d, ...publicPart } = k2 as SigningKeyRecord;
+        expect(rotated).toStrictEqual([
+          k3,
+          { ...publicPart, retiredAt: NOW + 200, expiresAt: NOW + 300 },
+        ]);
         expect(await keyStore.store.getSigningKeys()).toStrictEqual(rotated);
+      });
+
+      it('a rotated-out key keeps only its public part: clear and sealed private keys are dropped', async () => {
+        const sealed: SigningKeyRecord = {
+          kid: 'k-sealed',
+          alg: 'ES256',
+          sealedPrivateJwk: 'v1.iv.ciphertext.tag',
+          publicJwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' },
+          createdAt: NOW + 300,
+        };
+        await keyStore.store.rotateSigningKeys(sealed, NOW + 300, 100);
+        const k5 = key('k5', NOW + 310);
+        const rotated = await keyStore.store.rotateSigningKeys(k5, NOW + 310, 100);
+        expect(rotated.map((k) => k.kid)).toStrictEqual(['k5', 'k-sealed', 'k3']);
+        const stored = await keyStore.store.getSigningKeys();
+        expect(stored).toStrictEqual(rotated);
+        expect(stored[0]).toStrictEqual(k5);
+        for (const retired of stored.slice(1)) {
+          expect(retired.retiredAt).toBeDefined();
+          expect(retired).not.toHaveProperty('privateJwk');
+          expect(retired).not.toHaveProperty('sealedPrivateJwk');
+          expect(JSON.stringify(retired)).not.toContain('"d"');
+        }
+        expect(stored[1]).toStrictEqual({
+          kid: 'k-sealed',
+          alg: 'ES256',
+          publicJwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' },
+          createdAt: NOW + 300,
+          retiredAt: NOW + 310,
+          expiresAt: NOW + 410,
+        });
+      });
+
+      it('rotateSigningKeys with a distrusted kid drops that key at once, other keys retire as usual', async () => {
+        const k6 = key('k6', NOW + 320);
+        const rotated = await keyStore.store.rotateSigningKeys(k6, NOW + 320, 100, 'k5');
+        expect(rotated.map((k) => k.kid)).toStrictEqual(['k6', 'k-sealed', 'k3']);
+        expect(rotated[1]?.expiresAt).toBe(NOW + 410);
+        expect(await keyStore.store.getSigningKeys()).toStrictEqual(rotated);
+        const k7 = key('k7', NOW + 330);
+        const next = await keyStore.store.rotateSigningKeys(k7, NOW + 330, 100, 'k-unknown');
+        expect(next.map((k) => [k.kid, k.expiresAt])).toStrictEqual([
+          ['k7', undefined],
+          ['k6', NOW + 430],
+          ['k-sealed', NOW + 410],
+          ['k3', NOW + 400],
+        ]);
       });
     });
   });

@@ -42,7 +42,9 @@ async function dumpRedis(nodes: Redis[], prefix: string): Promise<string> {
               ? JSON.stringify(Object.entries(await node.hgetall(key)).sort())
               : type === 'set'
                 ? JSON.stringify((await node.smembers(key)).sort())
-                : type;
+                : type === 'zset'
+                  ? JSON.stringify(await node.zrange(key, 0, -1, 'WITHSCORES'))
+                  : type;
         out.push(`${key}=${value}`);
       }
     } while (cursor !== '0');
@@ -76,7 +78,17 @@ export async function makeStore(
                 ? [...v.entries()].sort(([a], [b]) => String(a).localeCompare(String(b)))
                 : v,
           );
-        return ['tenants', 'clients', 'users', 'scopes', 'grants', 'sessions', 'keys']
+        return [
+          'tenants',
+          'clients',
+          'users',
+          'scopes',
+          'grants',
+          'sessions',
+          'ledgers',
+          'tombstones',
+          'keys',
+        ]
           .map((k) => (k === 'keys' ? JSON.stringify(s[k]) : dump(s[k])))
           .join('\n');
       },

@@ -38,6 +38,8 @@ import {
 } from '../helpers/app';
 import { testClock } from '../helpers/clock';
 import { guardedApp, seedScopes } from '../helpers/guard';
+import { TEST_HASHING } from '../helpers/hashing';
+import { keysAtRest } from '../helpers/key-secret';
 import { makeStore, type TestStore } from '../helpers/stores';
 
 /** Every event name, compiler-checked against the typed maps: a new event must be added here. */
@@ -49,6 +51,8 @@ const AUTH_EVENTS: { [K in keyof AuthServerEvents]: true } = {
   'access_token.revoked': true,
   'device_session.expired': true,
   'device_session.revoked': true,
+  'user.grants_ended': true,
+  'client.grants_ended': true,
   'client_auth.failed': true,
   'password.failed': true,
   rate_limited: true,
@@ -136,7 +140,15 @@ interface Harness {
 function harness(store: Store, options: Partial<AuthServerOptions> = {}): Harness {
   const logged: Harness['logged'] = [];
   const logger: Logger = { error: (fields, message) => void logged.push([fields, message]) };
-  const auth = createAuthServer({ issuer: ISSUER, store, rateLimit: false, logger, ...options });
+  const auth = createAuthServer({
+    issuer: ISSUER,
+    store,
+    rateLimit: false,
+    passwordHashing: TEST_HASHING,
+    logger,
+    ...keysAtRest(store, options),
+    ...options,
+  });
   const guard = createGuard({ issuer: ISSUER, store, logger });
   const timeline: string[] = [];
   const seen: Seen[] = [];
@@ -526,11 +538,14 @@ describe.each(['memory', 'redis'] as const)('audit events on %s', (kind) => {
       ]);
     });
 
-    it('rate_limited: by client, by username and by IP', async () => {
+    it('rate_limited: names the limit (failed passwords per username and per IP, failed client authentication per IP)', async () => {
       const limited = harness(ts.store, {
-        rateLimit: { perClient: 3, perUsername: 1, perIp: 2 },
+        rateLimit: {
+          failedPasswordsPerUsername: 1,
+          failedPasswordsPerIp: 2,
+          failedClientAuthPerIp: 1,
+        },
       });
-      const cc = () => post(limited.app, TOKEN, { grant_type: 'client_credentials' }, SVC);
       const pw = (username: string, client?: typeof WEB) =>
         post(
           limited.app,
@@ -543,30 +558,34 @@ describe.each(['memory', 'redis'] as const)('audit events on %s', (kind) => {
           },
           client,
         );
+      const cc = () =>
+        post(
+          limited.app,
+          TOKEN,
+          { grant_type: 'client_credentials' },
+          { id: SVC.id, secret: secret('svc-wrong-secret-0123') },
+        );
       const statuses: number[] = [];
-      for (let i = 0; i < 4; i++) {
-        const res = await cc();
-        if (res.status === 200) remember(res.body);
-        statuses.push(res.status);
-      }
-      statuses.push((await pw('carol')).status); // client app 1, user carol 1, ip 1
-      statuses.push((await pw('carol', WEB)).status); // user carol 2: over
+      statuses.push((await pw('carol')).status); // user carol 1, ip 1
+      statuses.push((await pw('carol', WEB)).status); // user carol: over
       statuses.push((await pw('dave', WEB)).status); // ip 2
-      statuses.push((await pw('erin', WEB)).status); // ip 3: over
-      expect(statuses).toEqual([200, 200, 200, 429, 400, 429, 400, 429]);
-      const events = (await limited.take()).filter((e) => e.name !== 'token.issued');
-      expect(events).toEqual([
-        { name: 'rate_limited', payload: { limiter: 'client' } },
+      statuses.push((await pw('erin', WEB)).status); // ip: over
+      statuses.push((await cc()).status); // failed client authentication from this ip: 1
+      statuses.push((await cc()).status); // over
+      expect(statuses).toEqual([400, 429, 400, 429, 401, 429]);
+      expect(await limited.take()).toEqual([
         {
           name: 'password.failed',
           payload: { clientId: APP.id, tenantId: 'acme', username: 'carol' },
         },
-        { name: 'rate_limited', payload: { limiter: 'user' } },
+        { name: 'rate_limited', payload: { limiter: 'password_username' } },
         {
           name: 'password.failed',
           payload: { clientId: WEB.id, tenantId: 'acme', username: 'dave' },
         },
-        { name: 'rate_limited', payload: { limiter: 'ip' } },
+        { name: 'rate_limited', payload: { limiter: 'password_ip' } },
+        { name: 'client_auth.failed', payload: { clientId: SVC.id, endpoint: 'token' } },
+        { name: 'rate_limited', payload: { limiter: 'client_auth_ip' } },
       ]);
     });
 

@@ -28,6 +28,8 @@ import {
   WEB,
 } from '../helpers/app';
 import { makeStore, type TestStore } from '../helpers/stores';
+import { TEST_HASHING } from '../helpers/hashing';
+import { keysAtRest } from '../helpers/key-secret';
 
 /** Every line any logger or the console received, as JSON text of its arguments. */
 const lines: string[] = [];
@@ -70,6 +72,8 @@ function build(store: Store, name: string, options: { rateLimit?: false } = {}) 
     issuer: ISSUER,
     store,
     logger: capture(`${name} server`),
+    passwordHashing: TEST_HASHING,
+    ...keysAtRest(store),
     ...options,
   });
   const guard = createGuard({ issuer: ISSUER, store, logger: capture(`${name} guard`) });
@@ -260,7 +264,7 @@ describe('no token, client secret or password in any log line', () => {
     const from = lines.length;
     const known = [...secrets].filter((s) => s.split('.').length === 3);
     const at = known[0] as string;
-    const rt = [...secrets].find((s) => /^[\w-]{22}(~[\w-]{22})?\.[\w-]{43}$/.test(s)) as string;
+    const rt = [...secrets].find((s) => /^[\w-]{22}([~.][\w-]{22})?\.[\w-]{43}$/.test(s)) as string;
     expect(at).toBeDefined();
     expect(rt).toBeDefined();
     try {

@@ -86,7 +86,7 @@ describe('grant hash layout', () => {
 
     it('create, read access state, rotate and read refresh state: every reply decodes to the grant', async () => {
       const grant: GrantRecord = {
-        id: newGrantId({ tenantId: 'acme', username: 'alice' }),
+        id: newGrantId({ tenantId: 'acme', username: 'alice', device: true }),
         clientId: 'app',
         tenantId: 'acme',
         grantType: 'password',
@@ -115,6 +115,10 @@ describe('grant hash layout', () => {
           maxAge: 3600,
           candidateId: 'session-1',
           clientId: 'app',
+          ledgerKey: keys.ledgerOfGrant(grant.id),
+          grantId: grant.id,
+          generation: '',
+          horizon: NOW + 86400 + 600,
         },
         [...grantPairs(grant), 'aexp', NOW + 600, 'cjti', 'jti-1', 'cur', root, 'cexp', NOW + 3600],
       );
@@ -142,6 +146,7 @@ describe('grant hash layout', () => {
           clientId: 'app',
           now: NOW + 20,
           leeway: 0,
+          clientScope: '-',
           requestedScope: 'read',
           nextHash: next,
           nextRefreshExp: NOW + 3620,
@@ -180,6 +185,7 @@ describe('grant hash layout', () => {
           clientId: 'app',
           now: NOW + 40,
           leeway: 0,
+          clientScope: '-',
           requestedScope: '',
           nextHash: randomId(),
           nextRefreshExp: NOW + 3640,

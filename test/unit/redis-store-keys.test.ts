@@ -341,7 +341,7 @@ describe('RedisStore scripts: loaded once per connection, then run by SHA', () =
       order.push('twRefreshState');
       // Device-bound grants only: others are read with a plain HMGET.
       await store.getAccessTokenState(
-        newGrantId({ tenantId: 'acme', username: 'alice' }),
+        newGrantId({ tenantId: 'acme', username: 'alice', device: true }),
         randomId(16),
         NOW + 1,
       );
@@ -364,6 +364,12 @@ describe('RedisStore scripts: loaded once per connection, then run by SHA', () =
       order.push('twInitKeys');
       await store.rotateSigningKeys(signingKey(`r${round}`), NOW + round, 3600);
       order.push('twRotateKeys');
+      await store.addClientGrant(grant.clientId, grant.id, { generation: '', until: NOW + 60 }, NOW);
+      order.push('twAddClientGrant');
+      await store.renewLedger({ clientId: grant.clientId }, `g${round}`, false, NOW);
+      order.push('twRenewLedger');
+      await store.upgradePasswordHash('t', 'alice', 'old', 'new');
+      order.push('twUpgradePasswordHash');
     }
     for (let round = 0; round < 3; round++) await everyScript(round);
     expect(new Set(order)).toStrictEqual(new Set(Object.keys(scripts)));

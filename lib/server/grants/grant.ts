@@ -8,6 +8,10 @@ export interface GrantInput {
   ctx: ServerContext;
   params: Params;
   client: ClientRecord;
+  /** The requesting address as the rate limits count it (clientIp). */
+  ip: string;
+  /** The client's grant-ledger generation, read with its record (see GrantLedgerStore). */
+  clientGeneration: string;
 }
 
 export interface Grant {

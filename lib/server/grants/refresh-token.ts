@@ -45,11 +45,20 @@ async function rotate(
 export const refreshTokenGrant: Grant = {
   type: 'refresh_token',
   allowsPublicClients: true,
-  async handle({ ctx, params, client }) {
+  async handle({ ctx, ip, params, client }) {
     const presented = required(params, 'refresh_token', 256);
     const requested = parseScope(optional(params, 'scope'));
+    // Failed refreshes count against the IP; a family's budget is spent only by its rotations
+    // (the family id is public: access tokens carry it). Both refusals are known to this
+    // instance from its own counts, so a refresh reads no counter (see RateLimits).
+    const limits = ctx.limits;
+    limits?.assertNotKnownOver('refresh_ip', ip);
     const parsed = parseRefreshToken(presented);
-    if (!parsed) throw new OAuthError('invalid_grant', REASONS.not_found);
+    if (!parsed) {
+      await limits?.add('refresh_ip', ip);
+      throw new OAuthError('invalid_grant', REASONS.not_found);
+    }
+    limits?.assertNotKnownOver('refresh_family', parsed.grantId);
     await ctx.keys.signingKey(); // keys loaded before the rotation commits, so signing cannot fail after it
     const now = ctx.now();
     const { config } = ctx;
@@ -59,6 +68,8 @@ export const refreshTokenGrant: Grant = {
       clientId: client.id,
       now,
       requestedScope: requested?.join(' ') ?? '',
+      // The family keeps only what the client may still be issued.
+      clientScope: client.scopes.join(' '),
       leewaySeconds: config.refreshReuseLeewaySeconds,
       next: {
         jti,
@@ -70,6 +81,7 @@ export const refreshTokenGrant: Grant = {
       },
     });
     if (!result.ok) {
+      await limits?.add('refresh_ip', ip);
       if (result.reason === 'reused') {
         ctx.events.emit('refresh.reused', { clientId: client.id, grantId: parsed.grantId });
         ctx.config.logger.warn?.(
@@ -103,10 +115,14 @@ export const refreshTokenGrant: Grant = {
       retried: result.retried,
       ...(result.grant.deviceId ? { deviceId: result.grant.deviceId } : {}),
     });
+    // This rotation presented the family's current token: it spends the family's budget. Best
+    // effort, alongside signing: the rotation has committed, so its answer must go out.
+    const counted = limits?.add('refresh_family', parsed.grantId).catch(() => 0);
     const access = await signAccessToken(
       accessClaims(ctx, result.grant, scope, jti, now),
       ctx.keys,
     );
+    await counted;
     return {
       access_token: access,
       token_type: 'Bearer',
