@@ -262,13 +262,16 @@ export class MemoryStore implements Store {
     if (!endGrants) return 0;
     const ids = [...ledger.grants].filter(([, until]) => until > now).map(([id]) => id);
     ledger.grants.clear();
+    let ended = 0;
     for (const id of ids) {
       const fam = this.live(id);
-      if (fam) {
-        if (!fam.revoked) this.revokeFamily(fam, now);
-      } else this.tombstones.set(id, now + LEDGER_GRACE_SECONDS);
+      if (!fam) this.tombstones.set(id, now + LEDGER_GRACE_SECONDS);
+      else if (!fam.revoked) {
+        this.revokeFamily(fam, now);
+        ended++;
+      }
     }
-    return ids.length;
+    return ended;
   }
 
   async createGrant(

@@ -382,8 +382,10 @@ export class RedisStore implements Store {
       minTtl: LEDGER_GRACE_SECONDS,
     })) as string[];
     // Each grant is in its own slot (a client's) or its user's: one script each, sent together.
-    await Promise.all(ids.map((id) => this.revokeGrant(id, now, LEDGER_GRACE_SECONDS)));
-    return ids.length;
+    const results = await Promise.all(
+      ids.map((id) => this.revokeGrant(id, now, LEDGER_GRACE_SECONDS)),
+    );
+    return results.filter((r) => r === 'revoked').length;
   }
 
   async getAccessTokenState(grantId: string, jti: string, now: number): Promise<AccessTokenState> {

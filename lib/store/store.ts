@@ -332,8 +332,8 @@ export interface GrantLedgerStore {
   /**
    * Move the ledger to a new generation. With `endGrants`, every grant it lists is revoked (RFC
    * 7009 §2.1: the whole family, every token issued from it), including one whose creation is
-   * still on its way: its id is kept revoked so that it cannot be created. Returns how many
-   * grants were listed and revoked.
+   * still on its way: its id is kept revoked so that it cannot be created. Returns how many live
+   * grants were ended (not those revoked already or not yet created).
    */
   renewLedger(
     owner: LedgerOwner,

@@ -261,6 +261,24 @@ describe('user', () => {
     expect(await ts.store.getUser('acme', 'bob')).toBeUndefined();
     expect((await cli(['user', 'delete', 'acme', 'bob'])).code).toBe(1);
   });
+
+  it('revoke ends every grant of the user at once; client revoke every grant of the client', async () => {
+    const t = await signIn(app, { username: 'alice', password: PASSWORD });
+    const refresh = (token: string) =>
+      post(app, TOKEN, { grant_type: 'refresh_token', client_id: 'app', refresh_token: token });
+    expect((await cli(['--json', 'user', 'revoke', 'acme', 'alice'])).json()).toEqual({
+      tenantId: 'acme',
+      username: 'alice',
+      grantsEnded: 3, // one sign-in per test of this block
+    });
+    expect((await refresh(t.refresh_token)).body.error).toBe('invalid_grant');
+
+    const u = await signIn(app, { username: 'alice', password: PASSWORD });
+    const run = await cli(['client', 'revoke', 'app']);
+    expect(run).toMatchObject({ code: 0, stdout: 'ended 1 grant of client app\n' });
+    expect((await refresh(u.refresh_token)).body.error).toBe('invalid_grant');
+    expect((await cli(['user', 'revoke', '--help'])).stdout).toContain('end every grant of a user');
+  });
 });
 
 describe('scope', () => {

@@ -1,4 +1,4 @@
-// `tokenward client list|get|set|delete`: registered clients, their grants, scopes and secret.
+// `tokenward client list|get|set|delete|revoke`: registered clients, their grants, scopes and secret.
 import { type Command, Option } from 'commander';
 import type { ClientView, GrantType } from '../../index';
 import { type Ctx, listOption, stringOption } from '../context';
@@ -140,10 +140,24 @@ export function registerClient(program: Command, ctx: Ctx): void {
 
   client
     .command('delete')
-    .description('delete a client (exit 1 when it does not exist)')
+    .description('delete a client and end every grant it holds (exit 1 when it does not exist)')
     .argument('<id>', 'client id')
     .action(async (id: string) => {
       if (!(await (await ctx.admin()).deleteClient(id))) ctx.refuse(`client "${id}" not found`);
       ctx.print({ deleted: true, id }, () => `deleted client ${id}`);
+    });
+
+  client
+    .command('revoke')
+    .description(
+      "end every grant of a client, its own and its users': refresh tokens stop working and guards refuse its access tokens at once",
+    )
+    .argument('<id>', 'client id')
+    .action(async (id: string) => {
+      const ended = await (await ctx.admin()).revokeClientGrants(id);
+      ctx.print(
+        { id, grantsEnded: ended },
+        () => `ended ${ended} grant${ended === 1 ? '' : 's'} of client ${id}`,
+      );
     });
 }

@@ -1,4 +1,4 @@
-// `tokenward user list|get|set|delete`: users of a tenant, signing in with the password grant.
+// `tokenward user list|get|set|delete|revoke`: users of a tenant, signing in with the password grant.
 import type { Command } from 'commander';
 import type { UserView } from '../../index';
 import { type Ctx, listOption } from '../context';
@@ -74,12 +74,29 @@ export function registerUser(program: Command, ctx: Ctx): void {
 
   user
     .command('delete')
-    .description("delete a user and end the user's device sessions (exit 1 when not found)")
+    .description(
+      'delete a user and end every grant and device session of theirs (exit 1 when not found)',
+    )
     .argument('<tenant>', 'tenant id')
     .argument('<username>', 'username')
     .action(async (tenant: string, username: string) => {
       if (!(await (await ctx.admin()).deleteUser(tenant, username)))
         ctx.refuse(`user "${username}" of tenant "${tenant}" not found`);
       ctx.print({ deleted: true, tenantId: tenant, username }, () => `deleted user ${username}`);
+    });
+
+  user
+    .command('revoke')
+    .description(
+      "end every grant of a user, in every app, device-bound or not: refresh tokens stop working and guards refuse the user's access tokens at once (the user can sign in again)",
+    )
+    .argument('<tenant>', 'tenant id')
+    .argument('<username>', 'username')
+    .action(async (tenant: string, username: string) => {
+      const ended = await (await ctx.admin()).revokeUserGrants(tenant, username);
+      ctx.print(
+        { tenantId: tenant, username, grantsEnded: ended },
+        () => `ended ${ended} grant${ended === 1 ? '' : 's'} of ${username}`,
+      );
     });
 }
