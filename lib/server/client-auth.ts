@@ -109,8 +109,7 @@ export class ClientAuthenticator {
     const now = this.clock();
     const hit = this.cacheMs > 0 ? this.records.get(id) : undefined;
     if (hit && hit.until > now) return hit;
-    const generation = await this.store.getLedgerGeneration({ clientId: id });
-    const client = await this.store.getClient(id);
+    const { client, generation } = await this.store.getClientWithGeneration(id);
     if (this.cacheMs <= 0) return client && { client, generation };
     if (this.records.size >= CACHE_LIMIT)
       this.records.delete(this.records.keys().next().value as string);

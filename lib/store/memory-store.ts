@@ -246,6 +246,18 @@ export class MemoryStore implements Store {
     return this.ledger(this.ledgerKey(owner), this.now())?.generation ?? '';
   }
 
+  async getUserWithGeneration(tenantId: string, username: string) {
+    const generation = await this.getLedgerGeneration({ tenantId, username });
+    const user = await this.getUser(tenantId, username);
+    return user ? { user, generation } : { generation };
+  }
+
+  async getClientWithGeneration(id: string) {
+    const generation = await this.getLedgerGeneration({ clientId: id });
+    const client = await this.getClient(id);
+    return client ? { client, generation } : { generation };
+  }
+
   async addClientGrant(clientId: string, grantId: string, entry: LedgerEntry, now: number) {
     const key = this.ledgerKey({ clientId });
     if ((this.ledger(key, now)?.generation ?? '') !== entry.generation) return false;

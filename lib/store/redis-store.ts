@@ -362,6 +362,33 @@ export class RedisStore implements Store {
     return m ? m.slice('~gen:'.length) : '';
   }
 
+  /**
+   * The ledger generation, then `read()`: commands on one connection to one node run in the order
+   * sent, so both go together; a cluster may hold them on two nodes, so it waits in between.
+   */
+  private async generationThen<T>(owner: LedgerOwner, read: () => Promise<T>) {
+    if (this.redis.isCluster) {
+      const generation = await this.getLedgerGeneration(owner);
+      return { generation, value: await read() };
+    }
+    const [generation, value] = await Promise.all([this.getLedgerGeneration(owner), read()]);
+    return { generation, value };
+  }
+
+  async getUserWithGeneration(tenantId: string, username: string) {
+    const { generation, value } = await this.generationThen({ tenantId, username }, () =>
+      this.getUser(tenantId, username),
+    );
+    return value ? { user: value, generation } : { generation };
+  }
+
+  async getClientWithGeneration(id: string) {
+    const { generation, value } = await this.generationThen({ clientId: id }, () =>
+      this.getClient(id),
+    );
+    return value ? { client: value, generation } : { generation };
+  }
+
   async addClientGrant(clientId: string, grantId: string, entry: LedgerEntry, now: number) {
     const added = await this.write('twAddClientGrant', {
       ledgerKey: this.keys.clientLedger(clientId),

@@ -320,6 +320,16 @@ export interface GrantLedgerStore {
   /** The ledger's generation ('' when it has none). */
   getLedgerGeneration(owner: LedgerOwner): Promise<string>;
   /**
+   * The user's ledger generation, then their record, read in that order — in one round trip
+   * where the store can keep the order (one Redis node), else in two.
+   */
+  getUserWithGeneration(
+    tenantId: string,
+    username: string,
+  ): Promise<{ user?: UserRecord; generation: string }>;
+  /** The client's ledger generation, then its record (as getUserWithGeneration). */
+  getClientWithGeneration(id: string): Promise<{ client?: ClientRecord; generation: string }>;
+  /**
    * List a client's grant in its ledger if the ledger is still at `entry.generation`; false when
    * not (the grant was authorized against a client record that has changed since).
    */

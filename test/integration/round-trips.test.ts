@@ -90,23 +90,25 @@ describe('store round trips (RedisStore, MONITOR)', () => {
       session = await signIn(t.app);
     });
 
-    it('client_credentials issuance: 1 round trip (client record cached for clientCacheTtl)', async () => {
+    it('client_credentials issuance: 2 commands sent together, 1 round-trip wait (the grant and its entry in the client ledger; client record cached for clientCacheTtl)', async () => {
       const n = await count(async () =>
         expect((await post(t.app, TOKEN, { grant_type: 'client_credentials' }, SVC)).status).toBe(
           200,
         ),
       );
-      expect(n).toBe(1);
+      expect(n).toBe(2);
+      expect(new Set(seen)).toEqual(new Set(['evalsha']));
     });
 
-    it('password sign-in: 2 round trips (user record, grant write)', async () => {
+    it('password sign-in: 4 commands, 2 round-trip waits (user ledger generation + user record; grant + client ledger)', async () => {
       const n = await count(async () =>
         expect(
           (await post(t.app, TOKEN, { grant_type: 'password', client_id: APP.id, ...ALICE }))
             .status,
         ).toBe(200),
       );
-      expect(n).toBe(2);
+      expect(n).toBe(4);
+      expect(seen.filter((c) => c === 'evalsha')).toHaveLength(2 * 10);
     });
 
     it('refresh rotation: 1 round trip (one Lua script)', async () => {
@@ -135,7 +137,7 @@ describe('store round trips (RedisStore, MONITOR)', () => {
       expect(new Set(seen)).toEqual(new Set(['hmget', 'get', 'mget']));
     });
 
-    it('with clientCacheTtl 0 each request also reads the client record', async () => {
+    it('with clientCacheTtl 0 each request also reads the client ledger generation and record, sent together', async () => {
       const t0 = buildApp(new RedisStore({ redis, prefix: 'rt2:' }), { clientCacheTtl: 0 });
       await seed(t0.auth);
       const n = await count(async () =>
@@ -143,28 +145,46 @@ describe('store round trips (RedisStore, MONITOR)', () => {
           200,
         ),
       );
-      expect(n).toBe(2);
+      expect(n).toBe(4);
     });
   });
 
-  it('rate limits on: one more round trip per limiter (1 for client_credentials, 3 for password)', async () => {
-    const t = buildApp(new RedisStore({ redis, prefix: 'rt3:' }), {
+  it('rate limits on: client_credentials costs nothing more, a password sign-in reads 2 counters, a refresh counts its family', async () => {
+    const off = buildApp(new RedisStore({ redis, prefix: 'rt3off:' }), { clientCacheTtl: 60 });
+    const on = buildApp(new RedisStore({ redis, prefix: 'rt3:' }), {
       clientCacheTtl: 60,
-      rateLimit: { perClient: 1e6, perUsername: 1e6, perIp: 1e6 },
+      rateLimit: { failedPasswordsPerIp: 1e6, failedPasswordsPerUsername: 1e6 },
     });
-    await seed(t.auth);
-    const cc = await count(async () =>
-      expect((await post(t.app, TOKEN, { grant_type: 'client_credentials' }, SVC)).status).toBe(
-        200,
-      ),
-    );
-    const pw = await count(async () =>
-      expect(
-        (await post(t.app, TOKEN, { grant_type: 'password', client_id: APP.id, ...ALICE })).status,
-      ).toBe(200),
-    );
-    expect(cc).toBe(2);
-    expect(pw).toBe(5);
+    const costs = async (t: TestApp) => {
+      await seed(t.auth);
+      const cc = await count(async () =>
+        expect((await post(t.app, TOKEN, { grant_type: 'client_credentials' }, SVC)).status).toBe(
+          200,
+        ),
+      );
+      const pw = await count(async () =>
+        expect(
+          (await post(t.app, TOKEN, { grant_type: 'password', client_id: APP.id, ...ALICE }))
+            .status,
+        ).toBe(200),
+      );
+      let rt = (await signIn(t.app)).refresh_token;
+      const refresh = await count(async () => {
+        const res = await post(t.app, TOKEN, {
+          grant_type: 'refresh_token',
+          client_id: APP.id,
+          refresh_token: rt,
+        });
+        expect(res.status).toBe(200);
+        rt = res.body.refresh_token;
+      });
+      return { cc, pw, refresh };
+    };
+    const base = await costs(off);
+    // Only failures count: a client whose secret this instance has verified reads no counter; a
+    // sign-in reads its username's and its IP's failures (the old request-counting limiters cost
+    // 1 more for client_credentials and 3 more for a sign-in); a rotation counts its family.
+    expect(await costs(on)).toEqual({ cc: base.cc, pw: base.pw + 2, refresh: base.refresh + 1 });
   });
 
   describe('local-mode guard (registryCacheTtl 0)', () => {

@@ -11,6 +11,37 @@ import { grantScope, parseScope } from '../scope';
 import type { Grant } from './grant';
 
 /**
+ * The password check `verify` under the failed-password limits. Only failures count, yet the
+ * per-username count must hold exactly when guesses arrive at once on several instances: the
+ * attempt is reserved first (one atomic increment: past the limit, 429 without a check), and
+ * handed back when the password was right or was not checked (a full hashing queue). The per-IP
+ * count is added to on failure only; this instance refuses an IP once it has seen it at its limit.
+ * A sign-in therefore costs two counter round trips (reserve, hand back), a failure two (reserve,
+ * IP).
+ */
+async function limited(
+  ctx: ServerContext,
+  ip: string,
+  userKey: string,
+  verify: () => Promise<boolean>,
+): Promise<boolean> {
+  const limits = ctx.limits;
+  if (!limits) return verify();
+  limits.assertNotKnownOver('password_ip', ip);
+  await limits.reserve('password_username', userKey);
+  let ok = false;
+  try {
+    ok = await verify();
+  } catch (err) {
+    await limits.remove('password_username', userKey);
+    throw err;
+  }
+  if (ok) await limits.remove('password_username', userKey);
+  else await limits.add('password_ip', ip);
+  return ok;
+}
+
+/**
  * Re-hash a password verified against a hash made at a lower scrypt cost, and store it only if the
  * stored hash is still the verified one (a password changed meanwhile is never overwritten). Best
  * effort: a busy hashing queue or a store error leaves the old hash for the next sign-in.
@@ -39,31 +70,18 @@ export const passwordGrant: Grant = {
       throw invalidRequest('device_id must be 1-128 characters of A-Z a-z 0-9 . _ : -');
     }
     const scope = grantScope(parseScope(optional(params, 'scope')), client.scopes);
-    // The user's ledger generation first, then the record: a password changed (or the user
+    // The user's ledger generation is read before the record: a password changed (or the user
     // deleted) after this read makes the grant creation below refuse (GrantLedgerStore).
-    const userGeneration = await ctx.store.getLedgerGeneration({
-      tenantId: client.tenantId,
+    const { user, generation: userGeneration } = await ctx.store.getUserWithGeneration(
+      client.tenantId,
       username,
-    });
-    const user = await ctx.store.getUser(client.tenantId, username);
+    );
     // Unknown users cost the same scrypt as wrong passwords and get the same answer (no enumeration).
     const stored = user?.passwordHash ?? dummyHash(ctx.config.passwordHashing.scryptCost);
-    const limits = ctx.limits;
-    const userKey = usernameKey(client.tenantId, username);
-    const ok = await ctx.hashing.run(async () => {
-      // Only failures count, so a sign-in reads the counts and a failure adds to them. Read inside
-      // the hashing turn: at most maxConcurrent guesses run on counts read before the others land.
-      await limits?.assertUnder([
-        ['password_ip', ip],
-        ['password_username', userKey],
-      ]);
-      return verifySecret(password, stored);
-    });
+    const ok = await limited(ctx, ip, usernameKey(client.tenantId, username), () =>
+      ctx.hashing.run(() => verifySecret(password, stored)),
+    );
     if (!user || !ok) {
-      await Promise.all([
-        limits?.add('password_ip', ip),
-        limits?.add('password_username', userKey),
-      ]);
       ctx.events.emit('password.failed', {
         clientId: client.id,
         tenantId: client.tenantId,
