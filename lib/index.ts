@@ -21,7 +21,11 @@ export type { AuthServerEvents, EventListener, Events, GuardEvents } from './eve
 export type { Guard } from './guard/create-guard';
 export { createGuard, TOKEN_EXPIRES_IN } from './guard/create-guard';
 export type { MetricsOption, PromRegistry } from './metrics';
-export type { AuthServerOptions, RateLimitOptions } from './options/auth-server-options';
+export type {
+  AuthServerOptions,
+  PasswordHashingOptions,
+  RateLimitOptions,
+} from './options/auth-server-options';
 export type { GuardOptions, IntrospectionOptions } from './options/guard-options';
 export type {
   Admin,

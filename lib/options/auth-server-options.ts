@@ -7,6 +7,7 @@ import type { MetricsOption } from '../metrics';
 import { MemoryStore } from '../store/memory-store';
 import type { Store } from '../store/store';
 import { KeySealer } from '../tokens/key-sealing';
+import { DEFAULT_SCRYPT_COST, MAX_SCRYPT_COST, MIN_SCRYPT_COST } from '../tokens/secrets';
 import {
   type LoadedKey,
   loadStaticKeys,
@@ -16,16 +17,47 @@ import {
 } from '../tokens/signing-keys';
 import { clockOption, omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
 
-/** Rate limits on the token endpoint, per window (express-rate-limit; counted in Redis by a RedisStore, so they hold across instances). */
+/**
+ * Rate limits, per window. Only failures count (and, per refresh-token family, its successful
+ * rotations), so a request without valid credentials cannot spend a budget a legitimate user
+ * needs (docs/security.md). Counted in Redis by a RedisStore, so they hold across instances.
+ */
 export interface RateLimitOptions {
-  /** Window length in seconds (default 60). */
+  /** Window length in seconds (default 900: 15 minutes). */
   windowSeconds?: number;
-  /** Requests per client id per window (default 600). */
-  perClient?: number;
-  /** Password-grant attempts per username per window (default 20). */
-  perUsername?: number;
-  /** Password-grant attempts per client IP per window (default 200). */
-  perIp?: number;
+  /** Failed password-grant attempts per client IP per window (default 100). */
+  failedPasswordsPerIp?: number;
+  /**
+   * Failed password-grant attempts per (tenant, username) per window (default 10). Past it, sign-ins
+   * of that username only are refused (429) until the window ends; its refreshes go on.
+   */
+  failedPasswordsPerUsername?: number;
+  /** Successful rotations per refresh-token family per window (default 300). */
+  refreshesPerFamily?: number;
+  /** Failed refresh-token grants per client IP per window (default 300). */
+  failedRefreshesPerIp?: number;
+  /**
+   * Failed client authentications (wrong secret) per client id per window, at the token,
+   * revocation and introspection endpoints (default 50). Past it the client's own requests still
+   * pass: see docs/security.md.
+   */
+  failedClientAuthPerClient?: number;
+  /** Failed client authentications (invalid_client) per client IP per window (default 100). */
+  failedClientAuthPerIp?: number;
+}
+
+/** How passwords and client secrets are hashed (scrypt, r=8, p=1). */
+export interface PasswordHashingOptions {
+  /**
+   * log2 of scrypt's N for new hashes, 14-20 (default 17: N=2^17, OWASP's recommendation, about
+   * 0.3 s and 128 MiB per hash). Below 17 a warning is logged at start-up. Hashes made at a lower
+   * cost still verify and are re-hashed at this one at the user's next successful sign-in.
+   */
+  scryptCost?: number;
+  /** scrypt computations at once (default 2; each holds a libuv thread and 128·N·8 bytes). */
+  maxConcurrent?: number;
+  /** Checks waiting for a turn (default 16); past it a request is answered 503 with Retry-After. */
+  maxQueued?: number;
 }
 
 export interface AuthServerOptions {
@@ -70,8 +102,10 @@ export interface AuthServerOptions {
    * changes made through another instance are seen within this bound.
    */
   clientCacheTtl?: number;
-  /** Token-endpoint rate limits, or false to turn them off. */
+  /** Rate limits on failures (docs/security.md), or false to turn them off. */
   rateLimit?: RateLimitOptions | false;
+  /** scrypt cost and the concurrency cap on hashing. */
+  passwordHashing?: PasswordHashingOptions;
   /** Receives internal errors (never tokens or secrets); pino-compatible. Default: console.error. */
   logger?: Logger;
   /** Prometheus metrics (needs prom-client): true for a registry of its own, or `{ registry }`. Default off. */
@@ -101,6 +135,7 @@ const KNOWN: KeysEnum<AuthServerOptions> = {
   clockTolerance: true,
   clientCacheTtl: true,
   rateLimit: true,
+  passwordHashing: true,
   logger: true,
   metrics: true,
   clock: true,
@@ -116,11 +151,20 @@ const DEFAULTS = Object.freeze({
   clientCacheTtl: 1,
 });
 
-const RATE_DEFAULTS = Object.freeze({
-  windowSeconds: 60,
-  perClient: 600,
-  perUsername: 20,
-  perIp: 200,
+const RATE_DEFAULTS: Readonly<Required<RateLimitOptions>> = Object.freeze({
+  windowSeconds: 900,
+  failedPasswordsPerIp: 100,
+  failedPasswordsPerUsername: 10,
+  refreshesPerFamily: 300,
+  failedRefreshesPerIp: 300,
+  failedClientAuthPerClient: 50,
+  failedClientAuthPerIp: 100,
+});
+
+const HASHING_DEFAULTS: Readonly<Required<PasswordHashingOptions>> = Object.freeze({
+  scryptCost: DEFAULT_SCRYPT_COST,
+  maxConcurrent: 2,
+  maxQueued: 16,
 });
 
 export interface AuthServerConfig {
@@ -141,6 +185,7 @@ export interface AuthServerConfig {
   clockTolerance: number;
   clientCacheTtl: number;
   rateLimit: Required<RateLimitOptions> | false;
+  passwordHashing: Required<PasswordHashingOptions>;
   logger: Logger;
   metrics?: MetricsOption;
   /** Epoch milliseconds (`clock` option, default the wall clock). */
@@ -178,13 +223,31 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
   if (o.rateLimit !== false) {
     const r = { ...RATE_DEFAULTS, ...omitUndefined(o.rateLimit ?? {}) };
     rejectUnknownKeys(`${f} rateLimit`, r, RATE_DEFAULTS);
+    const count = (name: keyof RateLimitOptions) =>
+      seconds(f, `rateLimit.${name}`, r[name], 1, 1e9);
     rateLimit = {
       windowSeconds: seconds(f, 'rateLimit.windowSeconds', r.windowSeconds, 1, 86400),
-      perClient: seconds(f, 'rateLimit.perClient', r.perClient, 1, 1e9),
-      perUsername: seconds(f, 'rateLimit.perUsername', r.perUsername, 1, 1e9),
-      perIp: seconds(f, 'rateLimit.perIp', r.perIp, 1, 1e9),
+      failedPasswordsPerIp: count('failedPasswordsPerIp'),
+      failedPasswordsPerUsername: count('failedPasswordsPerUsername'),
+      refreshesPerFamily: count('refreshesPerFamily'),
+      failedRefreshesPerIp: count('failedRefreshesPerIp'),
+      failedClientAuthPerClient: count('failedClientAuthPerClient'),
+      failedClientAuthPerIp: count('failedClientAuthPerIp'),
     };
   }
+  const h = { ...HASHING_DEFAULTS, ...omitUndefined(o.passwordHashing ?? {}) };
+  rejectUnknownKeys(`${f} passwordHashing`, h, HASHING_DEFAULTS);
+  const passwordHashing = {
+    scryptCost: seconds(
+      f,
+      'passwordHashing.scryptCost',
+      h.scryptCost,
+      MIN_SCRYPT_COST,
+      MAX_SCRYPT_COST,
+    ),
+    maxConcurrent: seconds(f, 'passwordHashing.maxConcurrent', h.maxConcurrent, 1, 64),
+    maxQueued: seconds(f, 'passwordHashing.maxQueued', h.maxQueued, 0, 100_000),
+  };
   if (o.keys !== undefined && (!Array.isArray(o.keys) || o.keys.length === 0)) {
     throw new ConfigError(`${f}: "keys" must be a non-empty array`);
   }
@@ -225,6 +288,7 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
     clockTolerance: seconds(f, 'clockTolerance', o.clockTolerance, 0, 300),
     clientCacheTtl: seconds(f, 'clientCacheTtl', o.clientCacheTtl, 0, 60),
     rateLimit,
+    passwordHashing,
     logger: o.logger ?? consoleLogger,
     ...(o.metrics ? { metrics: o.metrics } : {}),
   };

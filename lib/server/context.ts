@@ -8,6 +8,8 @@ import type { Store } from '../store/store';
 import type { KeyRing } from '../tokens/signing-keys';
 import type { VerifiedTokenCache } from '../tokens/verified-token-cache';
 import type { ClientAuthenticator } from './client-auth';
+import type { Hashing } from './hashing';
+import type { RateLimits } from './rate-limit';
 
 export interface ServerContext {
   config: AuthServerConfig;
@@ -16,6 +18,10 @@ export interface ServerContext {
   /** Introspection's cache of verified access tokens: a token asked about again skips its signature check. */
   verified: VerifiedTokenCache;
   clients: ClientAuthenticator;
+  /** scrypt behind the concurrency cap (`passwordHashing`). */
+  hashing: Hashing;
+  /** The failure-counting rate limits; absent with `rateLimit: false`. */
+  limits?: RateLimits;
   events: Events<AuthServerEvents>;
   metrics?: Metrics;
   now: Clock;

@@ -7,12 +7,15 @@ import { type AuthServerEvents, Events } from '../events';
 import { createMetrics } from '../metrics';
 import { type AuthServerOptions, parseAuthServerOptions } from '../options/auth-server-options';
 import type { Store } from '../store/store';
+import { DEFAULT_SCRYPT_COST } from '../tokens/secrets';
 import { KeyRing } from '../tokens/signing-keys';
 import { VerifiedTokenCache } from '../tokens/verified-token-cache';
 import { type Admin, createAdmin } from './admin';
 import { ClientAuthenticator } from './client-auth';
 import type { ServerContext } from './context';
+import { Hashing } from './hashing';
 import { metadataDocument } from './metadata';
+import { RateLimits } from './rate-limit';
 import { buildRouter } from './router';
 
 export interface AuthServer {
@@ -31,6 +34,8 @@ export interface AuthServer {
   metricsHandler(): RequestHandler;
 }
 
+let lowCostWarned = false;
+
 /**
  * Create an authorization server (RFC 6749 token endpoint, RFC 7009, RFC 7662, RFC 8414).
  *
@@ -41,12 +46,33 @@ export interface AuthServer {
 export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServer {
   const config = parseAuthServerOptions(options);
   const now = secondsOf(config.clock);
+  const events = new Events<AuthServerEvents>(config.logger);
+  const hashing = new Hashing(config.passwordHashing);
+  // Once per process: test suites build many servers at a low cost on purpose.
+  if (config.passwordHashing.scryptCost < DEFAULT_SCRYPT_COST && !lowCostWarned) {
+    lowCostWarned = true;
+    config.logger.warn?.(
+      { scryptCost: config.passwordHashing.scryptCost },
+      `passwordHashing.scryptCost is below ${DEFAULT_SCRYPT_COST} (OWASP's N=2^17): for tests only`,
+    );
+  }
+  const limits = config.rateLimit
+    ? new RateLimits(config.rateLimit, config.store, events)
+    : undefined;
   const ctx: ServerContext = {
     config,
     store: config.store,
     now,
-    clients: new ClientAuthenticator(config.store, config.clientCacheTtl * 1000, config.clock),
-    events: new Events<AuthServerEvents>(config.logger),
+    clients: new ClientAuthenticator(
+      config.store,
+      config.clientCacheTtl * 1000,
+      config.clock,
+      hashing,
+      limits,
+    ),
+    events,
+    hashing,
+    ...(limits ? { limits } : {}),
     keys: new KeyRing(config.store, {
       alg: config.signingAlg,
       ...(config.staticKeys ? { staticKeys: config.staticKeys } : {}),

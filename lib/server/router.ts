@@ -2,12 +2,11 @@
 
 import express, { type RequestHandler, Router } from 'express';
 import { throttle } from '../core/logger';
-import { OAuthError } from '../errors';
+import { OAuthError, StoreUnavailableError } from '../errors';
 import { oauthErrorHandler, sendOAuthError } from '../http/error-handler';
 import type { ServerContext } from './context';
 import { introspectionEndpoint } from './introspection-endpoint';
 import { jwksEndpoint, metadataEndpoint, PATHS } from './metadata';
-import { tokenRateLimiters } from './rate-limit';
 import { revocationEndpoint } from './revocation-endpoint';
 import { tokenEndpoint } from './token-endpoint';
 
@@ -27,7 +26,8 @@ export function buildRouter(ctx: ServerContext): Router {
   const mayWarn = throttle();
   const errors = (endpoint: 'token' | 'revocation' | 'introspection' | 'jwks') =>
     oauthErrorHandler(ctx.config.logger, (error) => {
-      if (error.status !== 503) return;
+      // Only the store's 503s: a full hashing queue answers 503 too, and is no outage.
+      if (error.status !== 503 || !(error.cause instanceof StoreUnavailableError)) return;
       ctx.events.emit('store.unavailable', { endpoint });
       // An outage must not flood the log: one line per 5 s.
       if (mayWarn()) ctx.config.logger.warn?.({ endpoint }, 'store unavailable: answering 503');
@@ -55,14 +55,7 @@ export function buildRouter(ctx: ServerContext): Router {
       }
       next();
     };
-  router.post(
-    `${base}${PATHS.token}`,
-    timed('token'),
-    form,
-    ...tokenRateLimiters(ctx),
-    tokenEndpoint(ctx),
-    errors('token'),
-  );
+  router.post(`${base}${PATHS.token}`, timed('token'), form, tokenEndpoint(ctx), errors('token'));
   router.post(
     `${base}${PATHS.revocation}`,
     timed('revocation'),

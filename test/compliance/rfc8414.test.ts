@@ -3,6 +3,7 @@ import express, { type Express } from 'express';
 import request from 'supertest';
 import { type AuthServer, createAuthServer } from '../../lib';
 import { buildApp, ISSUER, post, RS, SVC, seed, signIn, type TestApp } from '../helpers/app';
+import { TEST_HASHING } from '../helpers/hashing';
 import { makeStore, type TestStore } from '../helpers/stores';
 
 const WELL_KNOWN = '/.well-known/oauth-authorization-server';
@@ -164,7 +165,12 @@ describe('RFC 8414 authorization server metadata (MemoryStore)', () => {
 
     beforeAll(async () => {
       ps = await makeStore('memory', 'rfc8414-path');
-      auth = createAuthServer({ issuer: PATH_ISSUER, store: ps.store, rateLimit: false });
+      auth = createAuthServer({
+        issuer: PATH_ISSUER,
+        store: ps.store,
+        rateLimit: false,
+        passwordHashing: TEST_HASHING,
+      });
       app = express();
       app.use(auth.router());
       await seed(auth);

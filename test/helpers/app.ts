@@ -2,6 +2,7 @@
 import express, { type Express } from 'express';
 import request from 'supertest';
 import { type AuthServer, type AuthServerOptions, createAuthServer, type Store } from '../../lib';
+import { TEST_HASHING } from './hashing';
 
 export const ISSUER = 'http://localhost:4000';
 export const TOKEN = '/oauth2/token';
@@ -23,7 +24,13 @@ export interface TestApp {
 }
 
 export function buildApp(store: Store, options: Partial<AuthServerOptions> = {}): TestApp {
-  const auth = createAuthServer({ issuer: ISSUER, store, rateLimit: false, ...options });
+  const auth = createAuthServer({
+    issuer: ISSUER,
+    store,
+    rateLimit: false,
+    passwordHashing: TEST_HASHING,
+    ...options,
+  });
   const app = express();
   app.use(auth.router());
   return { app, auth };

@@ -12,6 +12,7 @@ import {
   type Store,
 } from '../../lib';
 import { RS } from './app';
+import { TEST_HASHING } from './hashing';
 
 export interface LiveAuthServer {
   /** `http://localhost:<port>`: the issuer, reachable over HTTP (remote guards fetch from it). */
@@ -34,7 +35,13 @@ export async function startAuthServer(
   await new Promise<void>((resolve) => server.listen(wanted, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://localhost:${port}`;
-  const auth = createAuthServer({ issuer, store, rateLimit: false, ...rest });
+  const auth = createAuthServer({
+    issuer,
+    store,
+    rateLimit: false,
+    passwordHashing: TEST_HASHING,
+    ...rest,
+  });
   const app = express();
   app.use(auth.router());
   server.on('request', app);

@@ -18,6 +18,7 @@ import { RS, revoke, SVC, seed, signIn } from '../helpers/app';
 import { testClock } from '../helpers/clock';
 import { eventually } from '../helpers/eventually';
 import { guardedApp, remoteGuard } from '../helpers/guard';
+import { TEST_HASHING } from '../helpers/hashing';
 import { makeStore, type TestStore } from '../helpers/stores';
 
 /** A promise the test settles: holds an answer back for exactly as long as the test wants. */
@@ -59,7 +60,13 @@ async function startCountingAuthServer(
   // The port must be known before the issuer: create the server first, attach the app after.
   const server = createServer();
   const issuer = `http://localhost:${await listen(server)}`;
-  const auth = createAuthServer({ issuer, store, rateLimit: false, ...options });
+  const auth = createAuthServer({
+    issuer,
+    store,
+    rateLimit: false,
+    passwordHashing: TEST_HASHING,
+    ...options,
+  });
   const app = express();
   const live: CountingAuthServer = {
     issuer,

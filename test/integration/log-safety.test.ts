@@ -27,9 +27,9 @@ import {
   TOKEN,
   WEB,
 } from '../helpers/app';
-import { makeStore, type TestStore } from '../helpers/stores';
 import { TEST_HASHING } from '../helpers/hashing';
 import { keysAtRest } from '../helpers/key-secret';
+import { makeStore, type TestStore } from '../helpers/stores';
 
 /** Every line any logger or the console received, as JSON text of its arguments. */
 const lines: string[] = [];

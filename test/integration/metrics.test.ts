@@ -25,6 +25,7 @@ import {
   TOKEN,
 } from '../helpers/app';
 import { guardedApp, seedScopes } from '../helpers/guard';
+import { TEST_HASHING } from '../helpers/hashing';
 
 // Not covered: `metrics: true` without prom-client installed must throw ConfigError
 // (lib/metrics.ts loadPromClient). prom-client is a dev dependency here and cannot be uninstalled
@@ -99,6 +100,7 @@ describe('auth server metrics (metrics: true)', () => {
     issuer: ISSUER,
     store: switchable(memory, fault),
     rateLimit: false,
+    passwordHashing: TEST_HASHING,
     clientCacheTtl: 0,
     logger: quiet,
     metrics: true,
@@ -227,7 +229,13 @@ describe('auth server metrics (metrics: true)', () => {
 
 describe('guard metrics', () => {
   const store = new MemoryStore();
-  const auth = createAuthServer({ issuer: ISSUER, store, rateLimit: false, logger: quiet });
+  const auth = createAuthServer({
+    issuer: ISSUER,
+    store,
+    rateLimit: false,
+    passwordHashing: TEST_HASHING,
+    logger: quiet,
+  });
   const guard = createGuard({ issuer: ISSUER, store, logger: quiet, metrics: true });
   const tokens = express();
   tokens.use(auth.router());

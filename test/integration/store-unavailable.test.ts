@@ -39,7 +39,11 @@ describe('RedisStore with Redis unavailable', () => {
     redis = new Redis(server.port, '127.0.0.1');
     await waitReady(redis);
     t = buildApp(new RedisStore({ redis, commandTimeout: 300 }), {
-      rateLimit: { perClient: 10_000, perUsername: 10_000, perIp: 10_000 },
+      rateLimit: {
+        failedPasswordsPerIp: 10_000,
+        failedPasswordsPerUsername: 10_000,
+        failedClientAuthPerIp: 10_000,
+      },
     });
     await seed(t.auth);
     session = await signIn(t.app);

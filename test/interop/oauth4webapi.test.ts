@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import express from 'express';
 import { createAuthServer, MemoryStore } from '../../lib';
 import { ALICE, RS, SVC, seed } from '../helpers/app';
+import { TEST_HASHING } from '../helpers/hashing';
 
 const run = promisify(execFile);
 
@@ -20,7 +21,12 @@ describe('oauth4webapi as a real client', () => {
     await new Promise((r) => server.once('listening', r));
     // An issuer with a path, as oauth4webapi compares the issuer with URL.href exactly.
     issuer = `http://localhost:${(server.address() as AddressInfo).port}/as`;
-    const auth = createAuthServer({ issuer, store, rateLimit: false });
+    const auth = createAuthServer({
+      issuer,
+      store,
+      rateLimit: false,
+      passwordHashing: TEST_HASHING,
+    });
     app.use(auth.router());
     await seed(auth);
   });

@@ -1,9 +1,14 @@
 // Admin API validation: clear ValidationErrors, no hashes in views, secrets and passwords kept on update.
 import { createAuthServer, MemoryStore, ValidationError } from '../../lib';
+import { TEST_HASHING } from '../helpers/hashing';
 
 describe('auth.admin', () => {
   const store = new MemoryStore();
-  const auth = createAuthServer({ issuer: 'http://localhost:4000', store });
+  const auth = createAuthServer({
+    issuer: 'http://localhost:4000',
+    store,
+    passwordHashing: TEST_HASHING,
+  });
   const a = auth.admin;
   beforeAll(async () => {
     await a.upsertTenant({ id: 'acme' });

@@ -1,6 +1,7 @@
 // createAuthServer options: validated at start-up with ConfigError and helpful messages.
 import { generateKeyPairSync } from 'node:crypto';
 import { ConfigError, createAuthServer, MemoryStore } from '../../lib';
+import { parseAuthServerOptions } from '../../lib/options/auth-server-options';
 
 const issuer = 'https://auth.example.com';
 
@@ -21,13 +22,31 @@ describe('createAuthServer options', () => {
     [{ issuer, refreshTokenTtl: 100, refreshTokenMaxAge: 50 }, /refreshTokenMaxAge/],
     [{ issuer, signingAlg: 'HS256' }, /signingAlg/],
     [{ issuer, signingAlg: 'none' }, /signingAlg/],
-    [{ issuer, rateLimit: { perClent: 1 } }, /did you mean "perClient"/],
+    [{ issuer, rateLimit: { failedPasswordPerIp: 1 } }, /did you mean "failedPasswordsPerIp"/],
+    [{ issuer, rateLimit: { perClient: 1 } }, /unknown option "perClient"/],
+    [{ issuer, rateLimit: { failedPasswordsPerUsername: 0 } }, /failedPasswordsPerUsername/],
+    [{ issuer, passwordHashing: { maxConcurrent: 0 } }, /maxConcurrent/],
     [{ issuer, keys: [] }, /keys/],
     [{ issuer, keys: [{ privateKey: 'not a key' }] }, /private key/],
     [{ issuer, refreshReuseLeewaySeconds: -1 }, /refreshReuseLeewaySeconds/],
   ])('rejects %j', (options, message) => {
     expect(() => createAuthServer(options as never)).toThrow(ConfigError);
     expect(() => createAuthServer(options as never)).toThrow(message);
+  });
+
+  it('rate limits by default: 100 failed passwords per IP and 10 per username per 15 minutes; scrypt N=2^17', () => {
+    const config = parseAuthServerOptions({ issuer });
+    expect(config.rateLimit).toEqual({
+      windowSeconds: 900,
+      failedPasswordsPerIp: 100,
+      failedPasswordsPerUsername: 10,
+      refreshesPerFamily: 300,
+      failedRefreshesPerIp: 300,
+      failedClientAuthPerClient: 50,
+      failedClientAuthPerIp: 100,
+    });
+    expect(config.passwordHashing).toEqual({ scryptCost: 17, maxConcurrent: 2, maxQueued: 16 });
+    expect(parseAuthServerOptions({ issuer, rateLimit: false }).rateLimit).toBe(false);
   });
 
   it('accepts http for localhost and strips a trailing slash', () => {
