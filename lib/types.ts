@@ -6,7 +6,8 @@ import type { AccessTokenClaims } from './tokens/access-token';
  * and the token carries `local_user`; otherwise the user of a user token or the client of a client token.
  */
 export type Identity =
-  | { kind: 'local_user'; id: string; tenantId: string }
+  /** `clientId`: the client that asserted the local user (a local user is only as trusted as it). */
+  | { kind: 'local_user'; id: string; tenantId: string; clientId: string }
   | { kind: 'user'; id: string; tenantId: string }
   | { kind: 'client'; id: string; tenantId: string };
 

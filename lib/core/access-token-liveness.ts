@@ -9,11 +9,22 @@ export interface LivenessClaims {
   sub: string;
   scope: string;
   exp: number;
+  /** The local user a client asserted (tenants and local users). */
+  local_user?: string;
+  /** The device the token is bound to (device sessions). */
+  device_id?: string;
 }
 
 /** What the store says about the token's grant now (a structural view of the store's AccessTokenState). */
 export interface LivenessState {
-  grant?: { clientId: string; tenantId: string; subject: string; scope: string };
+  grant?: {
+    clientId: string;
+    tenantId: string;
+    subject: string;
+    scope: string;
+    localUser?: string;
+    deviceId?: string;
+  };
   /** The family, or this access token alone, was revoked. */
   revoked: boolean;
   /** The device session's idle deadline (epoch seconds), for tokens bound to one. */
@@ -31,8 +42,16 @@ export interface Liveness {
 }
 
 /**
+ * Optional values compared with an empty string standing for absent, as the store writes them.
+ * Anything else (a forged non-string claim included) must match exactly.
+ */
+const same = (grant: string | undefined, claim: unknown): boolean =>
+  (grant === '' ? undefined : grant) === (claim === '' ? undefined : claim);
+
+/**
  * The token's liveness, or undefined when it is dead: its grant is gone or revoked, the token was
- * revoked, its grant was issued to another client, tenant or subject, or its device session ended.
+ * revoked, its grant was issued to another client, tenant, subject, local user or device, or its
+ * device session ended.
  */
 export function accessTokenLiveness(
   claims: LivenessClaims,
@@ -45,7 +64,11 @@ export function accessTokenLiveness(
     state.revoked ||
     g.clientId !== claims.client_id ||
     g.tenantId !== claims.tenant_id ||
-    g.subject !== claims.sub
+    g.subject !== claims.sub ||
+    // A token carrying a local user or device its grant does not (or the other way round) was not
+    // issued for that grant, whatever key signed it: absent on one side only is a mismatch.
+    !same(g.localUser, claims.local_user) ||
+    !same(g.deviceId, claims.device_id)
   )
     return undefined;
   const deadline = state.deviceDeadline;

@@ -14,6 +14,8 @@ export interface IntrospectionAnswer {
   jti?: string;
   scope?: string;
   exp?: number;
+  local_user?: string;
+  device_id?: string;
   registry?: RegistryFacts;
 }
 
@@ -58,6 +60,8 @@ function readAnswer(body: Record<string, unknown>): IntrospectionAnswer {
     ...str('sub'),
     ...str('jti'),
     ...str('scope'),
+    ...str('local_user'),
+    ...str('device_id'),
     ...(typeof body.exp === 'number' ? { exp: body.exp } : {}),
     ...(registry ? { registry } : {}),
   };

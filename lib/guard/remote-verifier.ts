@@ -46,6 +46,8 @@ export class RemoteVerifier implements Verifier {
         tenantId: answer.tenant_id ?? claims.tenant_id,
         subject: answer.sub ?? claims.sub,
         scope: answer.scope ?? claims.scope,
+        localUser: answer.local_user ?? claims.local_user,
+        deviceId: answer.device_id ?? claims.device_id,
       },
       revoked: false,
       ...(answer.exp !== undefined && answer.exp < claims.exp

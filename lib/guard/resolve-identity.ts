@@ -13,7 +13,12 @@ export function resolveIdentity(ctx: GuardContext): RequestHandler {
       let identity: Identity;
       // The mode matters only for tokens carrying a local user, so only they read it.
       if (c.local_user !== undefined && (await ctx.verifier.localUserMode(v)))
-        identity = { kind: 'local_user', id: c.local_user, tenantId: c.tenant_id };
+        identity = {
+          kind: 'local_user',
+          id: c.local_user,
+          tenantId: c.tenant_id,
+          clientId: c.client_id,
+        };
       else if (c.gty === 'password') identity = { kind: 'user', id: c.sub, tenantId: c.tenant_id };
       else identity = { kind: 'client', id: c.client_id, tenantId: c.tenant_id };
       if (req.auth) req.auth.identity = identity;

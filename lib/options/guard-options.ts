@@ -1,6 +1,6 @@
 // createGuard options: local mode (shared store) or remote mode (RFC 7662 introspection), validated once.
 import type { MillisecondClock } from '../core/clock';
-import { isLoopbackHost } from '../core/ids';
+import { isLoopbackHost, TENANT_ID } from '../core/ids';
 import type { KeysEnum } from '../core/known-keys';
 import { consoleLogger, type Logger } from '../core/logger';
 import { ConfigError } from '../errors';
@@ -42,6 +42,12 @@ export interface GuardOptions {
   keys?: StaticVerificationKey[];
   /** Remote mode: introspection of a remote authorization server. */
   introspection?: IntrospectionOptions;
+  /**
+   * The tenants this resource server serves: tokens of any other tenant are refused (401
+   * `invalid_token`) in both modes, before any store read or introspection call. Default: every
+   * tenant (`req.auth.tenantId` says which).
+   */
+  tenants?: readonly string[];
   /** `realm` of the WWW-Authenticate challenge (default "tokenward"). */
   realm?: string;
   /** Seconds of clock skew tolerated for `exp` and `nbf` (default 5). */
@@ -71,6 +77,7 @@ const KNOWN: KeysEnum<GuardOptions> = {
   store: true,
   keys: true,
   introspection: true,
+  tenants: true,
   realm: true,
   clockTolerance: true,
   tokenCacheSize: true,
@@ -105,6 +112,8 @@ export interface GuardConfig {
   /** Epoch milliseconds (`clock` option, default the wall clock). */
   clock: MillisecondClock;
   store?: Store;
+  /** Tenants served; undefined for every tenant. */
+  tenants?: readonly string[];
   staticKeys?: LoadedKey[];
   introspection?: Required<Omit<IntrospectionOptions, 'endpoint'>> & { endpoint?: string };
 }
@@ -125,6 +134,17 @@ function text(name: string, value: unknown, pattern = /^[\x20-\x7E]{1,256}$/): s
   if (typeof value !== 'string' || !pattern.test(value))
     throw new ConfigError(`${F}: "${name}" must be a non-empty string of printable characters`);
   return value;
+}
+
+function tenantList(value: unknown): readonly string[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > 10000)
+    throw new ConfigError(`${F}: "tenants" must be a non-empty array of tenant ids`);
+  for (const t of value as unknown[])
+    if (typeof t !== 'string' || !TENANT_ID.test(t))
+      throw new ConfigError(
+        `${F}: "tenants" has ${JSON.stringify(String(t)).slice(0, 70)}, not a tenant id ([A-Za-z0-9._-]{1,64})`,
+      );
+  return Object.freeze([...new Set(value as string[])]);
 }
 
 /** Validate and default createGuard options. Throws ConfigError. */
@@ -183,6 +203,7 @@ export function parseGuardOptions(options: Readonly<GuardOptions>): GuardConfig 
     clock: clockOption(F, o.clock),
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(o.store ? { store: o.store } : {}),
+    ...(o.tenants !== undefined ? { tenants: tenantList(o.tenants) } : {}),
     ...(o.keys ? { staticKeys: loadVerificationKeys(o.keys) } : {}),
     ...(introspection ? { introspection } : {}),
   };

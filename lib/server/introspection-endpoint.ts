@@ -14,6 +14,6 @@ export function introspectionEndpoint(ctx: ServerContext): RequestHandler {
       throw new OAuthError('unauthorized_client', 'client is not allowed to introspect', 403);
     const token = required(params, 'token', 8192);
     res.setHeader('Cache-Control', 'no-store');
-    res.json(await introspect(ctx, token));
+    res.json(await introspect(ctx, token, client));
   };
 }

@@ -1,6 +1,7 @@
 // Introspection (RFC 7662 §2.2): what this server says about a token now — used by the endpoint and the admin API.
 import { accessTokenLiveness } from '../core/access-token-liveness';
 import { splitScope } from '../core/ids';
+import type { ClientRecord } from '../store/store';
 import type { AccessTokenClaims } from '../tokens/access-token';
 import { parseRefreshToken } from '../tokens/refresh-token';
 import type { ServerContext } from './context';
@@ -37,10 +38,23 @@ export interface IntrospectionRegistryFacts {
 
 const INACTIVE: IntrospectionResponse = Object.freeze({ active: false });
 
-/** The RFC 7662 answer for `token` as this server sees it now. */
+/** The client asking at the introspection endpoint: what it may learn about (RFC 7662 §4). */
+export type Introspector = Pick<ClientRecord, 'id' | 'tenantId' | 'introspectAllTenants'>;
+
+/** May `asker` learn about a token of `tenantId`? Everything, when nobody asks (the admin API). */
+const seesTenant = (asker: Introspector | undefined, tenantId: string): boolean =>
+  !asker || asker.introspectAllTenants === true || asker.tenantId === tenantId;
+
+/**
+ * The RFC 7662 answer for `token` as this server sees it now, told to `asker` (omitted: the admin
+ * API, which sees every token). A client learns only about tokens of its own tenant, unless it is
+ * registered with `introspectAllTenants`, and about refresh tokens issued to itself only; about
+ * anything else it hears exactly `{"active":false}`, as about an unknown token (RFC 7662 §2.2, §4).
+ */
 export async function introspect(
   ctx: ServerContext,
   token: string,
+  asker?: Introspector,
 ): Promise<IntrospectionResponse> {
   const now = ctx.now();
   const refresh = parseRefreshToken(token);
@@ -48,6 +62,8 @@ export async function introspect(
     const state = await ctx.store.getRefreshTokenState(refresh.grantId, refresh.hash, now);
     if (!state?.active) return INACTIVE;
     const g = state.grant;
+    // A refresh token is a credential of the client it was issued to: nobody else's business.
+    if (asker && (g.clientId !== asker.id || !seesTenant(asker, g.tenantId))) return INACTIVE;
     return {
       active: true,
       scope: g.scope,
@@ -68,7 +84,8 @@ export async function introspect(
     audience: ctx.config.audience,
     clockTolerance: 0,
   });
-  if (!claims) return INACTIVE;
+  // Another tenant's token is answered before its state is read: the store is not asked for nothing.
+  if (!claims || !seesTenant(asker, claims.tenant_id)) return INACTIVE;
   // Live state and registry facts are read together: one round trip's wait, not several.
   const [state, tokenward] = await Promise.all([
     ctx.store.getAccessTokenState(claims.gid, claims.jti, now),

@@ -41,6 +41,11 @@ export interface VerifyOptions {
   audience: string;
   /** Seconds of clock skew tolerated for exp/nbf/iat. */
   clockTolerance: number;
+  /**
+   * When given, `tenant_id` must be one of these: a resource server dedicated to some tenants
+   * refuses the others' tokens like tokens for another audience (RFC 9068 §4).
+   */
+  tenants?: readonly string[];
 }
 
 function isClaims(p: unknown): p is AccessTokenClaims {
@@ -59,8 +64,8 @@ function isClaims(p: unknown): p is AccessTokenClaims {
 /**
  * Verify an access token against our own key set: `kid` must be ours (jku/x5u/jwk ignored), the
  * algorithm is the key's own, `typ` must be at+jwt, and iss/aud/exp are always checked
- * (RFC 8725 §3.1, §3.8, §3.11; RFC 9068 §4), exp and nbf against `now`. Returns undefined for
- * anything not valid.
+ * (RFC 8725 §3.1, §3.8, §3.11; RFC 9068 §4), exp and nbf against `now`, and `tenant_id` when
+ * `options.tenants` lists the tenants served. Returns undefined for anything not valid.
  */
 export async function verifyAccessToken(
   token: string,
@@ -91,7 +96,9 @@ export async function verifyAccessToken(
       clockTolerance: options.clockTolerance,
       clockTimestamp: now(),
     });
-    return isClaims(payload) ? payload : undefined;
+    if (!isClaims(payload)) return undefined;
+    if (options.tenants && !options.tenants.includes(payload.tenant_id)) return undefined;
+    return payload;
   } catch {
     return undefined;
   }

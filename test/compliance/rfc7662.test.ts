@@ -9,7 +9,6 @@ import {
   ISSUER,
   post,
   RS,
-  refresh,
   revoke,
   SVC,
   SVC_RT,
@@ -23,6 +22,10 @@ import { testClock } from '../helpers/clock';
 import { makeStore, type TestStore } from '../helpers/stores';
 
 const INACTIVE = '{"active":false}';
+/** acme, confidential: signs users in, so refresh tokens are issued to it, and may introspect. */
+const WEB_I = { id: 'web-i', secret: 'web-i-secret-0123456789' };
+/** acme, may introspect access tokens of every tenant. */
+const ALL_RS = { id: 'all-rs', secret: 'all-rs-secret-0123456789' };
 
 describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s)', (kind) => {
   let ts: TestStore;
@@ -37,6 +40,20 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
     ts = await makeStore(kind, `rfc7662-${kind}`, { now: clock.seconds });
     t = buildApp(ts.store, { clock });
     await seed(t.auth);
+    await t.auth.admin.upsertClient({
+      ...WEB_I,
+      tenantId: 'acme',
+      grants: ['password', 'refresh_token'],
+      scopes: ['print', 'scan'],
+      introspect: true,
+    });
+    await t.auth.admin.upsertClient({
+      ...ALL_RS,
+      tenantId: 'acme',
+      grants: ['client_credentials'],
+      introspect: true,
+      introspectAllTenants: true,
+    });
     session = await signIn(t.app);
     // A second instance on the same store whose access tokens live three seconds.
     shortLived = buildApp(ts.store, { accessTokenTtl: 3, clock });
@@ -45,6 +62,14 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
 
   /** Introspect as print-rs and return the raw response. */
   const ask = (token: string) => post(t.app, INTROSPECT, { token }, RS);
+  /** Introspect as web-i, the client its own sign-ins' refresh tokens are issued to. */
+  const askOwn = (token: string) => post(t.app, INTROSPECT, { token }, WEB_I);
+  /** A password sign-in through web-i (its refresh token is web-i's to introspect). */
+  async function signInOwn(extra: Record<string, string> = {}) {
+    const res = await post(t.app, TOKEN, { grant_type: 'password', ...ALICE, ...extra }, WEB_I);
+    expect(res.status).toBe(200);
+    return res.body as { access_token: string; refresh_token: string; scope: string };
+  }
 
   describe('§2.1 introspection request', () => {
     it('§2.1 the endpoint requires client authentication: none → 401 invalid_client', async () => {
@@ -117,8 +142,8 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
       const rt = await post(
         t.app,
         INTROSPECT,
-        { token: session.refresh_token, token_type_hint: 'access_token' },
-        RS,
+        { token: (await signInOwn()).refresh_token, token_type_hint: 'access_token' },
+        WEB_I,
       );
       expect(rt.body.active).toBe(true);
     });
@@ -196,18 +221,22 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
           local_user_mode: false,
           scopes: [{ name: 'print', service: 'print', role_check: true, roles: ['printer'] }],
         });
-        await t.auth.admin.upsertUser({ tenantId: 'acme', ...ALICE, roles: [] });
+        await t.auth.admin.upsertUser({ tenantId: 'acme', username: ALICE.username, roles: [] });
         expect((await ask(session.access_token)).body.tokenward.roles).toEqual([]);
       } finally {
         await t.auth.admin.deleteScope('print');
         await t.auth.admin.upsertTenant({ id: 'acme', localUserMode: true });
-        await t.auth.admin.upsertUser({ tenantId: 'acme', ...ALICE, roles: ['printer'] });
+        await t.auth.admin.upsertUser({
+          tenantId: 'acme',
+          username: ALICE.username,
+          roles: ['printer'],
+        });
       }
     });
 
-    it('§2.2 a client of another tenant: tenant_id is that tenant', async () => {
+    it('§2.2 a client of another tenant: tenant_id is that tenant (asked by a client registered with introspectAllTenants)', async () => {
       const cc = await post(t.app, TOKEN, { grant_type: 'client_credentials' }, SVC_RT);
-      const res = await ask(cc.body.access_token);
+      const res = await post(t.app, INTROSPECT, { token: cc.body.access_token }, ALL_RS);
       expect(res.body).toMatchObject({
         active: true,
         client_id: SVC_RT.id,
@@ -219,7 +248,7 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
     });
 
     it('§2.2 a password grant with device_id (device sessions): device_id in the response', async () => {
-      const s = await signIn(t.app, ALICE, { device_id: 'printer-42.lobby:A_1' });
+      const s = await signInOwn({ device_id: 'printer-42.lobby:A_1' });
       const res = await ask(s.access_token);
       expect(res.body).toMatchObject({
         active: true,
@@ -228,16 +257,16 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
         device_id: 'printer-42.lobby:A_1',
         tenant_id: 'acme',
       });
-      const rt = await ask(s.refresh_token);
+      const rt = await askOwn(s.refresh_token);
       expect(rt.body).toMatchObject({ active: true, device_id: 'printer-42.lobby:A_1' });
     });
 
-    it('§2.2 an active refresh token: active, client_id, username, sub, scope, exp, tenant_id', async () => {
-      const s = await signIn(t.app);
-      const res = await ask(s.refresh_token);
+    it('§2.2 an active refresh token, asked by the client it was issued to: active, client_id, username, sub, scope, exp, tenant_id', async () => {
+      const s = await signInOwn();
+      const res = await askOwn(s.refresh_token);
       expect(res.body).toMatchObject({
         active: true,
-        client_id: APP.id,
+        client_id: WEB_I.id,
         username: ALICE.username,
         sub: ALICE.username,
         scope: s.scope,
@@ -277,18 +306,54 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
     });
 
     it('§2.2 a revoked refresh token, and the access tokens of its family → {"active":false}', async () => {
-      const s = await signIn(t.app);
-      expect((await revoke(t.app, s.refresh_token)).status).toBe(200);
-      expect((await ask(s.refresh_token)).text).toBe(INACTIVE);
+      const s = await signInOwn();
+      expect((await askOwn(s.refresh_token)).body.active).toBe(true);
+      const form = { client_id: WEB_I.id, client_secret: WEB_I.secret };
+      expect((await revoke(t.app, s.refresh_token, form)).status).toBe(200);
+      expect((await askOwn(s.refresh_token)).text).toBe(INACTIVE);
       expect((await ask(s.access_token)).text).toBe(INACTIVE);
     });
 
+    // §2.2: "If the introspection call is properly authorized but [...] the protected resource is
+    // not allowed to introspect this particular token, then the authorization server MUST return
+    // an introspection response with the "active" field set to "false"." §4: the server "MAY
+    // respond differently to different protected resources making the same request".
+    it('§2.2 another tenant\'s live access token, asked by a client not registered with introspectAllTenants → exactly {"active":false}', async () => {
+      const cc = await post(t.app, TOKEN, { grant_type: 'client_credentials' }, SVC_RT);
+      expect(cc.status).toBe(200);
+      const res = await ask(cc.body.access_token);
+      expect(res.status).toBe(200);
+      expect(res.text).toBe(INACTIVE);
+      expect(
+        (await post(t.app, INTROSPECT, { token: cc.body.access_token }, ALL_RS)).body.active,
+      ).toBe(true);
+    });
+
+    it('§2.2 a live refresh token asked by a client it was not issued to → exactly {"active":false}', async () => {
+      const s = await signInOwn();
+      expect((await askOwn(s.refresh_token)).body.active).toBe(true);
+      for (const other of [RS, ALL_RS]) {
+        const res = await post(t.app, INTROSPECT, { token: s.refresh_token }, other);
+        expect(res.status).toBe(200);
+        expect(res.text).toBe(INACTIVE);
+      }
+      // A public client's refresh token is no introspecting client's.
+      const pub = await signIn(t.app);
+      expect((await ask(pub.refresh_token)).text).toBe(INACTIVE);
+      expect((await t.auth.admin.introspectToken(pub.refresh_token)).active).toBe(true);
+    });
+
     it('§2.2 a rotated refresh token → {"active":false}, its successor active', async () => {
-      const s = await signIn(t.app);
-      const r = await refresh(t.app, s.refresh_token);
+      const s = await signInOwn();
+      const r = await post(
+        t.app,
+        TOKEN,
+        { grant_type: 'refresh_token', refresh_token: s.refresh_token },
+        WEB_I,
+      );
       expect(r.status).toBe(200);
-      expect((await ask(s.refresh_token)).text).toBe(INACTIVE);
-      expect((await ask(r.body.refresh_token)).body.active).toBe(true);
+      expect((await askOwn(s.refresh_token)).text).toBe(INACTIVE);
+      expect((await askOwn(r.body.refresh_token)).body.active).toBe(true);
     });
 
     it('§2.2 a token signed by a foreign ES256 key with the same header and claims → {"active":false}', async () => {
@@ -310,10 +375,12 @@ describe.each(['memory', 'redis'] as const)('RFC 7662 introspection endpoint (%s
     });
 
     it('§2.2 tokens of a grant revoked through the admin API → {"active":false}', async () => {
-      const s = await signIn(t.app);
-      expect((await ask(s.refresh_token)).body.active).toBe(true);
-      await t.auth.admin.revokeGrant(s.refresh_token.split('.')[0] as string);
-      expect((await ask(s.refresh_token)).text).toBe(INACTIVE);
+      const s = await signInOwn();
+      expect((await askOwn(s.refresh_token)).body.active).toBe(true);
+      expect((await ask(s.access_token)).body.active).toBe(true);
+      // The grant id is everything before the secret (users' grant ids carry a dot themselves).
+      await t.auth.admin.revokeGrant(s.refresh_token.slice(0, s.refresh_token.lastIndexOf('.')));
+      expect((await askOwn(s.refresh_token)).text).toBe(INACTIVE);
       expect((await ask(s.access_token)).text).toBe(INACTIVE);
     });
   });

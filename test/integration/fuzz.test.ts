@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import fc from 'fast-check';
 import jwt from 'jsonwebtoken';
-import { createGuard } from '../../lib';
+import { type AuthServer, createGuard } from '../../lib';
 import {
   ALICE,
   APP,
@@ -562,6 +562,7 @@ describe.each(['memory', 'redis'] as const)('hostile input, property-based, on %
   let session: { access_token: string; refresh_token: string };
   let secrets: string[];
   let serverKey: KeyObject;
+  let admin: AuthServer['admin'];
   let claims: Record<string, unknown>;
   const logged: unknown[] = [];
 
@@ -571,6 +572,7 @@ describe.each(['memory', 'redis'] as const)('hostile input, property-based, on %
     const t = buildApp(ts.store, { logger });
     await seed(t.auth);
     await seedScopes(t.auth);
+    admin = t.auth.admin;
     session = await signIn(t.app);
     const guard = createGuard({ issuer: ISSUER, store: ts.store, logger });
     const resource = express();
@@ -833,10 +835,12 @@ describe.each(['memory', 'redis'] as const)('hostile input, property-based, on %
         Authorization: `Basic ${Buffer.from(`${RS.id}:${RS.secret}`).toString('base64')}`,
         'Content-Type': FORM,
       },
-      body: Buffer.from(`token=${session.refresh_token}`),
+      body: Buffer.from(`token=${session.access_token}`),
       length: true,
     });
     expect(JSON.parse(state.text).active).toBe(true);
+    // Its refresh token is the public app's: only the admin API may introspect it.
+    expect((await admin.introspectToken(session.refresh_token)).active).toBe(true);
     expect(logged).toEqual([]);
   });
 

@@ -145,17 +145,18 @@ describe.each(['redis', 'cluster'] as const)('a guard in another app sharing %s'
     );
     expect(cc.status).toBe(200);
     const token = cc.body.access_token as string;
+    const kiosk = { kind: 'local_user', id: 'kiosk-7', tenantId: 'acme', clientId: SVC.id };
     const identity = async () => {
       const res = await get(token);
       expect(res.status).toBe(200);
       return res.body.identity;
     };
     try {
-      expect(await identity()).toEqual({ kind: 'local_user', id: 'kiosk-7', tenantId: 'acme' });
+      expect(await identity()).toEqual(kiosk);
       await as.auth.admin.upsertTenant({ id: 'acme', localUserMode: false });
       expect(await identity()).toEqual({ kind: 'client', id: SVC.id, tenantId: 'acme' });
       await as.auth.admin.upsertTenant({ id: 'acme', localUserMode: true });
-      expect(await identity()).toEqual({ kind: 'local_user', id: 'kiosk-7', tenantId: 'acme' });
+      expect(await identity()).toEqual(kiosk);
     } finally {
       await as.auth.admin.upsertTenant({ id: 'acme', localUserMode: true });
     }

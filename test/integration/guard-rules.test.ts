@@ -310,6 +310,7 @@ describe.each(MODES)('guard rules: $name', (mode) => {
         kind: 'local_user',
         id: 'kiosk-7',
         tenantId: 'acme',
+        clientId: 'svc',
       });
       await live.auth.admin.upsertTenant({ id: 'acme', localUserMode: false });
       expect((await get('/me', token)).body.identity).toEqual({
