@@ -278,4 +278,26 @@ describe.each(STORE_KINDS)('grant lifecycle (%s)', (kind) => {
     expect(fresh.status).toBe(200);
     await auth.admin.upsertClient({ ...rest, secret: SVC.secret });
   });
+
+  it('an instance with a cached client record re-reads it after a change elsewhere, and what it then issues ends with the client', async () => {
+    const b = buildApp(ts.store, { clientCacheTtl: 60 });
+    expect((await post(b.app, TOKEN, { grant_type: 'client_credentials' }, SVC)).status).toBe(200);
+    const svc = await auth.admin.getClient(SVC.id);
+    const { public: _p, ...rest } = svc as NonNullable<typeof svc>;
+    await auth.admin.upsertClient({ ...rest, name: 'changed elsewhere' });
+    const issued = await post(b.app, TOKEN, { grant_type: 'client_credentials' }, SVC);
+    expect(issued.status).toBe(200);
+    expect((await me(issued.body)).status).toBe(200);
+    // A (not b) ends svc's grants: the token b issued after the change is among them.
+    expect(await auth.admin.revokeClientGrants(SVC.id)).toBeGreaterThanOrEqual(1);
+    expect((await me(issued.body)).status).toBe(401);
+
+    // Deleted on A while b still has it cached: b issues nothing more for it.
+    expect((await post(b.app, TOKEN, { grant_type: 'client_credentials' }, SVC)).status).toBe(200);
+    await auth.admin.deleteClient(SVC.id);
+    const gone = await post(b.app, TOKEN, { grant_type: 'client_credentials' }, SVC);
+    expect(gone.status).toBe(401);
+    expect(gone.body.error).toBe('invalid_client');
+    await auth.admin.upsertClient({ ...rest });
+  });
 });
