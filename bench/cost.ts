@@ -21,12 +21,12 @@ import { parseAuthServerOptions } from '../lib/options/auth-server-options';
 import { redisKeys } from '../lib/store/keys';
 import { newRefreshToken } from '../lib/tokens/refresh-token';
 import { randomId } from '../lib/tokens/secrets';
-import { KEY_SECRET } from './shared';
 import {
   ensureRedisInstalled,
   type Standalone,
   startStandalone,
 } from '../test/helpers/redis-launcher';
+import { KEY_SECRET } from './shared';
 
 const { values: args } = parseArgs({
   options: { quick: { type: 'boolean', default: false } },

@@ -10,6 +10,7 @@ import {
   CC_SECRET,
   INTROSPECTIONS,
   ISSUER,
+  KEY_SECRET,
   ROUTE,
   RS,
   type ServerConfig,
@@ -22,6 +23,7 @@ async function seedAuth(cfg: ServerConfig, store: Store, issuer: string) {
     store,
     ...(cfg.rateLimit ? {} : { rateLimit: false as const }),
     ...(cfg.accessTokenTtl ? { accessTokenTtl: cfg.accessTokenTtl } : {}),
+    ...(store.shared ? { keyEncryptionSecret: KEY_SECRET } : {}),
   });
   const a = auth.admin;
   await a.upsertTenant({ id: 'acme' });

@@ -42,6 +42,8 @@ export interface ServerConfig {
 
 export const ISSUER = 'http://localhost:4000';
 export const CC_SECRET = 'bench-cc-secret-0123456789';
+/** keyEncryptionSecret of bench servers on Redis (sealed keys are what production runs); bench only. */
+export const KEY_SECRET = 'bench-key-encryption-secret-0123456789';
 export const RS = { id: 'bench-rs', secret: 'bench-rs-secret-0123456789' };
 export const APP_ID = 'bench-app';
 export const USER = { username: 'alice', password: 'alice-password' };

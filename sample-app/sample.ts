@@ -22,7 +22,19 @@ export interface SampleOptions {
   redisUrl?: string;
   /** Device-session idle seconds (default 300). */
   deviceIdleTtl?: number;
+  /**
+   * Seals the signing keys kept in Redis (`keyEncryptionSecret`, 32+ characters; `npm start` reads
+   * TOKENWARD_KEY_SECRET, as the CLI does). Default on Redis: {@link DEV_KEY_SECRET}.
+   */
+  keyEncryptionSecret?: string;
 }
+
+/**
+ * DEVELOPMENT ONLY — a secret published in this file, so it protects nothing: the sample seals its
+ * keys in Redis with it only so that `REDIS_URL=… npm start` works out of the box. A real
+ * deployment sets its own keyEncryptionSecret (e.g. from TOKENWARD_KEY_SECRET).
+ */
+export const DEV_KEY_SECRET = 'tokenward-sample-DEVELOPMENT-ONLY-key-secret';
 
 export interface Sample {
   issuer: string;
@@ -72,6 +84,8 @@ export async function startSample(options: SampleOptions): Promise<Sample> {
     deviceIdleTtl: options.deviceIdleTtl ?? 300,
     // Prometheus metrics at GET /metrics on the auth server.
     metrics: true,
+    // On Redis the private signing keys are kept sealed (a shared store needs it).
+    ...(redis ? { keyEncryptionSecret: options.keyEncryptionSecret ?? DEV_KEY_SECRET } : {}),
   });
   await seedDemo(auth);
   // The demo page (GET /demo on the print server, another origin) signs in from the browser: the
@@ -103,7 +117,11 @@ export async function startSample(options: SampleOptions): Promise<Sample> {
     issuer,
     printUrl,
     auth,
-    storeName: redis ? `RedisStore at ${options.redisUrl}` : 'MemoryStore',
+    storeName: redis
+      ? `RedisStore at ${options.redisUrl}, keys sealed with ${
+          options.keyEncryptionSecret ? 'TOKENWARD_KEY_SECRET' : 'the development-only secret'
+        }`
+      : 'MemoryStore',
     deviceIdleTtl: options.deviceIdleTtl ?? 300,
     close: async () => {
       await Promise.all([closeServer(authServer), closeServer(printServer)]);

@@ -7,6 +7,9 @@ async function main(): Promise<void> {
     authPort: Number(process.env.AUTH_PORT ?? 4000),
     printPort: Number(process.env.PRINT_PORT ?? 4100),
     ...(process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : {}),
+    ...(process.env.TOKENWARD_KEY_SECRET
+      ? { keyEncryptionSecret: process.env.TOKENWARD_KEY_SECRET }
+      : {}),
     ...(process.env.DEVICE_IDLE_TTL ? { deviceIdleTtl: Number(process.env.DEVICE_IDLE_TTL) } : {}),
   });
   const { issuer, printUrl } = sample;

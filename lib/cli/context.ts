@@ -1,5 +1,5 @@
 // What every CLI command gets: the admin API (connected on first use), output in text or JSON, stdin.
-import type { Admin } from '../index';
+import type { Admin, Store } from '../index';
 import {
   CliError,
   type CliIo,
@@ -23,6 +23,8 @@ export interface Ctx {
   readonly io: CliIo;
   /** auth.admin on the Redis at REDIS_URL; connects on the first call. */
   admin(): Promise<Admin>;
+  /** The RedisStore behind admin() (same connection). */
+  store(): Promise<Store>;
   /** Write `value` as JSON under --json, else the text `human()` gives. */
   print(value: unknown, human: () => string): void;
   /** A secret or token read from stdin. */
@@ -39,21 +41,23 @@ export interface CliContext extends Ctx {
 export function createContext(io: CliIo): CliContext {
   let globals: GlobalOptions = {};
   let session: Promise<Session> | undefined;
+  const open = () => {
+    session ??= connect({
+      url: io.env.REDIS_URL,
+      prefix: globals.prefix ?? DEFAULT_PREFIX,
+      issuer: globals.issuer ?? io.env.TOKENWARD_ISSUER ?? DEFAULT_ISSUER,
+      ...(globals.audience ? { audience: globals.audience } : {}),
+      ...(io.env.TOKENWARD_KEY_SECRET ? { keySecret: io.env.TOKENWARD_KEY_SECRET } : {}),
+    });
+    return session;
+  };
   return {
     io,
     setGlobals(g) {
       globals = g;
     },
-    async admin() {
-      session ??= connect({
-        url: io.env.REDIS_URL,
-        prefix: globals.prefix ?? DEFAULT_PREFIX,
-        issuer: globals.issuer ?? io.env.TOKENWARD_ISSUER ?? DEFAULT_ISSUER,
-        ...(globals.audience ? { audience: globals.audience } : {}),
-        ...(io.env.TOKENWARD_KEY_SECRET ? { keySecret: io.env.TOKENWARD_KEY_SECRET } : {}),
-      });
-      return (await session).admin;
-    },
+    admin: async () => (await open()).admin,
+    store: async () => (await open()).store,
     print(value, human) {
       io.stdout.write(globals.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
     },

@@ -17,6 +17,9 @@ Environment:
   REDIS_URL          required: redis://[user:password@]host:port[/db] or rediss://… of one
                      standalone Redis (a Redis Cluster or Sentinel URL is out of scope)
   TOKENWARD_ISSUER   issuer when --issuer is not given
+  TOKENWARD_KEY_SECRET
+                     the servers' keyEncryptionSecret: keys rotate seals the new signing key
+                     with it; without it keys rotate exits 2 (see keys rotate --help)
 
 Exit codes:
   0 ok, 1 not found or refused, 2 usage error or invalid input, 3 Redis unreachable

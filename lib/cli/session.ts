@@ -1,6 +1,7 @@
 // CLI plumbing: the io it writes to, its error type, and the fail-fast Redis connection behind auth.admin.
 import { Redis } from 'ioredis';
-import { type Admin, createAuthServer, RedisStore } from '../index';
+import { consoleLogger } from '../core/logger';
+import { type Admin, createAuthServer, RedisStore, type Store } from '../index';
 
 /** Where the CLI reads and writes; `main` takes it so tests can run commands in-process. */
 export interface CliIo {
@@ -41,7 +42,25 @@ export interface ConnectOptions {
 
 export interface Session {
   admin: Admin;
+  /** The RedisStore behind `admin`: `keys rotate` reads the key set before writing one. */
+  store: Store;
   close(): Promise<void>;
+}
+
+/**
+ * The store as the CLI's server sees it when it has no key secret: it never creates the first
+ * signing key (which would be clear) as a side effect of reading keys, e.g. `token introspect` on
+ * an empty store. Writing keys is left to `keys rotate`, which decides whether a clear key may be
+ * written.
+ */
+function withoutKeyCreation(store: RedisStore): Store {
+  return new Proxy(store, {
+    get(target, name) {
+      if (name === 'initSigningKeys') return () => target.getSigningKeys();
+      const value = Reflect.get(target, name, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /** The URL with any password masked, fit for an error message. */
@@ -106,16 +125,23 @@ export async function connect(options: ConnectOptions): Promise<Session> {
     );
   }
   try {
-    const store = new RedisStore({ redis, prefix: options.prefix });
+    const redisStore = new RedisStore({ redis, prefix: options.prefix });
+    // Without the secret this process never writes a key on its own (see withoutKeyCreation), and
+    // `keys rotate` writes a clear one only when told to where no sealed key exists; so the
+    // start-up warning of insecureClearKeys would only be noise here.
+    const store = options.keySecret ? redisStore : withoutKeyCreation(redisStore);
     const auth = createAuthServer({
       issuer: options.issuer,
       ...(options.audience ? { audience: options.audience } : {}),
       store,
       rateLimit: false,
-      ...(options.keySecret ? { keyEncryptionSecret: options.keySecret } : {}),
+      ...(options.keySecret
+        ? { keyEncryptionSecret: options.keySecret }
+        : { insecureClearKeys: true, logger: { error: consoleLogger.error, warn: () => {} } }),
     });
     return {
       admin: auth.admin,
+      store: redisStore,
       close: async () => {
         try {
           await redis.quit();

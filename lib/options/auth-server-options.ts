@@ -90,10 +90,18 @@ export interface AuthServerOptions {
   /**
    * Seal the private signing keys kept in the store (AES-256-GCM under a key derived from this
    * secret, at least 32 characters), so that a store dump yields no key that can mint tokens. Every
-   * instance and the CLI (`TOKENWARD_KEY_SECRET`) need the same secret. Default: none — keys are
-   * stored in the clear, as JWK; set it in production. Not with `keys`.
+   * instance and the CLI (`TOKENWARD_KEY_SECRET`) need the same secret. Required with a shared
+   * store (RedisStore) unless `keys` are given; a MemoryStore keeps its keys in the process. A
+   * server with a secret never signs with a clear key it finds in the store: it rotates to a new
+   * sealed key. Not with `keys`.
    */
   keyEncryptionSecret?: string;
+  /**
+   * Development only: let a server on a shared store (RedisStore) keep its private signing keys
+   * there in the clear, readable by anyone who can read Redis or its backups. Logs a warning at
+   * start-up. Not with `keyEncryptionSecret` or `keys`. Default false.
+   */
+  insecureClearKeys?: boolean;
   /** Seconds of clock skew tolerated when verifying tokens at revocation and introspection (default 5). */
   clockTolerance?: number;
   /**
@@ -132,6 +140,7 @@ const KNOWN: KeysEnum<AuthServerOptions> = {
   signingAlg: true,
   keys: true,
   keyEncryptionSecret: true,
+  insecureClearKeys: true,
   clockTolerance: true,
   clientCacheTtl: true,
   rateLimit: true,
@@ -182,6 +191,8 @@ export interface AuthServerConfig {
   signingAlg: SigningAlg;
   staticKeys?: LoadedKey[];
   sealer?: KeySealer;
+  /** Private keys are kept in the clear in a shared store (`insecureClearKeys`): warn at start-up. */
+  insecureClearKeys: boolean;
   clockTolerance: number;
   clientCacheTtl: number;
   rateLimit: Required<RateLimitOptions> | false;
@@ -261,6 +272,7 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
         `${f}: "keyEncryptionSecret" seals keys kept in the store; keys given in "keys" are not stored`,
       );
   }
+  const insecureClearKeys = parseInsecureClearKeys(f, o);
   if (o.audience !== undefined && (typeof o.audience !== 'string' || o.audience === '')) {
     throw new ConfigError(`${f}: "audience" must be a non-empty string`);
   }
@@ -285,6 +297,7 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
     signingAlg: o.signingAlg,
     ...(o.keys ? { staticKeys: loadStaticKeys(o.keys, o.signingAlg) } : {}),
     ...(o.keyEncryptionSecret ? { sealer: new KeySealer(o.keyEncryptionSecret) } : {}),
+    insecureClearKeys,
     clockTolerance: seconds(f, 'clockTolerance', o.clockTolerance, 0, 300),
     clientCacheTtl: seconds(f, 'clientCacheTtl', o.clientCacheTtl, 0, 60),
     rateLimit,
@@ -292,4 +305,33 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
     logger: o.logger ?? consoleLogger,
     ...(o.metrics ? { metrics: o.metrics } : {}),
   };
+}
+
+/**
+ * Keys at rest: a shared store (other processes read it) never holds a usable private key unless
+ * the deployer says so. It needs `keyEncryptionSecret` or `keys`; `insecureClearKeys: true` is the
+ * development-only way out. Returns whether that way out is taken.
+ */
+function parseInsecureClearKeys(
+  f: string,
+  o: Pick<AuthServerOptions, 'store' | 'keys' | 'keyEncryptionSecret' | 'insecureClearKeys'>,
+): boolean {
+  if (o.insecureClearKeys !== undefined && typeof o.insecureClearKeys !== 'boolean')
+    throw new ConfigError(`${f}: "insecureClearKeys" must be a boolean`);
+  const insecure = o.insecureClearKeys === true;
+  if (insecure && o.keyEncryptionSecret !== undefined)
+    throw new ConfigError(
+      `${f}: "insecureClearKeys" and "keyEncryptionSecret" conflict: keys are either sealed or clear`,
+    );
+  if (insecure && o.keys !== undefined)
+    throw new ConfigError(
+      `${f}: "insecureClearKeys" and "keys" conflict: keys given in "keys" are not stored`,
+    );
+  if (o.store?.shared && !insecure && o.keyEncryptionSecret === undefined && o.keys === undefined)
+    throw new ConfigError(
+      `${f}: the store is shared (RedisStore), so private signing keys must not be kept there in ` +
+        'the clear: set "keyEncryptionSecret" (at least 32 characters, the same on every instance) ' +
+        'or give "keys"; for development only, "insecureClearKeys: true" keeps them in the clear',
+    );
+  return insecure;
 }

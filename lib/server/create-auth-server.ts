@@ -45,6 +45,13 @@ let lowCostWarned = false;
  */
 export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServer {
   const config = parseAuthServerOptions(options);
+  if (config.insecureClearKeys) {
+    const message =
+      'private signing keys are kept in the store in the clear: anyone who can read it (a replica, a backup) can mint tokens; for development only, set keyEncryptionSecret in production';
+    // Called as methods: a pino logger needs its `this`.
+    if (config.logger.warn) config.logger.warn({ option: 'insecureClearKeys' }, message);
+    else config.logger.error({ option: 'insecureClearKeys' }, message);
+  }
   const now = secondsOf(config.clock);
   const events = new Events<AuthServerEvents>(config.logger);
   const hashing = new Hashing(config.passwordHashing);
@@ -77,6 +84,7 @@ export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServ
       alg: config.signingAlg,
       ...(config.staticKeys ? { staticKeys: config.staticKeys } : {}),
       ...(config.sealer ? { sealer: config.sealer } : {}),
+      logger: config.logger,
       // Other instances may sign with a retired key until their next reload (60 s); its tokens then
       // live accessTokenTtl more, plus 60 s of clock skew.
       retainSeconds: config.accessTokenTtl + 120,

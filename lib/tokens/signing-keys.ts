@@ -7,6 +7,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { type Clock, epochMilliseconds, type MillisecondClock } from '../core/clock';
+import type { Logger } from '../core/logger';
 import { ConfigError } from '../errors';
 import type { SigningKeyRecord, Store } from '../store/store';
 import type { KeySealer } from './key-sealing';
@@ -94,12 +95,15 @@ function load(
 ): LoadedKey {
   const alg = rec.alg as SigningAlg;
   // A key sealed at rest is opened only if it still signs; one we cannot open signs nothing here.
+  // A server that seals never signs with a clear key: anyone who could read the store may hold it.
   const privateJwk =
     rec.retiredAt !== undefined
       ? undefined
       : rec.sealedPrivateJwk !== undefined
         ? sealer?.open(rec.sealedPrivateJwk, rec.kid)
-        : rec.privateJwk;
+        : sealer
+          ? undefined
+          : rec.privateJwk;
   const publicKey = createPublicKey({ key: rec.publicJwk as never, format: 'jwk' });
   const { kty, crv, x, y, n, e } = rec.publicJwk;
   return {
@@ -193,8 +197,13 @@ export interface KeyRingOptions {
   reloadInterval?: number;
   /** Only read keys (a guard): never generate one into an empty store. */
   readOnly?: boolean;
-  /** Seals generated private keys and opens stored ones (`keyEncryptionSecret`). */
+  /**
+   * Seals generated private keys and opens stored ones (`keyEncryptionSecret`). With it, an active
+   * key found in the clear is replaced by a new sealed one, and dropped.
+   */
   sealer?: KeySealer;
+  /** Told (once per key) when an active key was found in the clear and replaced. */
+  logger?: Logger;
   /** Epoch seconds: key creation and retirement times, the reload interval. */
   now: Clock;
   /** Epoch milliseconds, for the unknown-kid reload throttle (default: the wall clock). */
@@ -216,6 +225,8 @@ export class KeyRing implements VerificationKeys {
   private missReloadAt = -Infinity;
   private loading?: Promise<void>;
   private readonly clock: MillisecondClock;
+  /** Kids of clear keys already reported, so that the log says it once. */
+  private readonly reported = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -237,6 +248,7 @@ export class KeyRing implements VerificationKeys {
             generateSigningKey(this.options.alg, this.options.now(), this.options.sealer),
           );
         }
+        records = await this.replaceClearKey(records);
         this.keys = records.map((r) => load(r, this.options.sealer));
         this.loadedAt = this.options.now();
       } finally {
@@ -244,6 +256,33 @@ export class KeyRing implements VerificationKeys {
       }
     })();
     return this.loading;
+  }
+
+  /**
+   * A sealing server that finds the active key in the clear (written by a CLI without the secret,
+   * or injected by whoever can write the store) must not sign with it, and must not trust what it
+   * signed: anyone who read the store may hold it. It rotates to a new sealed key and drops the
+   * clear one at once (not retired: its tokens are not trusted). Concurrent instances doing the
+   * same drop only that kid, so a sealed key another instance just made is retired as usual.
+   */
+  private async replaceClearKey(records: SigningKeyRecord[]): Promise<SigningKeyRecord[]> {
+    const { sealer, readOnly, logger } = this.options;
+    const active = records.find((r) => r.retiredAt === undefined);
+    if (!sealer || readOnly || active?.privateJwk === undefined) return records;
+    if (!this.reported.has(active.kid)) {
+      this.reported.add(active.kid);
+      logger?.error(
+        { kid: active.kid },
+        'the active signing key in the store is not sealed with keyEncryptionSecret: it is never used; rotating to a new sealed key and dropping it (rotate keys with TOKENWARD_KEY_SECRET set)',
+      );
+    }
+    const now = this.options.now();
+    return this.store.rotateSigningKeys(
+      generateSigningKey(this.options.alg, now, sealer),
+      now,
+      this.options.retainSeconds,
+      active.kid,
+    );
   }
 
   private async ensure(): Promise<void> {
@@ -289,10 +328,15 @@ export class KeyRing implements VerificationKeys {
     if (this.options.staticKeys)
       throw new ConfigError('keys given in options cannot be rotated by the store');
     const next = generateSigningKey(this.options.alg, this.options.now(), this.options.sealer);
+    // A sealing server drops a clear active key rather than keep it published (see replaceClearKey).
+    const active = this.options.sealer
+      ? (await this.store.getSigningKeys()).find((r) => r.retiredAt === undefined)
+      : undefined;
     const records = await this.store.rotateSigningKeys(
       next,
       this.options.now(),
       this.options.retainSeconds,
+      active?.privateJwk !== undefined ? active.kid : undefined,
     );
     this.keys = records.map((r) => load(r, this.options.sealer));
     this.loadedAt = this.options.now();

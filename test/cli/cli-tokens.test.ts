@@ -15,6 +15,8 @@ import {
   WEB,
 } from '../helpers/app';
 import { cliFor } from '../helpers/cli';
+import { TEST_KEY_SECRET } from '../helpers/key-secret';
+import { redisUrl } from '../helpers/redis';
 import { makeStore, type TestStore } from '../helpers/stores';
 
 let ts: TestStore;
@@ -37,16 +39,19 @@ async function ccToken(): Promise<string> {
 }
 
 describe('keys rotate', () => {
+  // The servers seal their keys with the test secret; the CLI is given the same one.
+  const env = () => ({ REDIS_URL: redisUrl(), TOKENWARD_KEY_SECRET: TEST_KEY_SECRET });
+
   it('stores a new signing key and retires the previous one', async () => {
     await ccToken(); // the server generates its first key
     const [first] = await ts.store.getSigningKeys();
-    const run = await cli(['--json', 'keys', 'rotate']);
+    const run = await cli(['--json', 'keys', 'rotate'], { env: env() });
     expect(run.code).toBe(0);
     const { kid } = run.json<{ kid: string }>();
     const keys = await ts.store.getSigningKeys();
     expect(keys.find((k) => k.kid === kid)?.retiredAt).toBeUndefined();
     expect(keys.find((k) => k.kid === first?.kid)?.retiredAt).toEqual(expect.any(Number));
-    expect((await cli(['keys', 'rotate'])).stdout).toMatch(/^kid: [\w-]+\n$/);
+    expect((await cli(['keys', 'rotate'], { env: env() })).stdout).toMatch(/^kid: [\w-]+\n$/);
   });
 });
 

@@ -3,6 +3,7 @@ import express, { type Express } from 'express';
 import request from 'supertest';
 import { type AuthServer, type AuthServerOptions, createAuthServer, type Store } from '../../lib';
 import { TEST_HASHING } from './hashing';
+import { keysAtRest } from './key-secret';
 
 export const ISSUER = 'http://localhost:4000';
 export const TOKEN = '/oauth2/token';
@@ -23,17 +24,18 @@ export interface TestApp {
   auth: AuthServer;
 }
 
+/** On a shared store the server seals its keys with the test secret unless `options` say how. */
 export function buildApp(store: Store, options: Partial<AuthServerOptions> = {}): TestApp {
   const auth = createAuthServer({
     issuer: ISSUER,
     store,
     rateLimit: false,
     passwordHashing: TEST_HASHING,
+    ...keysAtRest(store, options),
     ...options,
   });
   const app = express();
   app.use(auth.router());
-  app.locals.tokenwardAuth = auth; // for introspect() below
   return { app, auth };
 }
 
@@ -127,15 +129,8 @@ export function revoke(
   return post(app, REVOKE, { token, ...client });
 }
 
-/**
- * What the server behind `app` says about `token` now, for every tenant's tokens and every client's
- * refresh tokens: through its admin API when `app` was built here (the introspection endpoint tells a
- * client only about its own tenant's access tokens and its own refresh tokens, so asking it as one
- * client would make "inactive" checks pass for the wrong reason), else at the endpoint as print-rs.
- */
+/** Introspect as the print-rs resource server. */
 export async function introspect(app: Express, token: string): Promise<Record<string, unknown>> {
-  const auth = app.locals.tokenwardAuth as AuthServer | undefined;
-  if (auth) return { ...(await auth.admin.introspectToken(token)) };
   const res = await post(app, INTROSPECT, { token }, RS);
   if (res.status !== 200)
     throw new Error(`introspection failed: ${res.status} ${JSON.stringify(res.body)}`);

@@ -13,6 +13,7 @@ import {
 } from '../../lib';
 import { RS } from './app';
 import { TEST_HASHING } from './hashing';
+import { keysAtRest } from './key-secret';
 
 export interface LiveAuthServer {
   /** `http://localhost:<port>`: the issuer, reachable over HTTP (remote guards fetch from it). */
@@ -40,6 +41,7 @@ export async function startAuthServer(
     store,
     rateLimit: false,
     passwordHashing: TEST_HASHING,
+    ...keysAtRest(store, rest),
     ...rest,
   });
   const app = express();

@@ -19,6 +19,7 @@ import { testClock } from '../helpers/clock';
 import { eventually } from '../helpers/eventually';
 import { guardedApp, remoteGuard } from '../helpers/guard';
 import { TEST_HASHING } from '../helpers/hashing';
+import { keysAtRest } from '../helpers/key-secret';
 import { makeStore, type TestStore } from '../helpers/stores';
 
 /** A promise the test settles: holds an answer back for exactly as long as the test wants. */
@@ -65,6 +66,7 @@ async function startCountingAuthServer(
     store,
     rateLimit: false,
     passwordHashing: TEST_HASHING,
+    ...keysAtRest(store, options),
     ...options,
   });
   const app = express();

@@ -2,6 +2,7 @@
 import { Redis } from 'ioredis';
 import { createAuthServer, RedisStore } from '../../lib';
 import { APP, BOB, ISSUER, seed } from '../helpers/app';
+import { TEST_KEY_SECRET } from '../helpers/key-secret';
 import { type NodeProcess, startNodeProcess } from '../helpers/processes';
 import { redisUrl, uniquePrefix } from '../helpers/redis';
 
@@ -67,6 +68,7 @@ describe('three Express processes sharing one Redis', () => {
     const admin = createAuthServer({
       issuer: ISSUER,
       store: new RedisStore({ redis: seeder, prefix }),
+      keyEncryptionSecret: TEST_KEY_SECRET,
     });
     await seed(admin);
     for (const username of USERS)

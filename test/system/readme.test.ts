@@ -7,6 +7,7 @@ import express from 'express';
 import { createAuthServer, RedisStore } from '../../lib';
 import { startSample } from '../../sample-app/sample';
 import { post } from '../helpers/app';
+import { TEST_KEY_SECRET } from '../helpers/key-secret';
 import { newRedis, redisUrl, uniquePrefix, waitReady } from '../helpers/redis';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -81,6 +82,7 @@ describe('README commands', () => {
       store: new RedisStore({ redis, prefix }),
       rateLimit: false,
       clientCacheTtl: 0,
+      keyEncryptionSecret: TEST_KEY_SECRET,
     });
     await auth.admin.upsertTenant({ id: 'acme' });
     await auth.admin.upsertClient({
@@ -113,6 +115,8 @@ describe('README commands', () => {
         SVC_SECRET: 'svc-secret-0123456789',
         ALICE_PASSWORD: 'alice-password-2',
         TOKEN: signIn.body.access_token,
+        // `keys rotate` seals the new key with the servers' secret (and refuses without it).
+        TOKENWARD_KEY_SECRET: TEST_KEY_SECRET,
       });
       expect(stdout).toContain('"id": "svc"');
       expect(stdout).toContain('phone-1');
