@@ -117,6 +117,7 @@ describe('client', () => {
       scopes: ['print', 'scan'],
       localUsers: true,
       introspect: false,
+      introspectAllTenants: false,
       clientCredentialsRefresh: false,
     });
     expect((await ts.store.getClient('svc'))?.secretHash).toMatch(/^scrypt\$/);
@@ -129,6 +130,25 @@ describe('client', () => {
     const after = await ts.store.getClient('svc');
     expect(after).toEqual({ ...before, scopes: ['print'], introspect: true });
     expect((await ccToken(SECRET)).status).toBe(200);
+  });
+
+  it('--introspect-all-tenants needs --introspect; --no-introspect-all-tenants turns it off', async () => {
+    expect((await cli(['client', 'set', 'svc', '--introspect-all-tenants'])).code).toBe(0);
+    expect(await ts.store.getClient('svc')).toMatchObject({
+      introspect: true,
+      introspectAllTenants: true,
+    });
+    expect((await cli(['client', 'get', 'svc'])).stdout).toContain(
+      'introspectAllTenants:     true\n',
+    );
+    const alone = await cli(['client', 'set', 'svc', '--no-introspect']);
+    expect(alone).toMatchObject({
+      code: 2,
+      stderr: 'error: client.introspectAllTenants: needs introspect: true\n',
+    });
+    expect((await ts.store.getClient('svc'))?.introspect).toBe(true);
+    expect((await cli(['client', 'set', 'svc', '--no-introspect-all-tenants'])).code).toBe(0);
+    expect((await ts.store.getClient('svc'))?.introspectAllTenants).toBe(false);
   });
 
   it('--secret works for scripts without echoing it; --public makes a public client', async () => {

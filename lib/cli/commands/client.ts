@@ -15,6 +15,7 @@ interface SetOptions {
   scope?: string[];
   localUsers?: boolean;
   introspect?: boolean;
+  introspectAllTenants?: boolean;
   ccRefresh?: boolean;
 }
 
@@ -22,6 +23,7 @@ const flags = (c: ClientView) =>
   [
     c.localUsers && 'local-users',
     c.introspect && 'introspect',
+    c.introspectAllTenants && 'introspect-all-tenants',
     c.clientCredentialsRefresh && 'cc-refresh',
   ].filter(Boolean);
 
@@ -35,6 +37,7 @@ const show = (c: ClientView) =>
     scopes: c.scopes,
     localUsers: c.localUsers,
     introspect: c.introspect,
+    introspectAllTenants: c.introspectAllTenants === true,
     clientCredentialsRefresh: c.clientCredentialsRefresh,
   });
 
@@ -112,6 +115,11 @@ export function registerClient(program: Command, ctx: Ctx): void {
     .option('--no-local-users', 'may not (the default for a new client)')
     .option('--introspect', 'may call the introspection endpoint (RFC 7662)')
     .option('--no-introspect', 'may not (the default for a new client)')
+    .option(
+      '--introspect-all-tenants',
+      "with --introspect: may introspect access tokens of every tenant, not only the client's own",
+    )
+    .option('--no-introspect-all-tenants', "only its own tenant's (the default for a new client)")
     .option('--cc-refresh', 'client_credentials also issues a refresh token')
     .option('--no-cc-refresh', 'it does not (the default for a new client)')
     .addHelpText('after', SECRET_HELP + EXAMPLES)
@@ -133,6 +141,7 @@ export function registerClient(program: Command, ctx: Ctx): void {
         scopes: listOption(opts.scope, /\s+/) ?? current?.scopes ?? [],
         localUsers: opts.localUsers ?? current?.localUsers ?? false,
         introspect: opts.introspect ?? current?.introspect ?? false,
+        introspectAllTenants: opts.introspectAllTenants ?? current?.introspectAllTenants ?? false,
         clientCredentialsRefresh: opts.ccRefresh ?? current?.clientCredentialsRefresh ?? false,
       });
       ctx.print(saved, () => show(saved));
