@@ -298,6 +298,6 @@ describe.each(STORE_KINDS)('grant lifecycle (%s)', (kind) => {
     const gone = await post(b.app, TOKEN, { grant_type: 'client_credentials' }, SVC);
     expect(gone.status).toBe(401);
     expect(gone.body.error).toBe('invalid_client');
-    await auth.admin.upsertClient({ ...rest });
+    await auth.admin.upsertClient({ ...rest, secret: SVC.secret });
   });
 });
