@@ -262,6 +262,22 @@ describe('store round trips (RedisStore, MONITOR)', () => {
       expect(commands).toEqual([]);
     });
 
+    it("a guard limited to tenants: another tenant's valid token is refused with 0 round trips", async () => {
+      const only = createGuard({
+        issuer: ISSUER,
+        store: new RedisStore({ redis, prefix: 'rt5:' }),
+        tenants: ['beta'],
+      });
+      const app = express();
+      app.get('/auth', only.authenticate(), (_req, res) => void res.json({ ok: true }));
+      const call = () => request(app).get('/auth').set('Authorization', `Bearer ${token}`);
+      expect((await call()).status).toBe(401); // loads this guard's keys
+      const commands = await commandsDuring(async () => {
+        for (let i = 0; i < 5; i++) expect((await call()).status).toBe(401);
+      });
+      expect(commands).toEqual([]);
+    });
+
     it('unknown kids: at most one key reload (one GET) for 10 tokens, not one per token', async () => {
       const commands = await commandsDuring(async () => {
         for (let i = 0; i < 10; i++) {

@@ -130,6 +130,7 @@ describe('createGuard options', () => {
       ['audiance', 'audience'],
       ['clocktolerance', 'clockTolerance'],
       ['tokenCacheSze', 'tokenCacheSize'],
+      ['tenant', 'tenants'],
     ])('%s → hint "%s"', (key, hint) => {
       expect(configError(local({ [key]: 1 })).message).toMatch(`did you mean "${hint}"?`);
     });
@@ -152,6 +153,25 @@ describe('createGuard options', () => {
 
     it('an option given as undefined is the default, not an error', () => {
       expect(createGuard(local({ realm: undefined, audience: undefined })).mode).toBe('local');
+    });
+  });
+
+  describe('tenants (tenants and local users)', () => {
+    it.each([
+      ['an empty array', []],
+      ['a string, not an array', 'acme'],
+      ['a tenant id with a space', ['acme', 'be ta']],
+      ['a tenant id too long', ['a'.repeat(65)]],
+      ['an empty tenant id', ['']],
+      ['a number', [42]],
+    ])('%s → ConfigError naming "tenants"', (_name, tenants) => {
+      expect(configError(local({ tenants })).message).toMatch(/"tenants"/);
+      expect(configError(remote({ tenants })).message).toMatch(/"tenants"/);
+    });
+
+    it('a non-empty list of tenant ids is accepted in both modes', () => {
+      expect(createGuard(local({ tenants: ['acme', 'beta.eu_1-x'] })).mode).toBe('local');
+      expect(createGuard(remote({ tenants: ['acme', 'acme'] })).mode).toBe('remote');
     });
   });
 
