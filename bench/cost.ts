@@ -19,6 +19,7 @@ import {
 import { newGrantId } from '../lib/core/grant-id';
 import { parseAuthServerOptions } from '../lib/options/auth-server-options';
 import { redisKeys } from '../lib/store/keys';
+import { grantHorizon } from '../lib/store/ledger';
 import { newRefreshToken } from '../lib/tokens/refresh-token';
 import { randomId } from '../lib/tokens/secrets';
 import {
@@ -398,6 +399,7 @@ async function redisCosts(redisPort: number) {
     const realGid = gidOf(real.access);
     const cfg = parseAuthServerOptions(options);
     let firstGid = '';
+    const clientGeneration = await store.getLedgerGeneration({ clientId: APP_ID });
     const family = await measureGrants(admin, 'password + refresh + device session', async () => {
       await pool(GRANTS, IN_FLIGHT, async (i) => {
         const now = Math.floor(Date.now() / 1000);
@@ -415,20 +417,27 @@ async function redisCosts(redisPort: number) {
         };
         if (i === 0) firstGid = grant.id;
         const refresh = newRefreshToken(grant.id);
-        await store.createGrant(
-          grant,
-          {
-            jti: randomId(16),
-            accessExpiresAt: now + cfg.accessTokenTtl,
-            refresh: { hash: refresh.hash, expiresAt: now + cfg.refreshTokenTtl },
-          },
-          {
-            idleTtl: cfg.deviceIdleTtl,
-            maxAge: cfg.deviceSessionMaxAge,
-            candidateId: randomId(16),
-            now,
-          },
-        );
+        const tokens = {
+          jti: randomId(16),
+          accessExpiresAt: now + cfg.accessTokenTtl,
+          refresh: { hash: refresh.hash, expiresAt: now + cfg.refreshTokenTtl },
+        };
+        const until = grantHorizon(grant, tokens);
+        // The grant with its entry in the user's ledger, and its entry in the client's ledger.
+        await Promise.all([
+          store.createGrant(
+            grant,
+            tokens,
+            {
+              idleTtl: cfg.deviceIdleTtl,
+              maxAge: cfg.deviceSessionMaxAge,
+              candidateId: randomId(16),
+              now,
+            },
+            { generation: '', until },
+          ),
+          store.addClientGrant(APP_ID, grant.id, { generation: clientGeneration, until }, now),
+        ]);
       });
     });
     family.how = `1 sign-in over HTTP (password, device_id), then ${GRANTS} written with store.createGrant as issueNewGrant does, one user and device each`;
