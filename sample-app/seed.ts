@@ -25,6 +25,8 @@ export async function seedDemo(auth: AuthServer): Promise<void> {
     scopes: ['print', 'scan'],
     localUsers: true,
     introspect: true,
+    // The print API serves every tenant (globex's kiosk too): its introspection sees them all.
+    introspectAllTenants: true,
   });
   await a.upsertClient({
     ...DEMO.mobileApp,
