@@ -7,7 +7,11 @@ import { type NodeProcess, startNodeProcess } from '../helpers/processes';
 import { redisUrl, uniquePrefix } from '../helpers/redis';
 
 const PER_USERNAME = 5;
-const RATE_LIMIT = { perUsername: PER_USERNAME, perIp: 1000, perClient: 100000, windowSeconds: 60 };
+const RATE_LIMIT = {
+  failedPasswordsPerUsername: PER_USERNAME,
+  failedPasswordsPerIp: 1000,
+  windowSeconds: 60,
+};
 /** Attempts sent at once for one username, round-robin over the instances. */
 const ATTEMPTS = 30;
 /** KeyRing: unknown kids reload at once (≤ 1 per 5 s); otherwise keys are reloaded after 60 s. */
