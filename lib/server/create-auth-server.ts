@@ -40,7 +40,11 @@ let lowCostWarned = false;
  * Create an authorization server (RFC 6749 token endpoint, RFC 7009, RFC 7662, RFC 8414).
  *
  * @example
- * const auth = createAuthServer({ issuer: 'https://auth.example.com', store: new RedisStore({ redis }) });
+ * const auth = createAuthServer({
+ *   issuer: 'https://auth.example.com',
+ *   store: new RedisStore({ redis }),
+ *   keyEncryptionSecret: process.env.TOKENWARD_KEY_SECRET, // a RedisStore keeps keys sealed
+ * });
  * app.use(auth.router());
  */
 export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServer {
