@@ -11,7 +11,7 @@ import type {
 } from '../store/store';
 import { verifyAccessToken } from '../tokens/access-token';
 import { parseRefreshToken } from '../tokens/refresh-token';
-import { hashSecret, randomId } from '../tokens/secrets';
+import { hashSecret, randomId, verifySecret } from '../tokens/secrets';
 import type { ServerContext } from './context';
 import { GRANT_TYPES } from './grants';
 import { type IntrospectionResponse, introspect } from './introspection';
@@ -288,6 +288,7 @@ export function createAdmin(ctx: ServerContext) {
       );
       const existing = await store.getUser(input.tenantId, input.username);
       let passwordHash = existing?.passwordHash;
+      let newPassword = false;
       if (input.password !== undefined) {
         check(
           typeof input.password === 'string' &&
@@ -296,7 +297,11 @@ export function createAdmin(ctx: ServerContext) {
           'user.password',
           'must be 8-1024 characters',
         );
-        passwordHash = await hashSecret(input.password, ctx.config.passwordHashing.scryptCost);
+        // Setting the password a user already has (a re-run provisioning script) is no change:
+        // it must not sign the user out everywhere.
+        newPassword = !(existing && (await verifySecret(input.password, existing.passwordHash)));
+        if (newPassword)
+          passwordHash = await hashSecret(input.password, ctx.config.passwordHashing.scryptCost);
       }
       check(!!passwordHash, 'user.password', 'required for a new user');
       const user: UserRecord = {
@@ -308,8 +313,7 @@ export function createAdmin(ctx: ServerContext) {
       await store.putUser(user);
       // A new user inherits nothing of a namesake's; a new password ends every grant of the old one.
       if (!existing) await endUserGrants(user.tenantId, user.username, 'created');
-      else if (input.password !== undefined)
-        await endUserGrants(user.tenantId, user.username, 'password_changed');
+      else if (newPassword) await endUserGrants(user.tenantId, user.username, 'password_changed');
       return viewUser(user);
     },
     getUser: async (tenantId: string, username: string) => {

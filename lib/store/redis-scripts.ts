@@ -353,7 +353,6 @@ return 1`,
     twRenewLedger: defineScript({
       keys: ['ledgerKey'],
       args: ['generation', 'endGrants', '#now', '#minTtl'],
-      functions: [LEDGER],
       body: `
 local ids = {}
 if endGrants == '1' then

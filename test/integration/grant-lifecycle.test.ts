@@ -110,8 +110,10 @@ describe.each(STORE_KINDS)('grant lifecycle (%s)', (kind) => {
     ).toBe(401);
   });
 
-  it('a new password ends every grant signed in with the old one; a change of roles alone ends none', async () => {
+  it('a new password ends every grant signed in with the old one; a change of roles alone, or the same password set again, ends none', async () => {
     const u = await freshUser();
+    await auth.admin.upsertUser({ tenantId: 'acme', username: u.username, password: u.password });
+    await expectLive(u.sessions);
     await auth.admin.upsertUser({
       tenantId: 'acme',
       username: u.username,

@@ -113,7 +113,8 @@ describe('README commands', () => {
       const { stdout } = await bash(script, {
         REDIS_URL: redisUrl(),
         SVC_SECRET: 'svc-secret-0123456789',
-        ALICE_PASSWORD: 'alice-password-2',
+        // The password alice has: a new one would end her grants, and the token with them.
+        ALICE_PASSWORD: 'alice-password',
         TOKEN: signIn.body.access_token,
         // `keys rotate` seals the new key with the servers' secret (and refuses without it).
         TOKENWARD_KEY_SECRET: TEST_KEY_SECRET,
