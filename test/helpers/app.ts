@@ -36,6 +36,7 @@ export function buildApp(store: Store, options: Partial<AuthServerOptions> = {})
   });
   const app = express();
   app.use(auth.router());
+  app.locals.tokenwardAuth = auth; // for introspect() below
   return { app, auth };
 }
 
@@ -129,8 +130,15 @@ export function revoke(
   return post(app, REVOKE, { token, ...client });
 }
 
-/** Introspect as the print-rs resource server. */
+/**
+ * What the server behind `app` says about `token` now, for every tenant's tokens and every client's
+ * refresh tokens: through its admin API when `app` was built here (the introspection endpoint tells a
+ * client only about its own tenant's access tokens and its own refresh tokens, so asking it as one
+ * client would make "inactive" checks pass for the wrong reason), else at the endpoint as print-rs.
+ */
 export async function introspect(app: Express, token: string): Promise<Record<string, unknown>> {
+  const auth = app.locals.tokenwardAuth as AuthServer | undefined;
+  if (auth) return { ...(await auth.admin.introspectToken(token)) };
   const res = await post(app, INTROSPECT, { token }, RS);
   if (res.status !== 200)
     throw new Error(`introspection failed: ${res.status} ${JSON.stringify(res.body)}`);

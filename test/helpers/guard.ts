@@ -46,6 +46,7 @@ export async function startAuthServer(
   });
   const app = express();
   app.use(auth.router());
+  app.locals.tokenwardAuth = auth; // for introspect() in ./app
   server.on('request', app);
   return {
     issuer,
