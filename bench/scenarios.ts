@@ -244,6 +244,10 @@ export function scenarios(ctx: ScenarioContext): Scenario[] {
       variants: [
         { ...memory(off), also: vsPeers() },
         { ...redis('redis', 'RedisStore', off), also: vsPeers(1.5, 1.5) },
+        {
+          ...redis('redis-rl', 'RedisStore+limits', { rateLimit: { refreshesPerFamily: 1e9 } }),
+          vs: 'redis',
+        },
         peer('oidc-provider'),
         peer('oauth2-server'),
       ],

@@ -21,7 +21,11 @@ async function seedAuth(cfg: ServerConfig, store: Store, issuer: string) {
   const auth = createAuthServer({
     issuer,
     store,
-    ...(cfg.rateLimit ? {} : { rateLimit: false as const }),
+    ...(cfg.rateLimit
+      ? cfg.rateLimit === true
+        ? {}
+        : { rateLimit: cfg.rateLimit }
+      : { rateLimit: false as const }),
     ...(cfg.accessTokenTtl ? { accessTokenTtl: cfg.accessTokenTtl } : {}),
     ...(store.shared ? { keyEncryptionSecret: KEY_SECRET } : {}),
   });

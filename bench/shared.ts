@@ -24,8 +24,12 @@ export interface ServerConfig {
   redisPort?: number;
   /** Redis key prefix, one per variant so variants never share state (a guard shares its issuer's). */
   prefix?: string;
-  /** true: the default rate limits; false: rateLimit: false. */
-  rateLimit?: boolean;
+  /**
+   * true: the default rate limits; false: rateLimit: false; an object: these `rateLimit` options
+   * (the refresh scenario lifts refreshesPerFamily so that its families, each rotating hundreds of
+   * times a second, measure the cost of counting rotations rather than 429s).
+   */
+  rateLimit?: boolean | Record<string, number>;
   /** How many client_credentials clients (cc-0 … cc-N-1, same secret) to seed (peers too). */
   ccClients?: number;
   /** auth: issuer `http://127.0.0.1:<own port>` (remote guards fetch its metadata and JWKS). */

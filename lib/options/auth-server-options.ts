@@ -49,9 +49,9 @@ export interface RateLimitOptions {
 /** How passwords and client secrets are hashed (scrypt, r=8, p=1). */
 export interface PasswordHashingOptions {
   /**
-   * log2 of scrypt's N for new hashes, 14-20 (default 17: N=2^17, OWASP's recommendation, about
-   * 0.3 s and 128 MiB per hash). Below 17 a warning is logged at start-up. Hashes made at a lower
-   * cost still verify and are re-hashed at this one at the user's next successful sign-in.
+   * log2 of scrypt's N for new hashes, 14-20 (default 17: N=2^17, OWASP's recommendation,
+   * 0.3-0.8 s and 128 MiB per hash). Below 17 a warning is logged at start-up. Hashes made at a
+   * lower cost still verify and are re-hashed at this one at the user's next successful sign-in.
    */
   scryptCost?: number;
   /** scrypt computations at once (default 2; each holds a libuv thread and 128·N·8 bytes). */

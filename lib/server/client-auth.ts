@@ -177,8 +177,8 @@ export class ClientAuthenticator {
     }
     const verify = async () => {
       if (limits) {
-        // Read inside the hashing turn: at most maxConcurrent checks run on counts read before
-        // the failures of the others land.
+        // Read, and a failure counted, inside the hashing turn: at most maxConcurrent checks
+        // run on counts that miss the failures of the others.
         const [forClient, fromIp] = await Promise.all([
           limits.read('client_auth_client', id),
           limits.read('client_auth_ip', ip),
@@ -189,12 +189,11 @@ export class ClientAuthenticator {
         if (forClient.hits >= forClient.limit && fromIp.hits > 0)
           throw limits.refuse('client_auth_client', (forClient.resetMs - now) / 1000);
       }
-      return verifySecret(secret, secretHash);
+      const ok = await verifySecret(secret, secretHash);
+      if (!ok) await limits?.add('client_auth_client', id);
+      return ok;
     };
-    if (!(await (this.hashing ? this.hashing.run(verify) : verify()))) {
-      await limits?.add('client_auth_client', id);
-      return false;
-    }
+    if (!(await (this.hashing ? this.hashing.run(verify) : verify()))) return false;
     if (this.verified.size >= CACHE_LIMIT)
       this.verified.delete(this.verified.keys().next().value as string);
     this.verified.set(id, { secretHash, digest });

@@ -1,7 +1,7 @@
 // Secret handling: scrypt hashes for client secrets and passwords, SHA-256 for refresh tokens, random ids.
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
-/** log2 of scrypt's N by default: N=2^17, r=8, p=1 is OWASP's recommendation (~0.3 s, 128 MiB). */
+/** log2 of scrypt's N by default: N=2^17, r=8, p=1 is OWASP's recommendation (0.3-0.8 s, 128 MiB). */
 export const DEFAULT_SCRYPT_COST = 17;
 /** The accepted range of log2 N, for new hashes and for stored ones (a stored N past it never matches). */
 export const MIN_SCRYPT_COST = 14;
