@@ -1,11 +1,5 @@
 // Bad input is answered, never crashed on: property-based hostile input (fast-check) at the token, revocation and introspection endpoints and a local-mode guard, plus the JWT attack set the other guard suites do not cover.
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  sign,
-} from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
@@ -29,6 +23,7 @@ import {
   WEB,
 } from '../helpers/app';
 import { seedScopes } from '../helpers/guard';
+import { storedSigningKey } from '../helpers/key-secret';
 import { makeStore, type TestStore } from '../helpers/stores';
 
 /** Fixed seed: a failure names its counterexample and replays exactly. */
@@ -590,9 +585,7 @@ describe.each(['memory', 'redis'] as const)('hostile input, property-based, on %
       Buffer.from(session.access_token.split('.')[1] as string, 'base64url').toString(),
     );
     known = { gid: String(claims.gid), kid: String(header.kid) };
-    const record = (await ts.store.getSigningKeys()).find((k) => k.kid === known.kid);
-    if (!record?.privateJwk) throw new Error('the signing key is not in the store');
-    serverKey = createPrivateKey({ key: record.privateJwk as never, format: 'jwk' });
+    serverKey = await storedSigningKey(ts.store, known.kid);
     // Nothing generated may ever be one of these: every input is unable to authenticate or issue.
     secrets = [
       SVC.secret,

@@ -1,7 +1,6 @@
 // Bad input at guarded routes (local mode): hostile headers and forged tokens get a 4xx with an RFC 6750 body, never a 500 or a stack trace, and change nothing stored.
 import {
   createHmac,
-  createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
   type KeyObject,
@@ -15,6 +14,7 @@ import { decodeJwt, decodeProtectedHeader, type JWTPayload, SignJWT } from 'jose
 import request, { type Response } from 'supertest';
 import { buildApp, ISSUER, seed, signIn, type TestApp } from '../helpers/app';
 import { guardedApp, localGuard, seedScopes } from '../helpers/guard';
+import { storedSigningKey } from '../helpers/key-secret';
 import { makeStore, type TestStore } from '../helpers/stores';
 
 const b64 = (v: unknown) =>
@@ -557,9 +557,7 @@ describe.each(STORE_KINDS.flatMap((kind) => KEY_SOURCES.map((source) => [kind, s
       const kid = decodeProtectedHeader(genuine).kid as string;
       let key = staticKey;
       if (source === 'store key') {
-        const record = (await ts.store.getSigningKeys()).find((k) => k.kid === kid);
-        if (!record?.privateJwk) throw new Error('the signing key is not in the store');
-        key = createPrivateKey({ key: record.privateJwk as never, format: 'jwk' });
+        key = await storedSigningKey(ts.store, kid);
       }
       const jwk = (await t.auth.jwks()).keys.find((k) => (k as { kid?: string }).kid === kid);
       if (!jwk) throw new Error('the signing key is not in the JWKS');

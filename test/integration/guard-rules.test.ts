@@ -1,11 +1,5 @@
 // Guard rules (renewal hints, tenants and local users, service scopes and role checks; RFC 6750; RFC 8725) run against local mode on every store and remote mode.
-import {
-  createHmac,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-} from 'node:crypto';
+import { createHmac, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { Express } from 'express';
 import * as jose from 'jose';
 import request from 'supertest';
@@ -30,6 +24,7 @@ import {
   seedScopes,
   startAuthServer,
 } from '../helpers/guard';
+import { storedSigningKey } from '../helpers/key-secret';
 import { makeStore, type StoreKind, type TestStore } from '../helpers/stores';
 
 type Mode = { name: string; store: StoreKind; remote: boolean };
@@ -58,7 +53,7 @@ describe.each(MODES)('guard rules: $name', (mode) => {
     // Forgeries below are signed with the real key (read from the store) to isolate one defect each.
     const [key] = await ts.store.getSigningKeys();
     if (!key) throw new Error('no signing key in the store');
-    privateKey = createPrivateKey({ key: key.privateJwk as never, format: 'jwk' });
+    privateKey = await storedSigningKey(ts.store, key.kid);
     kid = key.kid;
     await seedScopes(live.auth);
     guard = mode.remote ? remoteGuard(live.issuer) : localGuard(live.issuer, ts.store);
