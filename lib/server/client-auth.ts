@@ -66,6 +66,8 @@ export function parseBasic(header: string | undefined): { id: string; secret: st
  */
 export class ClientAuthenticator {
   private readonly verified = new Map<string, { secretHash: string; digest: Buffer }>();
+  /** Secret checks in flight, by client id, stored hash and digest of the secret presented. */
+  private readonly pending = new Map<string, Promise<boolean>>();
   private readonly records = new Map<
     string,
     { client: ClientRecord; generation: string; until: number }
@@ -193,7 +195,17 @@ export class ClientAuthenticator {
       if (!ok) await limits?.add('client_auth_client', id);
       return ok;
     };
-    if (!(await (this.hashing ? this.hashing.run(verify) : verify()))) return false;
+    // Concurrent checks of the same secret share one scrypt: a client starting with many requests
+    // in flight must not fill the hashing queue with the same work (and get 503s for it).
+    const key = `${id}\n${secretHash}\n${digest.toString('base64')}`;
+    let pending = this.pending.get(key);
+    if (!pending) {
+      pending = (this.hashing ? this.hashing.run(verify) : verify()).finally(() =>
+        this.pending.delete(key),
+      );
+      this.pending.set(key, pending);
+    }
+    if (!(await pending)) return false;
     if (this.verified.size >= CACHE_LIMIT)
       this.verified.delete(this.verified.keys().next().value as string);
     this.verified.set(id, { secretHash, digest });

@@ -105,7 +105,9 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
   const tokens: IssuedTokens = {
     jti,
     accessExpiresAt: now + config.accessTokenTtl,
-    ...(refresh ? { refresh: { hash: refresh.hash, expiresAt: now + config.refreshTokenTtl } } : {}),
+    ...(refresh
+      ? { refresh: { hash: refresh.hash, expiresAt: now + config.refreshTokenTtl } }
+      : {}),
   };
   const until = grantHorizon(grant, tokens);
   const [created, listed] = await Promise.all([
@@ -122,7 +124,12 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
         : undefined,
       user ? { generation: req.userGeneration ?? '', until } : undefined,
     ),
-    ctx.store.addClientGrant(grant.clientId, grant.id, { generation: req.clientGeneration, until }, now),
+    ctx.store.addClientGrant(
+      grant.clientId,
+      grant.id,
+      { generation: req.clientGeneration, until },
+      now,
+    ),
   ]);
   if (!listed) {
     // Not in the client's ledger, so its grants could not be ended together: it must not live.
@@ -132,7 +139,8 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
   // The client's grants were ended while this one was on its way.
   if (created.refused === 'revoked') throw new ClientChangedError(grant.clientId);
   // The user's grants were ended (deleted, password changed) after their password was checked.
-  if (created.refused === 'stale') throw new OAuthError('invalid_grant', 'invalid username or password');
+  if (created.refused === 'stale')
+    throw new OAuthError('invalid_grant', 'invalid username or password');
   const { deviceDeadline } = created;
   ctx.events.emit('token.issued', {
     grantType: grant.grantType,

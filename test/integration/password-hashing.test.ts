@@ -2,7 +2,18 @@
 // sign-in (compare-and-set), and at most maxConcurrent scrypt computations at once (a full queue: 503).
 import { ConfigError, createAuthServer, MemoryStore, type UserRecord } from '../../lib';
 import * as secrets from '../../lib/tokens/secrets';
-import { ALICE, APP, buildApp, INTROSPECT, post, RS, seed, signIn, TOKEN } from '../helpers/app';
+import {
+  ALICE,
+  APP,
+  buildApp,
+  INTROSPECT,
+  post,
+  RS,
+  SVC,
+  seed,
+  signIn,
+  TOKEN,
+} from '../helpers/app';
 
 afterEach(() => jest.restoreAllMocks());
 
@@ -138,5 +149,21 @@ describe('password hashing', () => {
     }
     // Once the flood has passed, the right secret is checked again.
     expect((await post(t.app, INTROSPECT, { token: 'x' }, RS)).body).toEqual({ active: false });
+  });
+
+  it('a client starting with many requests in flight: concurrent checks of its secret share one scrypt, none is refused', async () => {
+    const t = buildApp(new MemoryStore(), {
+      passwordHashing: { scryptCost: 14, maxConcurrent: 2, maxQueued: 4 },
+    });
+    await seed(t.auth);
+    const spy = jest.spyOn(secrets, 'verifySecret');
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        post(t.app, TOKEN, { grant_type: 'client_credentials' }, SVC),
+      ),
+    );
+    expect(answers.map((r) => r.status)).toStrictEqual(Array(40).fill(200));
+    expect(spy).toHaveBeenCalledTimes(1);
+    spy.mockRestore();
   });
 });

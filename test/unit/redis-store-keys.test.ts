@@ -364,7 +364,12 @@ describe('RedisStore scripts: loaded once per connection, then run by SHA', () =
       order.push('twInitKeys');
       await store.rotateSigningKeys(signingKey(`r${round}`), NOW + round, 3600);
       order.push('twRotateKeys');
-      await store.addClientGrant(grant.clientId, grant.id, { generation: '', until: NOW + 60 }, NOW);
+      await store.addClientGrant(
+        grant.clientId,
+        grant.id,
+        { generation: '', until: NOW + 60 },
+        NOW,
+      );
       order.push('twAddClientGrant');
       await store.renewLedger({ clientId: grant.clientId }, `g${round}`, false, NOW);
       order.push('twRenewLedger');
