@@ -1,8 +1,16 @@
 // Typed audit events of the authorization server and the guard: ids and reasons only, never a credential.
 import type { Logger } from './core/logger';
-import type { LimiterName } from './server/rate-limit';
 
 /** Events of `auth.events` (who got a token, which family was revoked and why, …). */
+/** The rate limits, each counted per window (the `rateLimit` option), as `rate_limited` names them. */
+export type LimiterName =
+  | 'password_ip'
+  | 'password_username'
+  | 'refresh_family'
+  | 'refresh_ip'
+  | 'client_auth_client'
+  | 'client_auth_ip';
+
 /** `user.grants_ended`: how many grants of the user were ended, and why. */
 export interface UserGrantsEnded {
   tenantId: string;

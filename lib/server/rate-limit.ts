@@ -15,17 +15,10 @@ import {
   type Options,
 } from 'express-rate-limit';
 import { OAuthError } from '../errors';
-import type { AuthServerEvents, Events } from '../events';
+import type { AuthServerEvents, Events, LimiterName } from '../events';
 import type { Store } from '../store/store';
 
-/** The limits, each counted per window: see the `rateLimit` option. */
-export type LimiterName =
-  | 'password_ip'
-  | 'password_username'
-  | 'refresh_family'
-  | 'refresh_ip'
-  | 'client_auth_client'
-  | 'client_auth_ip';
+export type { LimiterName };
 
 /** The parsed `rateLimit` option. */
 export interface RateLimitConfig {

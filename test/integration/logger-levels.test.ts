@@ -11,8 +11,12 @@ function capture() {
     logger: {
       error: (fields: Record<string, unknown>, message: string) =>
         lines.push({ level: 'error', fields, message }),
-      warn: (fields: Record<string, unknown>, message: string) =>
-        lines.push({ level: 'warn', fields, message }),
+      warn: (fields: Record<string, unknown>, message: string) => {
+        // The test servers hash at a low scrypt cost, which is warned about once per process:
+        // not a line these tests are about.
+        if (!message.startsWith('passwordHashing.scryptCost'))
+          lines.push({ level: 'warn', fields, message });
+      },
     },
   };
 }
@@ -29,7 +33,10 @@ describe('logger levels', () => {
     expect(lines).toEqual([
       {
         level: 'warn',
-        fields: { clientId: 'app', grantId: s.refresh_token.split('.')[0] },
+        fields: {
+          clientId: 'app',
+          grantId: s.refresh_token.slice(0, s.refresh_token.lastIndexOf('.')),
+        },
         message: 'refresh token reuse: family revoked',
       },
     ]);
