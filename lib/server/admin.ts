@@ -123,7 +123,9 @@ export function createAdmin(ctx: ServerContext) {
   ) => {
     const now = ctx.now();
     const count = await store.renewLedger({ tenantId, username }, randomId(12), true, now);
-    const sessions = await store.revokeDeviceSessions(tenantId, username);
+    // A new user's namesake, if any, had its device sessions ended when it was deleted.
+    const sessions =
+      reason === 'created' ? 0 : await store.revokeDeviceSessions(tenantId, username);
     if (sessions > 0)
       ctx.events.emit('device_session.revoked', { tenantId, username, count: sessions });
     if (count > 0) ctx.events.emit('user.grants_ended', { tenantId, username, reason, count });

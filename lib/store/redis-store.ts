@@ -401,7 +401,9 @@ export class RedisStore implements Store {
   }
 
   async renewLedger(owner: LedgerOwner, generation: string, endGrants: boolean, now: number) {
-    const ids = (await this.write('twRenewLedger', {
+    // The revocations below wait for replicas (durability); the ledger's own change need not:
+    // lost in a failover, it lists grants that are revoked anyway.
+    const ids = (await this.call('twRenewLedger', {
       ledgerKey: this.ledgerKey(owner),
       generation,
       endGrants: endGrants ? '1' : '0',

@@ -278,7 +278,9 @@ describe.each(STORE_KINDS)('grant lifecycle (%s)', (kind) => {
       { id: SVC.id, secret: 'svc-new-secret-0123456789' },
     );
     expect(fresh.status).toBe(200);
+    // Changed back elsewhere: b, which cached the new secret, takes the old one again at once.
     await auth.admin.upsertClient({ ...rest, secret: SVC.secret });
+    expect((await post(b.app, TOKEN, { grant_type: 'client_credentials' }, SVC)).status).toBe(200);
   });
 
   it('an instance with a cached client record re-reads it after a change elsewhere, and what it then issues ends with the client', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Cluster } from 'ioredis';
 import { RedisStore } from '../../lib';
+import { redisKeys } from '../../lib/store/keys';
 import { newRefreshToken, parseRefreshToken } from '../../lib/tokens/refresh-token';
 import { randomId } from '../../lib/tokens/secrets';
 import { refresh, seed, signIn } from '../helpers/app';
@@ -83,7 +84,12 @@ describe('RedisStore with durability on a 3-master cluster with one replica each
         }),
     );
   /** Keys of the registry, the seeded tenant's users and the signing keys. */
-  const sharedKeys = () => [`${prefix}{reg}`, `${prefix}{u:acme}`, `${prefix}{keys}`];
+  const sharedKeys = () => [
+    `${prefix}{reg}`,
+    `${prefix}{u:acme}`,
+    `${prefix}{keys}`,
+    redisKeys(prefix).clientLedger('app'),
+  ];
   const roleOf = async (port: number) =>
     (await cluster.topology(port)).find((n) => n.port === port)?.role;
 
@@ -210,7 +216,7 @@ describe('RedisStore with durability on a 3-master cluster with one replica each
           (n) => n.role === 'master' && !n.failed && n.slots.length,
         );
         for (const f of families.slice(0, 4)) {
-          const slot = String(await slotOf(`${prefix}{g:${f.grantId}}`));
+          const slot = String(await slotOf(redisKeys(prefix).grant(f.grantId)));
           const from = ownerOf(await cluster.topology(), Number(slot));
           const to = masters.find((m) => m.id !== from?.id);
           if (!from || !to) throw new Error(`no owner for slot ${slot}`);
@@ -250,7 +256,7 @@ describe('RedisStore with durability on a 3-master cluster with one replica each
       const signedIn = await signIn(live.app);
       const root = parseRefreshToken(signedIn.refresh_token);
       if (!root) throw new Error('not a refresh token');
-      const slot = String(await slotOf(`${prefix}{g:${root.grantId}}`));
+      const slot = String(await slotOf(redisKeys(prefix).grant(root.grantId)));
       const masters = (await cluster.topology()).filter((n) => n.role === 'master' && !n.failed);
       const from = ownerOf(masters, Number(slot));
       const to = masters.find((m) => m.slots.length && m.id !== from?.id);

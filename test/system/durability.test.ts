@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { ConfigError, RedisStore } from '../../lib';
+import { redisKeys } from '../../lib/store/keys';
+import { parseRefreshToken } from '../../lib/tokens/refresh-token';
 import { sha256 } from '../../lib/tokens/secrets';
 import { buildApp, refresh, revoke, seed, signIn, type TestApp } from '../helpers/app';
 import { newCluster, uniquePrefix, waitReady } from '../helpers/redis';
@@ -50,7 +52,7 @@ describe('RedisStore durability (WAIT for a replica)', () => {
   it('a sign-in, a rotation and a revocation are on the replica when the client gets its answer', async () => {
     const s = await signIn(t.app);
     const grantKeys = async () =>
-      (await replicaClient.keys('tw:{g:*')).filter((k) => !k.endsWith(':rts'));
+      (await replicaClient.keys('tw:{*:g:*')).filter((k) => !k.endsWith(':rts'));
     const before = new Set(await grantKeys());
     // The replica is held back for a moment: the rotation's answer must wait for it (well within
     // the 300 ms durability timeout), where without WAIT it would come back at once.
@@ -71,12 +73,13 @@ describe('RedisStore durability (WAIT for a replica)', () => {
     expect(resumed).toBe(true);
     // No sleep: WAIT returned only once the replica had the writes — the new refresh token's hash
     // is current there (the sign-in's one was replaced).
-    const gid = r.body.refresh_token.split('.')[0];
-    const onReplica = await replicaClient.hgetall(`tw:{g:${gid}}`);
+    const gid = parseRefreshToken(r.body.refresh_token)?.grantId as string;
+    const grantKey = redisKeys('tw:').grant(gid);
+    const onReplica = await replicaClient.hgetall(grantKey);
     expect(onReplica.cur).toBe(sha256(r.body.refresh_token));
-    expect(before.has(`tw:{g:${gid}}`)).toBe(true);
+    expect(before.has(grantKey)).toBe(true);
     expect((await revoke(t.app, r.body.refresh_token)).status).toBe(200);
-    expect(await replicaClient.hget(`tw:{g:${gid}}`, 'rev')).toBe('1');
+    expect(await replicaClient.hget(grantKey, 'rev')).toBe('1');
   });
 
   it('without a replica acknowledging: 503 temporarily_unavailable, and the rotation can be retried', async () => {

@@ -61,7 +61,9 @@ describe('README commands', () => {
       const devices = lines.slice(lines.findIndex((l) => l.startsWith('Device sessions:')) + 1);
       expect(devices[0]).toMatch(/^200 Token-Expires-In: 300$/);
       expect(devices[1]).toMatch(/^200 Token-Expires-In: 300$/);
-      expect(stdout).toContain('{"kind":"local_user","id":"front-desk-7","tenantId":"acme"}');
+      expect(stdout).toContain(
+        '{"kind":"local_user","id":"front-desk-7","tenantId":"acme","clientId":"print-service"}',
+      );
       expect(stdout).toContain('{"kind":"client","id":"kiosk","tenantId":"globex"}');
       expect(stdout).toContain('alice: 201');
       expect(stdout).toMatch(/^HTTP\/1\.1 403/m);
