@@ -95,15 +95,11 @@ export class ClientAuthenticator {
     this.records.delete(id);
   }
 
-  /** The client record, from the short-lived cache when fresh; misses are not cached. */
-  async lookup(id: string): Promise<ClientRecord | undefined> {
-    return (await this.lookupWithGeneration(id))?.client;
-  }
-
   /**
-   * The client record and its grant ledger's generation, read first (see GrantLedgerStore): a new
-   * grant is listed only if the ledger is still there, so a record changed since (on any instance)
-   * is noticed at the next grant, whatever the cache holds.
+   * The client record, from the short-lived cache when fresh (misses are not cached), and its
+   * grant ledger's generation, read first (see GrantLedgerStore): a new grant is listed only if
+   * the ledger is still at it, so a record changed since (on any instance) is noticed at the next
+   * grant, whatever the cache holds.
    */
   async lookupWithGeneration(
     id: string,
