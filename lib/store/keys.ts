@@ -11,6 +11,7 @@ export function redisKeys(prefix: string) {
     return tag === undefined ? `${prefix}{g:${id}}` : `${prefix}{du:${tag}}:g:${id}`;
   };
   const sessions = (tag: string) => `${prefix}{du:${tag}}:ds`;
+  const userLedger = (tag: string) => `${prefix}{du:${tag}}:led`;
   return {
     grant,
     /** SET of hashes of every refresh token issued in the family (reuse detection). */
@@ -32,10 +33,10 @@ export function redisKeys(prefix: string) {
      * ZSET ledger of a user's grants (see ledger.ts); `ledgerOfGrant` gives a client's own grant its
      * grant key instead, which the scripts never touch as a ledger (same reason as sessionsOfGrant).
      */
-    userLedger: (tag: string) => `${prefix}{du:${tag}}:led`,
+    userLedger,
     ledgerOfGrant: (id: string) => {
       const tag = tagOfGrant(id);
-      return tag === undefined ? grant(id) : `${prefix}{du:${tag}}:led`;
+      return tag === undefined ? grant(id) : userLedger(tag);
     },
     /** ZSET ledger of a client's grants, in the client's own slot. */
     clientLedger: (id: string) => `${prefix}{c:${id}}:led`,
