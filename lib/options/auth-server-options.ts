@@ -106,8 +106,10 @@ export interface AuthServerOptions {
   clockTolerance?: number;
   /**
    * Seconds a client record read from the store is reused by this instance (default 1; 0 = always
-   * read). Keeps token issuance at one store round trip for client_credentials and refresh; admin
-   * changes made through another instance are seen within this bound.
+   * read). Keeps token issuance at one round-trip wait for client_credentials and refresh. A change
+   * made through another instance is seen at the next new grant whatever this says (the record is
+   * then re-read), and a secret this instance's copy refuses is checked against the stored record;
+   * only refresh, revocation and introspection may accept a replaced secret within this bound.
    */
   clientCacheTtl?: number;
   /** Rate limits on failures (docs/security.md), or false to turn them off. */
