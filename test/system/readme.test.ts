@@ -124,6 +124,8 @@ describe('README commands', () => {
       expect(stdout).toContain('"id": "svc"');
       expect(stdout).toContain('phone-1');
       expect(stdout).toMatch(/active:\s+true/);
+      expect(stdout).toContain('ended 1 grant of alice');
+      expect(await auth.admin.introspectToken(signIn.body.access_token)).toEqual({ active: false });
       expect((await auth.admin.getClient('svc'))?.localUsers).toBe(true);
       expect(await auth.admin.listDeviceSessions('acme', 'alice')).toEqual([]);
       expect((await auth.admin.getUser('acme', 'alice'))?.roles).toEqual(['printer']);
