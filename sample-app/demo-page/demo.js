@@ -23,6 +23,10 @@ const APPS = [
   hint: undefined,
   /** Set by "renew": the next API answer is reported to the TokenManager as due. */
   forceDue: false,
+  /** Signed in as last seen (undefined until the first render: every button stays off). */
+  signedIn: undefined,
+  /** What the app is doing now ("signing in…"), or undefined: its buttons are off meanwhile. */
+  busy: undefined,
 }));
 
 const time = () => new Date().toLocaleTimeString(undefined, { hour12: false });
@@ -30,6 +34,29 @@ const field = (app, name) => app.panel.querySelector(`[data-field="${name}"]`);
 const setText = (app, name, text) => {
   field(app, name).textContent = text;
 };
+
+const button = (app, action) => app.panel.querySelector(`[data-action="${action}"]`);
+
+/**
+ * Turn each button on only when pressing it can work: nothing before the page is ready or while
+ * the app's own request runs, only "sign in" while signed out (and only with both fields filled).
+ */
+function updateControls(app) {
+  const known = app.signedIn !== undefined;
+  const why = !known ? 'the page is starting' : app.busy ? `wait: ${app.busy}` : undefined;
+  const filled = field(app, 'username').value !== '' && field(app, 'password').value !== '';
+  field(app, 'sign-in-fields').disabled = why !== undefined;
+  const signIn = button(app, 'sign-in');
+  signIn.disabled = why !== undefined || !filled;
+  signIn.title = why ?? (filled ? '' : 'enter a username and a password');
+  for (const action of ['call', 'renew', 'sign-out']) {
+    const b = button(app, action);
+    b.disabled = why !== undefined || !app.signedIn;
+    b.title = why ?? (app.signedIn ? '' : 'sign this app in first');
+  }
+  app.panel.setAttribute('aria-busy', String(app.busy !== undefined));
+  setText(app, 'activity', app.busy ?? '');
+}
 
 function log(app, text) {
   const li = document.createElement('li');
@@ -153,6 +180,7 @@ function watch(app) {
   const { tm } = app;
   const seconds = (expiresAt) => Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
   tm.on('signed-in', ({ expiresAt }) => {
+    sawSignIn(app, true);
     sawExpiry(app, seconds(expiresAt), 'sign-in (expires_in)');
     log(app, `signed in as ${app.user?.split('/')[1]}: priority ${tm.tokens()[0]?.priority}`);
   });
@@ -166,11 +194,14 @@ function watch(app) {
   tm.on('signed-out', ({ reason }) => {
     app.user = undefined;
     app.hint = undefined;
+    sawSignIn(app, false);
     log(app, `signed out (${reason})`);
   });
 }
 
 function render(app, signedIn) {
+  app.signedIn = signedIn;
+  updateControls(app);
   const state = field(app, 'state');
   state.textContent = signedIn
     ? `signed in${app.user ? ` as ${app.user.split('/')[1]}` : ''}`
@@ -206,8 +237,25 @@ function render(app, signedIn) {
   field(app, 'tokens').replaceChildren(...rows);
 }
 
+/**
+ * Every renderAll and every sign-in or sign-out event takes the next number: a renderAll whose
+ * reads started before a later one was drawn, or before such an event, would draw stale state.
+ */
+let generation = 0;
+let drawn = 0;
+let lastEvent = 0;
+
+/** A TokenManager said it signed in or out: draw that at once, so no button waits for a redraw. */
+function sawSignIn(app, signedIn) {
+  lastEvent = ++generation;
+  render(app, signedIn);
+}
+
 async function renderAll() {
+  const mine = ++generation;
   const signedIn = await Promise.all(APPS.map((app) => app.tm.isSignedIn()));
+  if (mine < drawn || mine < lastEvent) return;
+  drawn = mine;
   APPS.forEach((app, i) => {
     render(app, signedIn[i]);
   });
@@ -223,28 +271,36 @@ async function main() {
     app.panel = template.content.firstElementChild.cloneNode(true);
     app.panel.dataset.app = app.clientId;
     for (const el of app.panel.querySelectorAll('[data-field="label"]')) el.textContent = app.label;
-    setText(app, 'client-id', app.clientId);
+    for (const el of app.panel.querySelectorAll('[data-field="client-id"]'))
+      el.textContent = app.clientId;
     container.append(app.panel);
     app.tm = new TokenManager({ issuer, clientId: app.clientId, storage, fetch: fetchFor(app) });
     watch(app);
-    // One action at a time per app; `data-actions` counts finished ones (the test waits on it).
-    const action = (fn) => async (event) => {
+    // One action at a time per app, its buttons off meanwhile; `data-actions` counts finished
+    // ones (the test waits on it), counted once the buttons show the state the action left.
+    const action = (fn, doing) => async (event) => {
       event.preventDefault();
-      if (app.panel.dataset.busy === 'true') return;
+      if (app.busy !== undefined) return;
+      app.busy = doing;
       app.panel.dataset.busy = 'true';
+      updateControls(app);
       try {
         await fn(app);
       } finally {
         // Every panel: an app's activity moves the other app's countdown too.
         await renderAll().catch(() => undefined);
+        app.busy = undefined;
         app.panel.dataset.busy = 'false';
+        updateControls(app);
         app.panel.dataset.actions = String(Number(app.panel.dataset.actions ?? 0) + 1);
       }
     };
-    field(app, 'sign-in-form').addEventListener('submit', action(signIn));
-    app.panel.querySelector('[data-action="call"]').addEventListener('click', action(callApi));
-    app.panel.querySelector('[data-action="renew"]').addEventListener('click', action(renew));
-    app.panel.querySelector('[data-action="sign-out"]').addEventListener('click', action(signOut));
+    field(app, 'sign-in-form').addEventListener('submit', action(signIn, 'signing in…'));
+    for (const name of ['username', 'password'])
+      field(app, name).addEventListener('input', () => updateControls(app));
+    button(app, 'call').addEventListener('click', action(callApi, 'calling the API…'));
+    button(app, 'renew').addEventListener('click', action(renew, 'renewing…'));
+    button(app, 'sign-out').addEventListener('click', action(signOut, 'signing out…'));
   }
   const ids = await Promise.all(APPS.map((a) => a.tm.deviceId()));
   document.querySelector('[data-field="device-id"]').textContent = [...new Set(ids)].join(' / ');
