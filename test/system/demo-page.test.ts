@@ -1,4 +1,4 @@
-// The sample's demo page (GET /demo) in headless Chromium: two apps sign in on one device, call the API, renew, and keep each other alive.
+// The sample's demo page (GET /demo) in headless Chromium: its walkthrough, two apps signing in on one device, calling the API, renewing, keeping each other alive, and buttons on only when they can work.
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { type Sample, startSample } from '../../sample-app/sample';
 import { launchChromium } from '../client/chromium';
@@ -26,8 +26,21 @@ const priorities = async (app: string) =>
   );
 const log = async (app: string) => panel(app).locator('[data-field="log"] li').allTextContents();
 
+type Action = 'sign-in' | 'call' | 'renew' | 'sign-out';
+const ACTIONS: Action[] = ['sign-in', 'call', 'renew', 'sign-out'];
+/** Which of an app's buttons can be pressed now. */
+async function enabled(app: string): Promise<Record<Action, boolean>> {
+  const states = await Promise.all(
+    ACTIONS.map((a) => panel(app).locator(`[data-action="${a}"]`).isEnabled()),
+  );
+  return Object.fromEntries(ACTIONS.map((a, i) => [a, states[i]])) as Record<Action, boolean>;
+}
+const SIGNED_OUT = { 'sign-in': true, call: false, renew: false, 'sign-out': false };
+const SIGNED_IN = { 'sign-in': true, call: true, renew: true, 'sign-out': true };
+const BUSY = { 'sign-in': false, call: false, renew: false, 'sign-out': false };
+
 /** Click one of an app's buttons and wait until the page has finished that action. */
-async function act(app: string, action: 'sign-in' | 'call' | 'renew' | 'sign-out'): Promise<void> {
+async function act(app: string, action: Action): Promise<void> {
   const done = Number((await panel(app).getAttribute('data-actions')) ?? 0);
   await panel(app).locator(`[data-action="${action}"]`).click();
   await page.waitForSelector(`section[data-app="${app}"][data-actions="${done + 1}"]`);
@@ -66,6 +79,11 @@ it('serves the page, its script and the client bundle from the print server', as
   expect(bundle.status).toBe(200);
   expect(bundle.headers.get('content-type')).toMatch(/javascript/);
   expect(await bundle.text()).toMatch(/export \{[^}]*\bTokenManager\b/);
+  // Before its script runs (or if it cannot), no button of the page can be pressed.
+  const html = await (await fetch(`${sample.printUrl}/demo`)).text();
+  const buttons = html.match(/<button\b[^>]*>/g) ?? [];
+  expect(buttons).toHaveLength(ACTIONS.length);
+  for (const b of buttons) expect(b).toMatch(/\sdisabled[\s>]/);
   await page.goto(`${sample.printUrl}/demo`);
   await page.waitForSelector('body[data-ready="true"]');
   expect(await page.locator('[data-field="issuer"]').first().textContent()).toBe(sample.issuer);
@@ -74,6 +92,43 @@ it('serves the page, its script and the client bundle from the print server', as
   deviceId = ((await page.locator('[data-field="device-id"]').textContent()) ?? '').trim();
   expect(deviceId).toMatch(/^[A-Za-z0-9._:-]{1,128}$/);
   expect(await text(A, 'state')).toBe('signed out');
+  // Signed out, only "sign in" can work.
+  expect(await enabled(A)).toEqual(SIGNED_OUT);
+  expect(await enabled(B)).toEqual(SIGNED_OUT);
+});
+
+it('walks the reader through what the page offers, in numbered steps', async () => {
+  const walkthrough = page.locator('ol[data-field="walkthrough"]');
+  expect(await walkthrough.isVisible()).toBe(true);
+  const steps = (await walkthrough.locator(':scope > li').allTextContents()).map((t) =>
+    t.replace(/\s+/g, ' ').trim(),
+  );
+  // The order this test walks in.
+  const order = [
+    /^Sign in app A\. .*press sign in/,
+    /^Sign in app B /,
+    /^Call the API\. Press call API as app A/,
+    /^Renew\. Press renew/,
+    /^Keep one app alive\. /,
+    /^Let the device idle out\. /,
+    /^Sign out\. Press sign out/,
+  ];
+  expect(steps).toHaveLength(order.length);
+  steps.forEach((step, i) => {
+    expect(step).toMatch(order[i] as RegExp);
+  });
+  expect(steps[5]).toContain(`more than ${IDLE} s`);
+  // Every button is named as it is labelled.
+  for (const label of await panel(A).locator('button').allTextContents())
+    expect(steps.join(' ')).toContain(label.trim());
+  // One line per part of each app's panel says what it shows.
+  for (const app of [A, B]) {
+    const help = panel(app).locator('.panel-help');
+    expect(await help.count()).toBe(4);
+    for (const line of await help.allTextContents()) expect(line.trim()).not.toBe('');
+    expect(await text(app, 'panel-help')).toContain(app);
+    expect(await text(app, 'tokens-help')).toContain('tm.tokens()');
+  }
 });
 
 it('signs both apps in through the form: one token each, priority 1', async () => {
@@ -83,7 +138,45 @@ it('signs both apps in through the form: one token each, priority 1', async () =
     expect(await text(app, 'state')).toBe('signed in as alice');
     expect(await priorities(app)).toEqual([1]);
     expect((await log(app))[0]).toMatch(/signed in as alice: priority 1$/);
+    expect(await enabled(app)).toEqual(SIGNED_IN);
   }
+});
+
+it("turns an app's buttons off while its request runs, and back on when it ends", async () => {
+  const me = `${sample.printUrl}/me`;
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let arrived = () => {};
+  const sent = new Promise<void>((resolve) => {
+    arrived = resolve;
+  });
+  await page.route(me, async (route) => {
+    arrived();
+    await held;
+    await route.continue();
+  });
+  try {
+    const done = Number((await panel(A).getAttribute('data-actions')) ?? 0);
+    await panel(A).locator('[data-action="call"]').click();
+    await sent;
+    expect(await enabled(A)).toEqual(BUSY);
+    expect(await panel(A).locator('[data-field="username"]').isEditable()).toBe(false);
+    expect(await text(A, 'activity')).toBe('calling the API…');
+    expect(await panel(A).getAttribute('aria-busy')).toBe('true');
+    // The other app is not waiting on anything.
+    expect(await enabled(B)).toEqual(SIGNED_IN);
+    release();
+    await page.waitForSelector(`section[data-app="${A}"][data-actions="${done + 1}"]`);
+  } finally {
+    release();
+    await page.unroute(me);
+  }
+  expect(await text(A, 'me-status')).toBe('200');
+  expect(await enabled(A)).toEqual(SIGNED_IN);
+  expect(await text(A, 'activity')).toBe('');
+  expect(await panel(A).getAttribute('aria-busy')).toBe('false');
 });
 
 it('calls the API as each app: identity, statuses and a Token-Expires-In countdown', async () => {
@@ -151,7 +244,28 @@ it('signs both apps out once the whole device has been idle', async () => {
   expect(await text(A, 'state')).toBe('signed out');
   expect(await priorities(A)).toEqual([]);
   expect((await log(A)).join('\n')).toMatch(/renewal failed: invalid_grant.*signed out/);
+  // Signed out by the server, the app offers only sign-in; the other app is still signed in.
+  expect(await enabled(A)).toEqual(SIGNED_OUT);
+  expect(await enabled(B)).toEqual(SIGNED_IN);
   await act(B, 'sign-out');
   expect(await text(B, 'state')).toBe('signed out');
   expect(await text(B, 'countdown')).toBe('—');
+  expect(await enabled(B)).toEqual(SIGNED_OUT);
+});
+
+it('turns the buttons back on at the next sign-in, and off again at sign-out', async () => {
+  await signIn(A, 'bob', 'bob-password');
+  expect(await text(A, 'state')).toBe('signed in as bob');
+  expect(await enabled(A)).toEqual(SIGNED_IN);
+  expect(await enabled(B)).toEqual(SIGNED_OUT);
+  await act(A, 'call');
+  expect(await text(A, 'identity')).toMatch(/^user bob \(tenant acme\)/);
+  await act(A, 'sign-out');
+  expect(await text(A, 'state')).toBe('signed out');
+  expect(await enabled(A)).toEqual(SIGNED_OUT);
+  // Sign-in needs both fields.
+  await panel(A).locator('[data-field="password"]').fill('');
+  expect(await enabled(A)).toEqual({ ...SIGNED_OUT, 'sign-in': false });
+  await panel(A).locator('[data-field="password"]').fill('alice-password');
+  expect(await enabled(A)).toEqual(SIGNED_OUT);
 });
