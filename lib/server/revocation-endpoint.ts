@@ -1,4 +1,4 @@
-// Revocation endpoint (RFC 7009): a refresh token revokes its whole refresh-token family; an access token itself.
+// Revocation endpoint (RFC 7009): a refresh token revokes its whole family (and its device session if no other grant keeps it live); an access token itself.
 import type { RequestHandler } from 'express';
 import { invalidRequest } from '../errors';
 import { verifyAccessToken } from '../tokens/access-token';
@@ -24,7 +24,9 @@ export function revocationEndpoint(ctx: ServerContext): RequestHandler {
         ctx.now(),
       );
       if (result === 'client_mismatch') throw notYours();
-      if (result === 'revoked')
+      // `revoked_session_ended`: the family was its device session's last live grant (the app
+      // signing out was the last one signed in on the device), so the session ended with it.
+      if (result === 'revoked' || result === 'revoked_session_ended')
         ctx.events.emit('family.revoked', {
           grantId: refresh.grantId,
           by: 'revocation',

@@ -55,6 +55,8 @@ interface SessionState {
   idleTtl: number;
   lastSeen: number;
   apps: Map<string, number>;
+  /** Its grants, each until the epoch second after which it cannot be live: it ends with the last. */
+  grants: Map<string, number>;
 }
 
 /** A grant ledger (see GrantLedgerStore); mirrors RedisStore's ZSET. */
@@ -322,6 +324,7 @@ export class MemoryStore implements Store {
           idleTtl: session.idleTtl,
           lastSeen: now,
           apps: new Map(),
+          grants: new Map(),
         };
         devices.set(grant.deviceId, ses);
       }
@@ -329,6 +332,7 @@ export class MemoryStore implements Store {
       ses.deadline = Math.min(now + session.idleTtl, ses.expiresAt);
       ses.lastSeen = now;
       ses.apps.set(grant.clientId, now);
+      ses.grants.set(grant.id, Math.max(tokens.accessExpiresAt, refreshExp));
       stored.sessionId = ses.id;
       deviceDeadline = ses.deadline;
     }
@@ -347,10 +351,27 @@ export class MemoryStore implements Store {
     return deviceDeadline !== undefined ? { deviceDeadline } : {};
   }
 
-  private revokeFamily(fam: FamilyState, now: number) {
+  /**
+   * Revoke a family; a device-bound one leaves its device session, which ends when no other live
+   * grant of it is left. Returns whether the session ended.
+   */
+  private revokeFamily(fam: FamilyState, now: number): boolean {
+    const ended = this.leaveSession(fam.grant, now);
     fam.revoked = true;
     fam.current = undefined;
     fam.expiresAt = Math.max(fam.accessExpiresAt, now + 1);
+    return ended;
+  }
+
+  /** A grant of a device session is revoked: the session ends if it was its last live grant. */
+  private leaveSession(grant: GrantRecord, now: number): boolean {
+    const ses = this.session(grant, now);
+    // A grant the session never listed (issued before sessions listed their grants) ends nothing.
+    if (!ses?.grants.delete(grant.id)) return false;
+    for (const [id, until] of ses.grants) if (until <= now) ses.grants.delete(id);
+    if (ses.grants.size > 0) return false;
+    this.sessions.get(tagOfGrant(grant.id) as string)?.delete(grant.deviceId as string);
+    return true;
   }
 
   async rotateRefreshToken(input: RotateInput): Promise<RotateResult> {
@@ -387,11 +408,9 @@ export class MemoryStore implements Store {
       return { ok: false, reason: 'invalid_scope' };
     // A device-bound family lives only as long as its device session; a refresh is activity.
     let deviceDeadline: number | undefined;
-    if (fam.grant.sessionId) {
-      const ses = this.session(fam.grant, now);
-      if (!ses) return { ok: false, reason: 'expired' };
-      deviceDeadline = this.touch(ses, input.clientId, now);
-    }
+    const ses = fam.grant.sessionId ? this.session(fam.grant, now) : undefined;
+    if (fam.grant.sessionId && !ses) return { ok: false, reason: 'expired' };
+    if (ses) deviceDeadline = this.touch(ses, input.clientId, now);
     fam.undo = undefined;
     // A retry kills the successor it replaces, including the access token issued with it.
     if (isRetry) fam.revokedJtis.add(fam.currentJti);
@@ -406,6 +425,8 @@ export class MemoryStore implements Store {
     fam.issued.add(next.refresh.hash);
     fam.accessExpiresAt = Math.max(fam.accessExpiresAt, next.accessExpiresAt);
     fam.expiresAt = Math.max(fam.accessExpiresAt, next.refresh.expiresAt);
+    // The session lists the grant as live as long as the family lives.
+    if (ses?.grants.has(fam.grant.id)) ses.grants.set(fam.grant.id, fam.expiresAt);
     return {
       ok: true,
       grant: clone(fam.grant),
@@ -429,8 +450,7 @@ export class MemoryStore implements Store {
     if (!fam?.issued.has(hash)) return 'not_found';
     if (fam.grant.clientId !== clientId) return 'client_mismatch';
     if (fam.revoked) return 'already_revoked';
-    this.revokeFamily(fam, now);
-    return 'revoked';
+    return this.revokeFamily(fam, now) ? 'revoked_session_ended' : 'revoked';
   }
 
   async revokeAccessToken(grantId: string, jti: string) {

@@ -8,14 +8,21 @@
 // successors of abandoned rotations that had not (yet) taken effect: burnt, so that such a
 // rotation, if it still runs, is refused.
 // Device-session hash fields, per device: i|<dev> session id, b|<dev> start, c|<dev> absolute end,
-// d|<dev> idle deadline, t|<dev> idle seconds, s|<dev> last seen, a|<dev>|<client> app last seen.
+// d|<dev> idle deadline, t|<dev> idle seconds, s|<dev> last seen, a|<dev>|<client> app last seen,
+// g|<dev>|<grant id> epoch second after which that grant of the session cannot be live (its key's
+// expiry): a session ends with the revocation of its last live grant.
 import { GRANT_FIELDS, GRANT_HASH, type GrantField, replyLayout } from './grant-hash';
 import { defineScript, luaHmget } from './lua-script';
 
 // Revoke the family of grant `g` (issued set `rts`): keep the hash (marked) until its last access
-// token expires.
+// token expires. A device-bound grant leaves its device session (`ds`, the user's sessions hash),
+// which ends if no other live grant of it is left: returns 1 then, else 0. The session comes first:
+// should Redis refuse its key (a cluster slot migrating), the script stops having changed nothing.
 const REVOKE_FAMILY = `
-local function revoke(g, rts, now)
+local function revoke(g, rts, ds, now)
+  local ended = 0
+  local f = redis.call('HMGET', g, '${GRANT_HASH.id}', '${GRANT_HASH.deviceId}', '${GRANT_HASH.sessionId}')
+  if ds and f[1] and f[2] and f[3] then ended = leaveSession(ds, f[2], f[3], f[1], now) end
   local aexp = tonumber(redis.call('HGET', g, 'aexp')) or 0
   local ttl = aexp - now
   if ttl < 1 then ttl = 1 end
@@ -23,6 +30,7 @@ local function revoke(g, rts, now)
   redis.call('HDEL', g, 'cur', 'prev')
   redis.call('EXPIRE', rts, ttl)
   redis.call('EXPIRE', g, ttl)
+  return ended
 end
 `;
 
@@ -58,10 +66,41 @@ const FORGET = `
 local function forget(ds, dev)
   for _, f in ipairs(redis.call('HKEYS', ds)) do
     local kind, tail = string.match(f, '^(%a)|(.*)$')
-    if tail == dev or (kind == 'a' and string.sub(tail, 1, #dev + 1) == dev .. '|') then
+    if tail == dev or ((kind == 'a' or kind == 'g') and string.sub(tail, 1, #dev + 1) == dev .. '|') then
       redis.call('HDEL', ds, f)
     end
   end
+end
+`;
+
+// Grant `gid` of live session `ses` on device `dev` is revoked: drop its g| field (and those of
+// grants past their horizon); when no live grant of the session is left, end it. Returns 1 when it
+// ended. A grant not listed (issued before sessions listed their grants) ends nothing.
+const LEAVE_SESSION = `
+local function leaveSession(ds, dev, ses, gid, now)
+  if session(ds, dev, ses, now) == 0 then return 0 end
+  if redis.call('HDEL', ds, 'g|' .. dev .. '|' .. gid) == 0 then return 0 end
+  local head, live = 'g|' .. dev .. '|', 0
+  local all = redis.call('HGETALL', ds)
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, #head) == head then
+      if (tonumber(all[i + 1]) or 0) > now then live = live + 1 else redis.call('HDEL', ds, all[i]) end
+    end
+  end
+  if live > 0 then return 0 end
+  forget(ds, dev)
+  return 1
+end
+`;
+
+// The user's sessions hash beside a user's grant key, in the same hash tag (keys.ts:
+// <prefix>{du:<tag>}:g:<id> beside <prefix>{du:<tag>}:ds); nil for a client's own grant. For the
+// revocation scripts, which are given the grant's keys only: the hash is in the grant's slot.
+const SESSIONS_BESIDE = `
+local function sessionsBeside(g)
+  local head = string.match(g, '^(.*{du:[^{}]*}):g:[^{}]*$')
+  if head then return head .. ':ds' end
+  return nil
 end
 `;
 
@@ -100,7 +139,8 @@ export function buildScripts(fields: readonly GrantField[] = GRANT_FIELDS) {
   const scripts = {
     /**
      * Store a grant (`rest`: its hash as name/value pairs) and its refresh root; a device-bound
-     * grant joins or starts its device session. Returns the session's deadline, or '' without one.
+     * grant joins or starts its device session, which lists it until its key expires. Returns the
+     * session's deadline, or '' without one.
      */
     twCreateGrant: defineScript({
       keys: ['grantKey', 'issuedKey', 'sessionsKey', 'ledgerKey'],
@@ -148,7 +188,7 @@ if not sid or (tonumber(s.deadline) or 0) <= now or cap <= now then
 end
 local dl = math.min(now + idleTtl, cap)
 redis.call('HSET', sessionsKey, 'd|' .. device, dl, 't|' .. device, idleTtl, 's|' .. device, now,
-  'a|' .. device .. '|' .. clientId, now)
+  'a|' .. device .. '|' .. clientId, now, 'g|' .. device .. '|' .. grantId, now + ttl)
 if redis.call('TTL', sessionsKey) < cap - now then redis.call('EXPIRE', sessionsKey, cap - now) end
 redis.call('HSET', grantKey, '${ses}', sid)
 return tostring(dl)`,
@@ -192,7 +232,7 @@ return ${replies.access.lua({ rev: 'f.rev', x: 'f.x', deadline: 'dl' }, 'f')}`,
         '#nextAccessExp',
         'clientScope',
       ],
-      functions: [REVOKE_FAMILY, SESSION, TOUCH],
+      functions: [SESSION, TOUCH, FORGET, LEAVE_SESSION, REVOKE_FAMILY],
       body: `
 local function fail(reason) return ${replies.rotate.lua({ status: 'reason' })} end
 ${luaHmget('s', 'grantKey', ['rev', 'cid', 'cur', 'cexp', 'prev', 'pat', 'scope', 'max', 'aexp', 'cjti', 'undo'])}
@@ -209,7 +249,7 @@ local undone = (not isCur) and s.undo == presentedHash .. '|' .. (s.cur or '')
 local retry = (not isCur) and (undone or (leeway > 0 and presentedHash == s.prev
   and (now - (tonumber(s.pat) or 0)) <= leeway))
 if not isCur and not retry then
-  revoke(grantKey, issuedKey, now)
+  revoke(grantKey, issuedKey, sessionsKey, now)
   return fail('reused')
 end
 if (isCur and tonumber(s.cexp) <= now) or tonumber(s.max) <= now then return fail('expired') end
@@ -233,7 +273,7 @@ if requestedScope ~= '' then
 end
 -- A device-bound family lives only as long as its device session; a refresh is activity.
 local dl = ''
-${luaHmget('d', 'grantKey', [ses, 'dev'])}
+${luaHmget('d', 'grantKey', [ses, 'dev', 'id'])}
 if d.${ses} and d.dev then
   local live, fields = session(sessionsKey, d.dev, d.${ses}, now)
   if live == 0 then return fail('expired') end
@@ -252,6 +292,11 @@ redis.call('SADD', issuedKey, nextHash)
 local ttl = math.max(aexp, nextRefreshExp) - now
 redis.call('EXPIRE', grantKey, ttl)
 redis.call('EXPIRE', issuedKey, ttl)
+-- The session lists the grant as live as long as its key lives (a grant it never listed stays so).
+if dl ~= '' then
+  local listed = 'g|' .. d.dev .. '|' .. d.id
+  if redis.call('HEXISTS', sessionsKey, listed) == 1 then redis.call('HSET', sessionsKey, listed, now + ttl) end
+end
 ${readGrant('f', 'grantKey')}
 return ${replies.rotate.lua({ status: "'ok'", retried: "retry and '1' or '0'", deadline: 'dl' }, 'f')}`,
     }),
@@ -277,28 +322,32 @@ if redis.call('EXISTS', issuedKey) == 1 then redis.call('SADD', issuedKey, nextH
 return 0`,
     }),
 
-    /** Revoke the family of refresh token `refreshHash` (RFC 7009 §2.1). */
+    /**
+     * Revoke the family of refresh token `refreshHash` (RFC 7009 §2.1): 'revoked', or
+     * 'revoked_session_ended' when it was the last live grant of its device session.
+     */
     twRevokeRefresh: defineScript({
       keys: ['grantKey', 'issuedKey'],
       args: ['refreshHash', 'clientId', '#now'],
-      functions: [REVOKE_FAMILY],
+      functions: [SESSION, FORGET, LEAVE_SESSION, SESSIONS_BESIDE, REVOKE_FAMILY],
       body: `
 local cid = redis.call('HGET', grantKey, 'cid')
 if not cid or redis.call('SISMEMBER', issuedKey, refreshHash) == 0 then return 'not_found' end
 if cid ~= clientId then return 'client_mismatch' end
 if redis.call('HGET', grantKey, 'rev') == '1' then return 'already_revoked' end
-revoke(grantKey, issuedKey, now)
+if revoke(grantKey, issuedKey, sessionsBeside(grantKey), now) == 1 then return 'revoked_session_ended' end
 return 'revoked'`,
     }),
 
     /**
-     * Revoke a grant: 1 revoked now, 2 revoked already, 0 not found. With `tombstone` seconds, an
-     * id not found is kept revoked that long, so that a creation still on its way is refused.
+     * Revoke a grant: 1 revoked now (its device session ended with it if it was the session's last
+     * live grant), 2 revoked already, 0 not found. With `tombstone` seconds, an id not found is
+     * kept revoked that long, so that a creation still on its way is refused.
      */
     twRevokeGrant: defineScript({
       keys: ['grantKey', 'issuedKey'],
       args: ['#now', '#tombstone'],
-      functions: [REVOKE_FAMILY],
+      functions: [SESSION, FORGET, LEAVE_SESSION, SESSIONS_BESIDE, REVOKE_FAMILY],
       body: `
 if redis.call('EXISTS', grantKey) == 0 then
   if tombstone > 0 then
@@ -308,7 +357,7 @@ if redis.call('EXISTS', grantKey) == 0 then
   return 0
 end
 if redis.call('HGET', grantKey, 'rev') == '1' then return 2 end
-revoke(grantKey, issuedKey, now)
+revoke(grantKey, issuedKey, sessionsBeside(grantKey), now)
 return 1`,
     }),
 

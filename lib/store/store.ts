@@ -152,9 +152,22 @@ export type RotateResult =
       reason: 'not_found' | 'revoked' | 'expired' | 'reused' | 'client_mismatch' | 'invalid_scope';
     };
 
-export type RevokeRefreshResult = 'revoked' | 'already_revoked' | 'not_found' | 'client_mismatch';
+/**
+ * What revokeByRefreshToken did: `revoked` the family now — `revoked_session_ended` when that also
+ * ended its device session (it was the session's last live grant) — found it revoked already,
+ * found no such token, or found it issued to another client (nothing changed).
+ */
+export type RevokeRefreshResult =
+  | 'revoked'
+  | 'revoked_session_ended'
+  | 'already_revoked'
+  | 'not_found'
+  | 'client_mismatch';
 
-/** What revokeGrant did: revoked it now, found it revoked already, or found nothing. */
+/**
+ * What revokeGrant did: revoked it now (ending its device session too when it was the session's
+ * last live grant), found it revoked already, or found nothing.
+ */
 export type RevokeGrantResult = 'revoked' | 'already_revoked' | 'not_found';
 
 /** A grant's live state as seen when checking an access token, read in one round trip. */
@@ -251,7 +264,10 @@ export interface TokenStore {
     session?: DeviceSessionInput,
     ledger?: LedgerEntry,
   ): Promise<CreateGrantResult>;
-  /** Atomically rotate: of concurrent calls with one token exactly one gets `ok`. Reuse revokes the family. */
+  /**
+   * Atomically rotate: of concurrent calls with one token exactly one gets `ok`. Reuse revokes the
+   * family (and ends its device session when it was the last live grant of it, as revokeGrant).
+   */
   rotateRefreshToken(input: RotateInput): Promise<RotateResult>;
   /**
    * The caller of a rotation gave up waiting for it (the store timed out; the client got 503). If
@@ -262,7 +278,10 @@ export interface TokenStore {
    * after the rotation, never awaited.
    */
   abandonRotation(grantId: string, presentedHash: string, nextHash: string): Promise<void>;
-  /** Revoke the whole family of a refresh token issued to `clientId` (any token of it, incl. the root). */
+  /**
+   * Revoke the whole family of a refresh token issued to `clientId` (any token of it, incl. the
+   * root), in one atomic step with its device session's end when it leaves none live (see revokeGrant).
+   */
   revokeByRefreshToken(
     grantId: string,
     hash: string,
@@ -271,7 +290,12 @@ export interface TokenStore {
   ): Promise<RevokeRefreshResult>;
   /** Revoke one access token until it expires. */
   revokeAccessToken(grantId: string, jti: string, now: number): Promise<void>;
-  /** Revoke a grant and everything issued from it. */
+  /**
+   * Revoke a grant and everything issued from it. A device session lists its grants while they
+   * can be live; revoking the last live one ends the session in the same atomic step, as if the
+   * user had signed out of the device (the next sign-in there starts a new session). Another
+   * app's live grant keeps the session going.
+   */
   revokeGrant(grantId: string, now: number): Promise<RevokeGrantResult>;
   /**
    * One round trip: the grant, whether it or access token `jti` is revoked, and for device-bound
@@ -353,7 +377,11 @@ export interface GrantLedgerStore {
   ): Promise<number>;
 }
 
-/** Device sessions: one per (user, device), shared by every app on the device. */
+/**
+ * Device sessions: one per (user, device), shared by every app on the device. A session ends when
+ * idle past its deadline, at its maximum age, when revoked here, or when the last of its live
+ * grants is revoked (see TokenStore.revokeGrant).
+ */
 export interface DeviceSessionStore {
   /** The user's live device sessions. */
   listDeviceSessions(

@@ -905,7 +905,13 @@ export function describeStore(name: string, factory: StoreFactory): void {
         now,
       });
       /** A device-bound grant of `user` on `device` by `client`, signed in at `now`. */
-      async function signIn(user: string, device: string, client: string, now = NOW) {
+      async function signIn(
+        user: string,
+        device: string,
+        client: string,
+        now = NOW,
+        tokens: (root: Issued) => IssuedTokens = (root) => tokensFor(root, now),
+      ) {
         const grant = grantRecord({
           id: newGrantId({ tenantId: 'acme', username: user, device: true }),
           subject: user,
@@ -914,11 +920,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
           createdAt: now,
         });
         const root = newToken();
-        const { deviceDeadline } = await store.createGrant(
-          grant,
-          tokensFor(root, now),
-          session(now),
-        );
+        const { deviceDeadline } = await store.createGrant(grant, tokens(root), session(now));
         const stored = (await store.getAccessTokenState(grant.id, root.jti, now)).grant;
         return { grant: stored as GrantRecord, root, deviceDeadline };
       }
@@ -1043,6 +1045,139 @@ export function describeStore(name: string, factory: StoreFactory): void {
           ),
         );
         expect(new Set(results)).toStrictEqual(new Set([NOW + 50 + IDLE]));
+      });
+
+      describe('14h. signing out of a device: revoking the last live grant of a session ends it', () => {
+        const sessionOf = async (user: string, device: string, now: number) =>
+          (await store.listDeviceSessions('acme', user, now)).find((s) => s.deviceId === device);
+
+        it('two apps: revoking one family keeps the session; revoking the last ends it, and the next sign-in starts a new one', async () => {
+          const user = `u-${randomId(6)}`;
+          const a = await signIn(user, 'phone', 'app-a');
+          const b = await signIn(user, 'phone', 'app-b', NOW + 5);
+          const bob = await signIn(`b-${randomId(6)}`, 'phone', 'app-a');
+          expect(b.grant.sessionId).toBe(a.grant.sessionId);
+
+          // A foreign client's attempt changes nothing, session included.
+          const before = await ts.snapshot();
+          expect(await store.revokeByRefreshToken(a.grant.id, a.root.hash, 'app-b', NOW + 6)).toBe(
+            'client_mismatch',
+          );
+          expect(await ts.snapshot()).toBe(before);
+
+          expect(await store.revokeByRefreshToken(a.grant.id, a.root.hash, 'app-a', NOW + 10)).toBe(
+            'revoked',
+          );
+          expect((await sessionOf(user, 'phone', NOW + 10))?.sessionId).toBe(a.grant.sessionId);
+          expect(await deadlineOf(b.grant, b.root, NOW + 10)).toBe(NOW + 10 + IDLE);
+          expect(await isActive(b.grant, b.root, NOW + 10)).toBe(true);
+
+          expect(await store.revokeByRefreshToken(b.grant.id, b.root.hash, 'app-b', NOW + 20)).toBe(
+            'revoked_session_ended',
+          );
+          expect(await sessionOf(user, 'phone', NOW + 20)).toBeUndefined();
+          expect(await deadlineOf(b.grant, b.root, NOW + 20)).toBe(0);
+          expect(await deadlineOf(a.grant, a.root, NOW + 20)).toBe(0);
+          // Already revoked: said so, nothing more ends.
+          expect(await store.revokeByRefreshToken(b.grant.id, b.root.hash, 'app-b', NOW + 21)).toBe(
+            'already_revoked',
+          );
+          // Another user's session on the same device is untouched.
+          expect(await deadlineOf(bob.grant, bob.root, NOW + 20)).toBe(NOW + 20 + IDLE);
+
+          const again = await signIn(user, 'phone', 'app-a', NOW + 30);
+          expect(again.grant.sessionId).not.toBe(a.grant.sessionId);
+          expect(again.deviceDeadline).toBe(NOW + 30 + IDLE);
+          expect(await deadlineOf(b.grant, b.root, NOW + 30)).toBe(0);
+        });
+
+        it("revokeGrant (admin, a user's grants ended) and reuse end the session with its last live grant", async () => {
+          const user = `u-${randomId(6)}`;
+          const a = await signIn(user, 'laptop', 'app-a');
+          const b = await signIn(user, 'laptop', 'app-b');
+          expect(await store.revokeGrant(a.grant.id, NOW + 1)).toBe('revoked');
+          expect(await sessionOf(user, 'laptop', NOW + 1)).toBeDefined();
+          expect(await store.revokeGrant(b.grant.id, NOW + 2)).toBe('revoked');
+          expect(await sessionOf(user, 'laptop', NOW + 2)).toBeUndefined();
+
+          // Reuse detection revokes the family: the session's last live grant, so it ends too.
+          const c = await signIn(user, 'tablet', 'app-a', NOW + 3);
+          expect((await rotate(c.grant, c.root, { now: NOW + 4 })).result).toMatchObject({
+            ok: true,
+          });
+          expect((await rotate(c.grant, c.root, { now: NOW + 5 })).result).toStrictEqual({
+            ok: false,
+            reason: 'reused',
+          });
+          expect(await sessionOf(user, 'tablet', NOW + 5)).toBeUndefined();
+        });
+
+        it('a grant past its last expiry does not keep the session; a refresh keeps the grant live', async () => {
+          const user = `u-${randomId(6)}`;
+          const short = (root: Issued) => ({
+            jti: root.jti,
+            accessExpiresAt: NOW + 10,
+            refresh: { hash: root.hash, expiresAt: NOW + 20 },
+          });
+          // App A's tokens all expire by NOW + 20; app B's live on.
+          await signIn(user, 'phone', 'app-a', NOW, short);
+          const b = await signIn(user, 'phone', 'app-b');
+          expect(await store.revokeByRefreshToken(b.grant.id, b.root.hash, 'app-b', NOW + 30)).toBe(
+            'revoked_session_ended',
+          );
+
+          // The same, but app A refreshed before its tokens expired: it is live, the session stays.
+          const a2 = await signIn(user, 'tablet', 'app-a', NOW, short);
+          const b2 = await signIn(user, 'tablet', 'app-b');
+          const next = await rotate(a2.grant, a2.root, { now: NOW + 15 });
+          expect(next.result).toMatchObject({ ok: true });
+          expect(
+            await store.revokeByRefreshToken(b2.grant.id, b2.root.hash, 'app-b', NOW + 30),
+          ).toBe('revoked');
+          expect(await deadlineOf(a2.grant, next.next, NOW + 30)).toBe(NOW + 30 + IDLE);
+          expect(
+            await store.revokeByRefreshToken(a2.grant.id, next.next.hash, 'app-a', NOW + 31),
+          ).toBe('revoked_session_ended');
+        });
+
+        it('a grant of an earlier session of the device ends nothing of the current one', async () => {
+          const user = `u-${randomId(6)}`;
+          const old = await signIn(user, 'phone', 'app-a');
+          const late = NOW + IDLE + 1; // the first session is over
+          const current = await signIn(user, 'phone', 'app-b', late);
+          expect(current.grant.sessionId).not.toBe(old.grant.sessionId);
+          expect(await store.revokeGrant(old.grant.id, late + 1)).toBe('revoked');
+          expect(
+            await store.revokeByRefreshToken(old.grant.id, old.root.hash, 'app-a', late + 1),
+          ).toBe('already_revoked');
+          expect(await deadlineOf(current.grant, current.root, late + 2)).toBe(late + 2 + IDLE);
+          // A session revoked by admin: revoking its grants afterwards ends nothing more.
+          expect(await store.revokeDeviceSession('acme', user, 'phone')).toBe(true);
+          expect(
+            await store.revokeByRefreshToken(
+              current.grant.id,
+              current.root.hash,
+              'app-b',
+              late + 3,
+            ),
+          ).toBe('revoked');
+        });
+
+        it('10 apps revoking at once: the session ends exactly once, with the last of them', async () => {
+          const user = `u-${randomId(6)}`;
+          const apps = await Promise.all(
+            Array.from({ length: 10 }, (_, i) => signIn(user, 'phone', `app-${i}`)),
+          );
+          expect(new Set(apps.map((a) => a.grant.sessionId)).size).toBe(1);
+          const results = await Promise.all(
+            apps.map((a) =>
+              store.revokeByRefreshToken(a.grant.id, a.root.hash, a.grant.clientId, NOW + 1),
+            ),
+          );
+          expect(results.filter((r) => r === 'revoked_session_ended')).toHaveLength(1);
+          expect(results.filter((r) => r === 'revoked')).toHaveLength(9);
+          expect(await sessionOf(user, 'phone', NOW + 1)).toBeUndefined();
+        });
       });
     });
 
