@@ -24,7 +24,7 @@ export class OAuthError extends Error {
   readonly error: OAuthErrorCode;
   readonly status: number;
   readonly headers: Record<string, string>;
-  /** Whether `message` may be sent to the client (true for 4xx). */
+  /** Whether `message` may be sent to the client (4xx, and 503 whose text is ours). */
   readonly expose: boolean;
 
   constructor(
@@ -32,14 +32,15 @@ export class OAuthError extends Error {
     description: string,
     status = 400,
     headers: Record<string, string> = {},
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; expose?: boolean },
   ) {
-    super(description, options);
+    super(description, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'OAuthError';
     this.error = error;
     this.status = status;
     this.headers = headers;
-    this.expose = status < 500;
+    // A 503's description is written here, never taken from a cause, so it is safe to send.
+    this.expose = options?.expose ?? (status < 500 || error === 'temporarily_unavailable');
   }
 }
 
@@ -48,6 +49,20 @@ export class StoreUnavailableError extends Error {
   constructor(message = 'store unavailable', options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StoreUnavailableError';
+  }
+}
+
+/**
+ * tokenward is set up wrong in a way only a request shows (middleware out of order, a guard's
+ * introspection credentials refused, a router mounted under a path): answered 500 server_error,
+ * never a 503 that invites retries; `fix` is logged and never sent.
+ */
+export class MisconfiguredError extends OAuthError {
+  readonly fix: string;
+  constructor(fix: string) {
+    super('server_error', 'the server is misconfigured', 500, {}, { expose: true });
+    this.name = 'MisconfiguredError';
+    this.fix = fix;
   }
 }
 

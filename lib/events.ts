@@ -1,5 +1,7 @@
 // Typed audit events of the authorization server and the guard: ids and reasons only, never a credential.
+
 import type { Logger } from './core/logger';
+import type { RejectionCause } from './core/rejection';
 
 /** Events of `auth.events` (who got a token, which family was revoked and why, …). */
 /** The rate limits, each counted per window (the `rateLimit` option), as `rate_limited` names them. */
@@ -84,7 +86,16 @@ export interface GuardEvents {
     deviceId?: string;
   };
   'token.rejected': {
-    reason: 'missing' | 'malformed' | 'invalid' | 'unavailable';
+    /**
+     * `missing`: no token; `malformed`: a request RFC 6750 refuses; `invalid`: a token that is not
+     * valid and live (see `cause`); `unavailable`: it could not be checked (503); `misconfigured`:
+     * the guard is set up wrong (500, and an error log line saying the fix).
+     */
+    reason: 'missing' | 'malformed' | 'invalid' | 'unavailable' | 'misconfigured';
+    /** Why an `invalid` token was refused: wrong issuer, audience, type or tenant, unknown key, expired, revoked, … */
+    cause?: RejectionCause;
+    /** For the operator: what was expected and what the token carries (never the token itself). */
+    detail?: string;
   };
   'access.denied': { scope: string; clientId: string; subject: string };
   /** A device-bound token was used: its device session's idle deadline now reads `deadline`. */

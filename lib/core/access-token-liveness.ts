@@ -1,6 +1,7 @@
 // "Is this access token live?" — the one rule introspection and both guard modes apply to a token
 // whose signature already verified, given the live state the store holds for its grant.
 import { splitScope } from './ids';
+import { quoted, TokenRejection } from './rejection';
 
 /** The claims the rule compares (RFC 9068 §2.2 names). */
 export interface LivenessClaims {
@@ -79,4 +80,46 @@ export function accessTokenLiveness(
     expiresAt: deadline === undefined ? claims.exp : Math.min(claims.exp, deadline),
     ...(deadline !== undefined ? { deviceDeadline: deadline } : {}),
   };
+}
+
+/**
+ * Why {@link accessTokenLiveness} found the token dead, for the operator. Called only on that path,
+ * so the live path pays nothing for it.
+ */
+export function whyDead(claims: LivenessClaims, state: LivenessState, now: number): TokenRejection {
+  const g = state.grant;
+  if (!g)
+    return new TokenRejection(
+      'unknown_grant',
+      'the store holds no grant for this token: it ended and expired, or this verifier reads another store or key prefix than the authorization server',
+    );
+  if (state.revoked)
+    return new TokenRejection('revoked', 'the token or its refresh-token family was revoked');
+  if (g.tenantId !== claims.tenant_id)
+    return new TokenRejection(
+      'wrong_tenant',
+      `the token names tenant ${quoted(claims.tenant_id)}; its grant belongs to another`,
+    );
+  const mismatch =
+    g.clientId !== claims.client_id
+      ? 'client'
+      : g.subject !== claims.sub
+        ? 'subject'
+        : !same(g.localUser, claims.local_user)
+          ? 'local user'
+          : !same(g.deviceId, claims.device_id)
+            ? 'device'
+            : undefined;
+  if (mismatch)
+    return new TokenRejection(
+      'grant_mismatch',
+      `the token's ${mismatch} is not its grant's: it was not issued for that grant`,
+    );
+  const deadline = state.deviceDeadline;
+  if (deadline !== undefined && deadline <= now)
+    return new TokenRejection(
+      'device_session_ended',
+      `its device session ended at ${new Date(deadline * 1000).toISOString()}`,
+    );
+  return new TokenRejection('revoked', 'the token is not live');
 }

@@ -6,14 +6,22 @@ export interface Logger {
   error(fields: Record<string, unknown>, message: string): void;
   /** Security-relevant conditions: refresh-token reuse, the store unavailable (at most every 5 s). */
   warn?(fields: Record<string, unknown>, message: string): void;
+  /** Detail for the operator while setting up: why each token was refused. */
+  debug?(fields: Record<string, unknown>, message: string): void;
 }
 
-/** The default logger: `console.error` / `console.warn`, prefixed `[tokenward]`. */
+/** The console logger prints debug lines when `DEBUG` names tokenward (`DEBUG=tokenward`). */
+const debugOn = () => /(^|[\s,])(tokenward|\*)([\s,:]|$)/.test(process.env.DEBUG ?? '');
+
+/** The default logger: `console.error` / `console.warn` (and `console.debug` with `DEBUG=tokenward`), prefixed `[tokenward]`. */
 export const consoleLogger: Logger = Object.freeze({
   error: (fields: Record<string, unknown>, message: string) =>
     console.error(`[tokenward] ${message}`, fields),
   warn: (fields: Record<string, unknown>, message: string) =>
     console.warn(`[tokenward] ${message}`, fields),
+  debug: (fields: Record<string, unknown>, message: string) => {
+    if (debugOn()) console.debug(`[tokenward] ${message}`, fields);
+  },
 });
 
 /** A gate that opens at most once per `intervalMs`: an outage must not flood the log. */

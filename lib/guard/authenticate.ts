@@ -1,22 +1,31 @@
 // authenticate(): reads the bearer token (RFC 6750 §2.1), asks the guard's mode whether it is live,
 // sets `req.auth` and the renewal hint; device-bound tokens postpone their device session's deadline.
 import type { RequestHandler } from 'express';
-import { OAuthError } from '../errors';
+import { TokenRejection } from '../core/rejection';
+import { MisconfiguredError, OAuthError } from '../errors';
 import type { GuardEvents } from '../events';
 import type { AuthContext } from '../types';
 import { AuthenticationRequiredError, readBearerToken } from './bearer';
-import { invalidToken } from './challenge';
 import { afterResponse, fail, type GuardContext } from './guard-context';
 import { setRenewalHint } from './renewal-hint';
 
 const rejection = (err: unknown): GuardEvents['token.rejected']['reason'] =>
   err instanceof AuthenticationRequiredError
     ? 'missing'
-    : err instanceof OAuthError && err.error === 'invalid_request'
-      ? 'malformed'
-      : err instanceof OAuthError && err.error === 'invalid_token'
-        ? 'invalid'
-        : 'unavailable';
+    : err instanceof MisconfiguredError
+      ? 'misconfigured'
+      : err instanceof OAuthError && err.error === 'invalid_request'
+        ? 'malformed'
+        : err instanceof OAuthError && err.error === 'invalid_token'
+          ? 'invalid'
+          : 'unavailable';
+
+/** An invalid token, carrying why for the operator; the caller gets the plain RFC 6750 answer. */
+class RejectedTokenError extends OAuthError {
+  constructor(readonly rejection: TokenRejection) {
+    super('invalid_token', 'the access token is invalid, expired or revoked', 401);
+  }
+}
 
 /** The `authenticate()` middleware of a guard. */
 export function authenticate(ctx: GuardContext): RequestHandler {
@@ -26,7 +35,7 @@ export function authenticate(ctx: GuardContext): RequestHandler {
     try {
       const token = readBearerToken(req);
       const v = await verifier.verify(token);
-      if (!v) throw invalidToken();
+      if (v instanceof TokenRejection) throw new RejectedTokenError(v);
       const c = v.claims;
       const auth: AuthContext = {
         token,
@@ -70,7 +79,12 @@ export function authenticate(ctx: GuardContext): RequestHandler {
       }
     } catch (err) {
       const reason = rejection(err);
-      afterResponse(res, () => events.emit('token.rejected', { reason }));
+      const why = err instanceof RejectedTokenError ? err.rejection : undefined;
+      if (why) ctx.config.logger.debug?.({ cause: why.cause }, `token rejected: ${why.detail}`);
+      if (events.wants('token.rejected')) {
+        const rejected = why ? { reason, cause: why.cause, detail: why.detail } : { reason };
+        afterResponse(res, () => events.emit('token.rejected', rejected));
+      }
       metrics?.observe({ outcome: reason }, start);
       return fail(ctx, res, err);
     }

@@ -3,7 +3,7 @@
 import type { Response } from 'express';
 import { NOT_QUOTED_STRING_SAFE } from '../core/ids';
 import type { Logger } from '../core/logger';
-import { OAuthError } from '../errors';
+import { MisconfiguredError, OAuthError } from '../errors';
 import { sendOAuthError, toOAuthError } from '../http/error-handler';
 import { exposeHeader } from '../http/expose-header';
 import { redactTokens } from '../http/redact';
@@ -41,7 +41,9 @@ export function sendGuardError(res: Response, err: unknown, realm: string, logge
     // Browser clients on another origin need the challenge to tell invalid_token from the rest.
     exposeHeader(res, 'WWW-Authenticate');
   }
-  if (error.status >= 500) {
+  if (error instanceof MisconfiguredError) {
+    logger.error({ error: 'misconfigured' }, error.fix);
+  } else if (error.status >= 500) {
     const cause = (error.cause ?? err) as Error | undefined;
     logger.error(
       {

@@ -32,6 +32,15 @@ export interface Guard {
   readonly events: Events<GuardEvents>;
   /** An Express handler serving the Prometheus metrics (`metrics` option); ConfigError when off. */
   metricsHandler(): RequestHandler;
+  /**
+   * Settles once the guard's start-up check is done. Remote mode introspects a probe at creation:
+   * when the authorization server refuses the guard's credentials (or the client may not
+   * introspect), the fix is logged and this rejects with a ConfigError — await it to fail fast. An
+   * unreachable server is logged as a warning and resolves. Local mode resolves at once.
+   *
+   * @example await guard.ready(); app.listen(4100);
+   */
+  ready(): Promise<void>;
 }
 
 export { TOKEN_EXPIRES_IN } from '../core/headers';
@@ -59,14 +68,24 @@ export function createGuard(options: Readonly<GuardOptions>): Guard {
   const now = secondsOf(config.clock);
   const events = new Events<GuardEvents>(config.logger);
   const metrics = createMetrics('createGuard', config.metrics, 'guard', events);
+  const remote = config.store
+    ? undefined
+    : new RemoteVerifier(
+        config as typeof config & { introspection: NonNullable<typeof config.introspection> },
+        now,
+      );
+  // Checked on the next turn, once the application has wired its routes: a misconfiguration shows
+  // in the log at start-up rather than as the first user's error.
+  const checked: Promise<void> = remote
+    ? new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+        remote.checkCredentials(config.logger),
+      )
+    : Promise.resolve();
+  checked.catch(() => undefined); // logged already; ready() hands the rejection to who asks
   const ctx: GuardContext = {
     config,
-    verifier: config.store
-      ? new LocalVerifier(config.store, config, now)
-      : new RemoteVerifier(
-          config as typeof config & { introspection: NonNullable<typeof config.introspection> },
-          now,
-        ),
+    verifier:
+      remote ?? new LocalVerifier(config.store as NonNullable<typeof config.store>, config, now),
     events,
     ...(metrics ? { metrics } : {}),
     logger: throttled(config.logger),
@@ -85,5 +104,6 @@ export function createGuard(options: Readonly<GuardOptions>): Guard {
         throw new ConfigError('createGuard: metricsHandler() needs the "metrics" option');
       return metrics.handler();
     },
+    ready: () => checked,
   };
 }

@@ -28,6 +28,29 @@ export function upstreamUnavailable(detail: string, cause?: unknown): OAuthError
   );
 }
 
+/** A non-200 answer, kept as the cause of the 503 so a caller can tell a refusal from an outage. */
+export class UpstreamStatusError extends Error {
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    /** The OAuth `error` code of the answer's body, when it has one. */
+    readonly error?: string,
+  ) {
+    super(`${url} answered ${status}${error ? ` ${error}` : ''}`);
+    this.name = 'UpstreamStatusError';
+  }
+}
+
+/** The `error` member of a JSON error body, if any. */
+function errorCodeOf(text: string): string | undefined {
+  try {
+    const body = JSON.parse(text) as { error?: unknown };
+    return typeof body?.error === 'string' ? body.error.slice(0, 64) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** What a request is sent with: the method (GET unless a body), headers and a string body. */
 export interface JsonRequest {
   method?: 'GET' | 'POST';
@@ -100,7 +123,10 @@ export async function fetchJson(
   } catch (err) {
     throw upstreamUnavailable(`request to ${url} failed`, err);
   }
-  if (answer.status !== 200) throw upstreamUnavailable(`${url} answered ${answer.status}`);
+  if (answer.status !== 200) {
+    const refusal = new UpstreamStatusError(url, answer.status, errorCodeOf(answer.text));
+    throw upstreamUnavailable(refusal.message, refusal);
+  }
   try {
     const body = JSON.parse(answer.text) as unknown;
     if (typeof body === 'object' && body !== null && !Array.isArray(body))

@@ -2,10 +2,10 @@
 import type { Request, Response } from 'express';
 import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
+import { MisconfiguredError } from '../errors';
 import type { Events, GuardEvents } from '../events';
 import type { Metrics } from '../metrics';
 import type { GuardConfig } from '../options/guard-options';
-import { AuthenticationRequiredError } from './bearer';
 import { InsufficientScopeError, sendGuardError } from './challenge';
 import type { VerifiedToken, Verifier } from './verifier';
 
@@ -49,9 +49,16 @@ export function fail(ctx: GuardContext, res: Response, err: unknown): void {
   sendGuardError(res, err, ctx.config.realm, ctx.logger);
 }
 
-/** The token this guard's authenticate() verified for `req`; refuses when it did not run first. */
-export function verifiedOf(ctx: GuardContext, req: Request): VerifiedToken {
+/**
+ * The token this guard's authenticate() verified for `req`. When it did not run first, the route is
+ * wired wrong: a 500 and a log line saying the fix, not a 401 telling the caller a token is missing.
+ */
+export function verifiedOf(ctx: GuardContext, req: Request, middleware: string): VerifiedToken {
   const v = ctx.verifiedBy.get(req);
-  if (!v) throw new AuthenticationRequiredError();
+  if (!v)
+    throw new MisconfiguredError(
+      `${middleware}() ran without this guard's authenticate() before it ${req.route ? ` on ${req.method} ${req.baseUrl}${String(req.route.path)}` : ''}: ` +
+        `put guard.authenticate() first, from the same guard, e.g. app.get(path, guard.authenticate(), guard.${middleware}(…), handler)`,
+    );
   return v;
 }

@@ -1,8 +1,9 @@
 // Remote mode: RFC 7662 introspection calls, cached per token (never past its expiry) and coalesced in flight.
 import { LRUCache } from 'lru-cache';
+import { MisconfiguredError } from '../errors';
 import type { GuardConfig } from '../options/guard-options';
 import type { ScopeRecord } from '../store/store';
-import { fetchJson, upstreamUnavailable } from './fetch-json';
+import { fetchJson, UpstreamStatusError, upstreamUnavailable } from './fetch-json';
 import type { RegistryFacts } from './verifier';
 
 /** The members of an introspection answer the guard uses. */
@@ -104,7 +105,36 @@ export class IntrospectionClient {
     if (cacheTtl > 0) this.cache = new LRUCache({ max: cacheSize });
   }
 
-  private async ask(token: string): Promise<IntrospectionAnswer> {
+  /**
+   * A refusal of the guard's own credentials is a configuration error, not an outage: retrying will
+   * not help, so it is answered 500 with a log line saying the fix (RFC 7662 §2.3: 401 for bad
+   * client credentials; tokenward answers 403 unauthorized_client to a client not allowed to introspect).
+   */
+  private refused(err: unknown): MisconfiguredError | undefined {
+    const cause = (err as { cause?: unknown })?.cause;
+    if (!(cause instanceof UpstreamStatusError)) return undefined;
+    const { clientId } = this.config.introspection;
+    if (cause.status === 401 || cause.error === 'invalid_client')
+      return new MisconfiguredError(
+        `the authorization server at ${cause.url} refused the guard's introspection credentials (${cause.status} ${cause.error ?? ''}): check introspection.clientId ("${clientId}") and introspection.clientSecret, and that the client exists on that server`,
+      );
+    if (cause.status === 403 || cause.error === 'unauthorized_client')
+      return new MisconfiguredError(
+        `client "${clientId}" may not introspect at ${cause.url} (${cause.status} ${cause.error ?? ''}): allow it with admin.upsertClient({ id: '${clientId}', introspect: true, … }) or \`tokenward client set ${clientId} --introspect\``,
+      );
+    return undefined;
+  }
+
+  /** Ask about `token` now, without the cache: refused credentials throw a MisconfiguredError. */
+  async ask(token: string): Promise<IntrospectionAnswer> {
+    try {
+      return await this.send(token);
+    } catch (err) {
+      throw this.refused(err) ?? err;
+    }
+  }
+
+  private async send(token: string): Promise<IntrospectionAnswer> {
     const body = await fetchJson(
       await this.endpoint(),
       {

@@ -1,7 +1,8 @@
 // Local mode: verify the JWT with the store's keys, then read its live state in one store round trip.
 import { LRUCache } from 'lru-cache';
-import { accessTokenLiveness } from '../core/access-token-liveness';
+import { accessTokenLiveness, whyDead } from '../core/access-token-liveness';
 import { type Clock, epochSeconds, type MillisecondClock } from '../core/clock';
+import { TokenRejection } from '../core/rejection';
 import type { GuardConfig } from '../options/guard-options';
 import type { ScopeRecord, Store } from '../store/store';
 import { KeyRing } from '../tokens/signing-keys';
@@ -58,14 +59,14 @@ export class LocalVerifier implements Verifier {
     this.serviceScopes = new ShortCache(1000, config.clock, 1000);
   }
 
-  async verify(token: string): Promise<VerifiedToken | undefined> {
+  async verify(token: string): Promise<VerifiedToken | TokenRejection> {
     const claims = await this.verified.claims(token, this.keys, this.config);
-    if (!claims) return undefined;
+    if (claims instanceof TokenRejection) return claims;
     // The one store round trip of a guarded request: grant record and revocation flags together.
     const now = this.now();
     const state = await this.store.getAccessTokenState(claims.gid, claims.jti, now);
     const live = accessTokenLiveness(claims, state, now);
-    return live && { claims, ...live };
+    return live ? { claims, ...live } : whyDead(claims, state, now);
   }
 
   async localUserMode(t: VerifiedToken): Promise<boolean> {

@@ -1,6 +1,9 @@
 // Remote mode: verify the JWT against the issuer's JWKS, then ask its introspection endpoint (RFC 7662).
-import { accessTokenLiveness } from '../core/access-token-liveness';
+import { accessTokenLiveness, whyDead } from '../core/access-token-liveness';
 import type { Clock } from '../core/clock';
+import type { Logger } from '../core/logger';
+import { TokenRejection } from '../core/rejection';
+import { ConfigError, MisconfiguredError } from '../errors';
 import type { GuardConfig } from '../options/guard-options';
 import type { ScopeRecord } from '../store/store';
 import { VerifiedTokenCache } from '../tokens/verified-token-cache';
@@ -8,6 +11,14 @@ import { upstreamUnavailable } from './fetch-json';
 import { IntrospectionClient } from './introspection-client';
 import { RemoteKeys } from './remote-keys';
 import type { VerifiedToken, Verifier } from './verifier';
+
+/** A token no server issued: the answer is `active: false` once the credentials are accepted. */
+const CREDENTIAL_PROBE = 'tokenward-credential-check';
+
+const INACTIVE = new TokenRejection(
+  'inactive',
+  'the authorization server answered active: false (revoked, expired, or not visible to the introspecting client: another tenant without introspectAllTenants?)',
+);
 
 export class RemoteVerifier implements Verifier {
   private readonly keys: RemoteKeys;
@@ -31,15 +42,19 @@ export class RemoteVerifier implements Verifier {
     });
   }
 
-  async verify(token: string): Promise<VerifiedToken | undefined> {
+  async verify(token: string): Promise<VerifiedToken | TokenRejection> {
     // The signature first: forged or foreign tokens never reach the authorization server.
     const claims = await this.verified.claims(token, this.keys, this.config);
-    if (!claims) return undefined;
+    if (claims instanceof TokenRejection) return claims;
     const answer = await this.introspection.introspect(token, claims.exp);
-    if (!answer.active) return undefined;
+    if (!answer.active) return INACTIVE;
     // The answer must be about this very token; then the same rule as introspection and local mode,
     // with the answer standing for the grant's live state and its `exp` for any device deadline.
-    if (answer.jti !== undefined && answer.jti !== claims.jti) return undefined;
+    if (answer.jti !== undefined && answer.jti !== claims.jti)
+      return new TokenRejection(
+        'grant_mismatch',
+        'the introspection answer is about another token',
+      );
     const state = {
       grant: {
         clientId: answer.client_id ?? claims.client_id,
@@ -54,14 +69,37 @@ export class RemoteVerifier implements Verifier {
         ? { deviceDeadline: answer.exp }
         : {}),
     };
-    const live = accessTokenLiveness(claims, state, this.now());
-    if (!live) return undefined;
+    const now = this.now();
+    const live = accessTokenLiveness(claims, state, now);
+    if (!live) return whyDead(claims, state, now);
     return {
       claims,
       scopes: live.scopes,
       expiresAt: live.expiresAt,
       registry: answer.registry ?? { scopes: [] },
     };
+  }
+
+  /**
+   * Ask about a token that cannot exist, to learn at start-up whether the authorization server
+   * accepts this guard's introspection credentials. A refusal logs the fix and rejects with a
+   * ConfigError; an unreachable server logs a warning and resolves (requests answer 503 meanwhile).
+   */
+  async checkCredentials(logger: Logger): Promise<void> {
+    try {
+      await this.introspection.ask(CREDENTIAL_PROBE);
+    } catch (err) {
+      if (err instanceof MisconfiguredError) {
+        logger.error({ error: 'misconfigured' }, err.fix);
+        throw new ConfigError(`createGuard: ${err.fix}`);
+      }
+      const cause = (err as { cause?: { message?: string } })?.cause?.message;
+      (logger.warn ?? logger.error).call(
+        logger,
+        { error: 'unreachable' },
+        `could not check the guard's introspection credentials yet (${cause ?? 'no answer'}): guarded requests answer 503 until the authorization server answers`,
+      );
+    }
   }
 
   async localUserMode(t: VerifiedToken): Promise<boolean> {

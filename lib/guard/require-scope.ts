@@ -24,7 +24,7 @@ export function requireScope(ctx: GuardContext, scopes: string[]): RequestHandle
   const scope = needed.join(' ');
   return async function requireScope(req, res, next) {
     try {
-      const v = verifiedOf(ctx, req);
+      const v = verifiedOf(ctx, req, 'requireScope');
       if (!needed.every((s) => v.scopes.includes(s)))
         throw new InsufficientScopeError(scope, 'the access token lacks a required scope');
       const defs = await ctx.verifier.scopeDefinitions(v);
@@ -49,7 +49,7 @@ export function requireService(ctx: GuardContext, service: string): RequestHandl
     throw new ConfigError('requireService: give a service name (printable, no spaces or quotes)');
   return async function requireService(req, res, next) {
     try {
-      const v = verifiedOf(ctx, req);
+      const v = verifiedOf(ctx, req, 'requireService');
       const candidates = (await ctx.verifier.scopeDefinitions(v)).filter(
         (d) => d.service === service,
       );

@@ -8,7 +8,7 @@ import { fail, type GuardContext, verifiedOf } from './guard-context';
 export function resolveIdentity(ctx: GuardContext): RequestHandler {
   return async function resolveIdentity(req, res, next) {
     try {
-      const v = verifiedOf(ctx, req);
+      const v = verifiedOf(ctx, req, 'resolveIdentity');
       const c = v.claims;
       let identity: Identity;
       // The mode matters only for tokens carrying a local user, so only they read it.

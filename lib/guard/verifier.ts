@@ -1,4 +1,5 @@
 // The contract between the guard middleware and its two modes: local (shared store) and remote (RFC 7662).
+import type { TokenRejection } from '../core/rejection';
 import type { ScopeRecord } from '../store/store';
 import type { AccessTokenClaims } from '../tokens/access-token';
 
@@ -27,8 +28,11 @@ export interface VerifiedToken {
 
 /** How a guard checks tokens and reads the registry; one implementation per mode. */
 export interface Verifier {
-  /** The verified, live token, or undefined when it is not (→ 401). Throws when it cannot tell (→ 503). */
-  verify(token: string): Promise<VerifiedToken | undefined>;
+  /**
+   * The verified, live token, or why it is not (→ 401). Throws when it cannot tell (→ 503), or when
+   * the guard is misconfigured (→ 500).
+   */
+  verify(token: string): Promise<VerifiedToken | TokenRejection>;
   /** The token's tenant's localUserMode now. */
   localUserMode(token: VerifiedToken): Promise<boolean>;
   /** The token user's roles now; undefined for client tokens and unknown users. */

@@ -3,7 +3,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { NOT_QUOTED_STRING_SAFE } from '../core/ids';
 import type { Logger } from '../core/logger';
-import { OAuthError, StoreUnavailableError } from '../errors';
+import { MisconfiguredError, OAuthError, StoreUnavailableError } from '../errors';
 import { redactTokens } from './redact';
 
 /** Seconds a client should wait after a 503 before retrying. */
@@ -65,7 +65,9 @@ export function oauthErrorHandler(
     if (res.headersSent) return next(err);
     const error = toOAuthError(err);
     onError?.(error);
-    if (error.status === 500) {
+    if (error instanceof MisconfiguredError) {
+      logger.error({ path: req.path, error: 'misconfigured' }, error.fix);
+    } else if (error.status === 500) {
       const cause = error.cause as Error | undefined;
       logger.error(
         {

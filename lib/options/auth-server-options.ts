@@ -15,6 +15,7 @@ import {
   type SigningAlg,
   type StaticSigningKey,
 } from '../tokens/signing-keys';
+import { type CorsOptions, parseCorsOptions } from './cors-options';
 import { clockOption, omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
 
 /**
@@ -127,6 +128,12 @@ export interface AuthServerOptions {
    * store (MemoryStore `now`) the same one. Not the rate limiter's windows, which keep real time.
    */
   clock?: () => number;
+  /**
+   * Browser apps on other origins: the token, revocation and introspection endpoints answer CORS
+   * (preflight included) for these origins only, e.g. `{ origins: ['https://app.example.com'] }`.
+   * Default off: no CORS headers, and `OPTIONS` is answered 405.
+   */
+  cors?: CorsOptions | false;
 }
 
 const KNOWN: KeysEnum<AuthServerOptions> = {
@@ -150,6 +157,7 @@ const KNOWN: KeysEnum<AuthServerOptions> = {
   logger: true,
   metrics: true,
   clock: true,
+  cors: true,
 };
 
 const DEFAULTS = Object.freeze({
@@ -203,6 +211,8 @@ export interface AuthServerConfig {
   metrics?: MetricsOption;
   /** Epoch milliseconds (`clock` option, default the wall clock). */
   clock: MillisecondClock;
+  /** Origins answered CORS at the token, revocation and introspection endpoints. */
+  cors?: Required<CorsOptions>;
 }
 
 /** Validate and default createAuthServer options. Throws ConfigError. */
@@ -275,6 +285,7 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
       );
   }
   const insecureClearKeys = parseInsecureClearKeys(f, o);
+  const cors = parseCorsOptions(f, o.cors);
   if (o.audience !== undefined && (typeof o.audience !== 'string' || o.audience === '')) {
     throw new ConfigError(`${f}: "audience" must be a non-empty string`);
   }
@@ -306,6 +317,7 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
     passwordHashing,
     logger: o.logger ?? consoleLogger,
     ...(o.metrics ? { metrics: o.metrics } : {}),
+    ...(cors ? { cors } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 // createAuthServer: the authorization server as an Express router plus its admin API.
 
-import type { RequestHandler, Router } from 'express';
+import type { Express, RequestHandler } from 'express';
 import { secondsOf } from '../core/clock';
 import { ConfigError } from '../errors';
 import { type AuthServerEvents, Events } from '../events';
@@ -16,13 +16,17 @@ import type { ServerContext } from './context';
 import { Hashing } from './hashing';
 import { metadataDocument } from './metadata';
 import { RateLimits } from './rate-limit';
-import { buildRouter } from './router';
+import { buildServerApp } from './router';
 
 export interface AuthServer {
   readonly issuer: string;
   readonly store: Store;
-  /** The Express router with every endpoint; mount with `app.use(auth.router())`. */
-  router(): Router;
+  /**
+   * Every endpoint, as an Express sub-application: mount it at the application root with
+   * `app.use(auth.router())` — it serves the issuer's path itself. Mounting it under a path
+   * throws a ConfigError naming the fix.
+   */
+  router(): Express;
   /** RFC 8414 metadata as served. */
   metadata(): ReturnType<typeof metadataDocument>;
   /** The JWKS as served at jwks_uri. */
@@ -101,12 +105,12 @@ export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServ
   };
   const metrics = createMetrics('createAuthServer', config.metrics, 'auth', ctx.events);
   if (metrics) ctx.metrics = metrics;
-  let router: Router | undefined;
+  let router: Express | undefined;
   return {
     issuer: config.issuer,
     store: config.store,
     router: () => {
-      router ??= buildRouter(ctx);
+      router ??= buildServerApp(ctx);
       return router;
     },
     metadata: () => metadataDocument(ctx),

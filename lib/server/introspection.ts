@@ -1,6 +1,8 @@
 // Introspection (RFC 7662 §2.2): what this server says about a token now — used by the endpoint and the admin API.
+
 import { accessTokenLiveness } from '../core/access-token-liveness';
 import { splitScope } from '../core/ids';
+import { TokenRejection } from '../core/rejection';
 import type { ClientRecord } from '../store/store';
 import type { AccessTokenClaims } from '../tokens/access-token';
 import { parseRefreshToken } from '../tokens/refresh-token';
@@ -85,7 +87,7 @@ export async function introspect(
     clockTolerance: 0,
   });
   // Another tenant's token is answered before its state is read: the store is not asked for nothing.
-  if (!claims || !seesTenant(asker, claims.tenant_id)) return INACTIVE;
+  if (claims instanceof TokenRejection || !seesTenant(asker, claims.tenant_id)) return INACTIVE;
   // Live state and registry facts are read together: one round trip's wait, not several.
   const [state, tokenward] = await Promise.all([
     ctx.store.getAccessTokenState(claims.gid, claims.jti, now),

@@ -1,8 +1,9 @@
 // The router mounted with app.use(auth.router()): metadata, JWKS, token, revocation, introspection.
 
-import express, { type RequestHandler, Router } from 'express';
+import express, { type Express, type RequestHandler, Router } from 'express';
 import { throttle } from '../core/logger';
-import { OAuthError, StoreUnavailableError } from '../errors';
+import { ConfigError, MisconfiguredError, OAuthError, StoreUnavailableError } from '../errors';
+import { corsFor } from '../http/cors';
 import { oauthErrorHandler, sendOAuthError } from '../http/error-handler';
 import type { ServerContext } from './context';
 import { introspectionEndpoint } from './introspection-endpoint';
@@ -20,10 +21,58 @@ function methodNotAllowed(allow: string): RequestHandler {
   };
 }
 
+/** What to do instead of mounting under a path: the router serves the issuer's own paths. */
+function whereToMount(issuer: string, issuerPath: string, mountPath: string): string {
+  const metadataPath = `${PATHS.metadata}${issuerPath}`;
+  return (
+    `auth.router() is mounted at "${mountPath}", but it serves the issuer's paths itself ` +
+    `(issuer ${issuer}: token endpoint at ${issuerPath}${PATHS.token}, metadata at ${metadataPath}). ` +
+    'Mount it at the application root with app.use(auth.router())' +
+    (issuerPath ? '' : `, or set the issuer to end in "${mountPath}" to serve it there`) +
+    '.'
+  );
+}
+
+/**
+ * The authorization server as an Express sub-application. A sub-application, unlike a Router, learns
+ * its mount path when `app.use()` mounts it, so a mount that would advertise endpoints clients
+ * cannot reach is refused at start-up rather than answering 404 later.
+ */
+export function buildServerApp(ctx: ServerContext): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.on('mount', () => {
+    const mountPath = app.mountpath;
+    if (mountPath !== '/' && mountPath !== '')
+      throw new ConfigError(
+        `createAuthServer: ${whereToMount(ctx.config.issuer, ctx.config.issuerPath, String(mountPath))}`,
+      );
+  });
+  app.use(buildRouter(ctx));
+  return app;
+}
+
 export function buildRouter(ctx: ServerContext): Router {
   const router = Router();
   const base = ctx.config.issuerPath;
   const mayWarn = throttle();
+  // Mounted under a path through a Router (which tells no mount path): refuse our own requests
+  // with a 500 and a log line saying the fix, rather than serving endpoints the metadata misplaces.
+  const ours = new Set([
+    ...(base ? [`${PATHS.metadata}${base}`, `${base}${PATHS.metadata}`] : [PATHS.metadata]),
+    ...[PATHS.jwks, PATHS.token, PATHS.revocation, PATHS.introspection].map((p) => `${base}${p}`),
+  ]);
+  const mayLogMount = throttle();
+  router.use(function mountedAtRoot(req, res, next) {
+    if (req.baseUrl === '' || !(ours.has(req.path) || ours.has(req.baseUrl + req.path)))
+      return next();
+    if (mayLogMount())
+      ctx.config.logger.error(
+        { mountPath: req.baseUrl, error: 'misconfigured' },
+        whereToMount(ctx.config.issuer, base, req.baseUrl),
+      );
+    sendOAuthError(res, new MisconfiguredError(whereToMount(ctx.config.issuer, base, req.baseUrl)));
+  });
   const errors = (endpoint: 'token' | 'revocation' | 'introspection' | 'jwks') =>
     oauthErrorHandler(ctx.config.logger, (error) => {
       // Only the store's 503s: a full hashing queue answers 503 too, and is no outage.
@@ -55,6 +104,15 @@ export function buildRouter(ctx: ServerContext): Router {
       }
       next();
     };
+  // Browsers on the configured origins: preflights answered, and the allow headers on answers.
+  const { cors } = ctx.config;
+  if (cors) {
+    const allow = corsFor(cors);
+    for (const p of [PATHS.token, PATHS.revocation, PATHS.introspection]) {
+      router.options(`${base}${p}`, allow);
+      router.post(`${base}${p}`, allow);
+    }
+  }
   router.post(`${base}${PATHS.token}`, timed('token'), form, tokenEndpoint(ctx), errors('token'));
   router.post(
     `${base}${PATHS.revocation}`,

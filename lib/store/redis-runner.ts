@@ -17,25 +17,49 @@ const TRANSIENT_REPLY =
  *
  * @example const runner = new RedisRunner(redis, 1000); await runner.run(() => redis.get(key));
  */
+/** Where the client connects, for error messages: "redis at host:port" (Cluster: its first node). */
+export function describeRedis(redis: Redis | Cluster): string {
+  const r = redis as unknown as {
+    isCluster?: boolean;
+    startupNodes?: unknown[];
+    options?: { host?: string; port?: number; path?: string; sentinels?: unknown[]; name?: string };
+  };
+  if (r.isCluster) {
+    const first = r.startupNodes?.[0] as { host?: string; port?: number } | string | undefined;
+    const node = typeof first === 'string' ? first : `${first?.host ?? ''}:${first?.port ?? ''}`;
+    return `redis cluster at ${node}`;
+  }
+  const o = r.options ?? {};
+  if (o.sentinels) return `redis sentinel group "${o.name ?? ''}"`;
+  if (o.path) return `redis at ${o.path}`;
+  return `redis at ${o.host ?? 'localhost'}:${o.port ?? 6379}`;
+}
+
 export class RedisRunner {
+  /** Where the client connects, named in every unavailability message. */
+  private readonly where: string;
+
   constructor(
     readonly redis: Redis | Cluster,
     /** Bound on each call, in ms. */
     readonly timeoutMs: number,
     /** With it, {@link write} waits for replicas. */
     readonly durability?: Durability,
-  ) {}
+  ) {
+    this.where = describeRedis(redis);
+  }
 
   /** Run one Redis call bounded in time; connection trouble becomes StoreUnavailableError. */
   run<T>(op: () => Promise<T>): Promise<T> {
     const status = this.redis.status;
     if (status === 'reconnecting' || status === 'end' || status === 'close') {
-      return Promise.reject(new StoreUnavailableError(`redis is ${status}`));
+      return Promise.reject(new StoreUnavailableError(`${this.where} is ${status}`));
     }
     // One promise and one timer per call, no Promise.race: this runs once per guarded request.
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new StoreUnavailableError(`redis did not answer in ${this.timeoutMs} ms`)),
+        () =>
+          reject(new StoreUnavailableError(`${this.where} did not answer in ${this.timeoutMs} ms`)),
         this.timeoutMs,
       );
       let pending: Promise<T>;
@@ -56,7 +80,15 @@ export class RedisRunner {
           const e = err as Error;
           if (err instanceof StoreUnavailableError) reject(err);
           else if (e?.name === 'ReplyError' && !TRANSIENT_REPLY.test(e.message)) reject(err);
-          else reject(new StoreUnavailableError('redis call failed', { cause: err }));
+          else
+            reject(
+              new StoreUnavailableError(
+                `${this.where}: call failed: ${e?.message ?? String(err)}`,
+                {
+                  cause: err,
+                },
+              ),
+            );
         },
       );
     });

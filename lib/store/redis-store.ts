@@ -76,6 +76,16 @@ export class RedisStore implements Store {
   constructor(options: RedisStoreOptions) {
     if (!options?.redis)
       throw new ConfigError('RedisStore: `redis` (an ioredis client) is required');
+    const given: unknown = options.redis;
+    if (typeof given === 'string' || given instanceof URL || typeof given !== 'object')
+      throw new ConfigError(
+        'RedisStore: `redis` must be an ioredis client, not a URL: pass `new Redis(url)` ' +
+          "(import { Redis } from 'ioredis'), and add redis.on('error', …) so reconnect errors are handled",
+      );
+    if (typeof (given as { defineCommand?: unknown }).defineCommand !== 'function')
+      throw new ConfigError(
+        'RedisStore: `redis` must be an ioredis client (`new Redis(url)` or `new Cluster(nodes)`); node-redis and other clients are not supported',
+      );
     this.redis = options.redis;
     this.prefix = options.prefix ?? 'tw:';
     if (/[{}]/.test(this.prefix))

@@ -1,6 +1,7 @@
 // Access tokens: RFC 9068 JWTs signed with jsonwebtoken and KeyObjects; verification pins alg, iss, aud, typ.
 import jwt from 'jsonwebtoken';
 import { type Clock, epochSeconds } from '../core/clock';
+import { quoted, TokenRejection } from '../core/rejection';
 import type { KeyRing, VerificationKeys } from './signing-keys';
 
 /** Claims of a tokenward access token (RFC 9068 §2.2 plus tenant and binding claims). */
@@ -61,45 +62,126 @@ function isClaims(p: unknown): p is AccessTokenClaims {
   );
 }
 
+/** The issuer a hint is about: the host part, for the common localhost / 127.0.0.1 mix-up. */
+const hostOf = (url: unknown): string | undefined => {
+  try {
+    return typeof url === 'string' ? new URL(url).host : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** A jsonwebtoken failure as a rejection, naming what was expected and what the token carries. */
+function rejectionOf(
+  err: unknown,
+  payload: Record<string, unknown>,
+  options: VerifyOptions,
+): TokenRejection {
+  const e = err as Error & { expiredAt?: Date; date?: Date };
+  if (e?.name === 'TokenExpiredError')
+    return new TokenRejection('expired', `the token expired at ${e.expiredAt?.toISOString()}`);
+  if (e?.name === 'NotBeforeError')
+    return new TokenRejection(
+      'not_yet_valid',
+      `the token is not valid before ${e.date?.toISOString()}: are the clocks in sync?`,
+    );
+  const message = String(e?.message ?? '');
+  if (message.startsWith('jwt audience invalid'))
+    return new TokenRejection(
+      'wrong_audience',
+      `this verifier expects audience ${quoted(options.audience)}; the token's aud is ${quoted(payload.aud)}`,
+    );
+  if (message.startsWith('jwt issuer invalid')) {
+    const sameHost =
+      hostOf(payload.iss) !== undefined && hostOf(payload.iss) === hostOf(options.issuer);
+    return new TokenRejection(
+      'wrong_issuer',
+      `this verifier expects issuer ${quoted(options.issuer)}; the token's iss is ${quoted(payload.iss)}` +
+        (sameHost ? '' : ' (the issuer must match exactly: localhost and 127.0.0.1 differ)'),
+    );
+  }
+  // jsonwebtoken says "invalid signature"; jwa throws a TypeError for a signature of the wrong size.
+  if (/signature/i.test(message))
+    return new TokenRejection('bad_signature', 'the signature does not verify');
+  if (message.startsWith('invalid algorithm'))
+    return new TokenRejection('wrong_algorithm', "the algorithm is not the key's");
+  return new TokenRejection('not_a_jwt', `the token does not parse: ${message.slice(0, 80)}`);
+}
+
 /**
- * Verify an access token against our own key set: `kid` must be ours (jku/x5u/jwk ignored), the
+ * Check an access token against our own key set: `kid` must be ours (jku/x5u/jwk ignored), the
  * algorithm is the key's own, `typ` must be at+jwt, and iss/aud/exp are always checked
  * (RFC 8725 §3.1, §3.8, §3.11; RFC 9068 §4), exp and nbf against `now`, and `tenant_id` when
- * `options.tenants` lists the tenants served. Returns undefined for anything not valid.
+ * `options.tenants` lists the tenants served. Returns the claims, or why the token is refused.
  */
-export async function verifyAccessToken(
+export async function checkAccessToken(
   token: string,
   keys: VerificationKeys,
   options: VerifyOptions,
   now: Clock = epochSeconds,
-): Promise<AccessTokenClaims | undefined> {
-  if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 3) return undefined;
+): Promise<AccessTokenClaims | TokenRejection> {
+  if (token.length > MAX_TOKEN_LENGTH || token.split('.').length !== 3)
+    return new TokenRejection('not_a_jwt', 'not a compact JWS, or longer than 8 KiB');
   let decoded: jwt.Jwt | null;
   try {
     decoded = jwt.decode(token, { complete: true });
   } catch {
-    return undefined;
+    decoded = null;
   }
   const header = decoded?.header as (jwt.JwtHeader & { crit?: unknown; b64?: unknown }) | undefined;
-  if (!header || typeof header.kid !== 'string') return undefined;
+  if (!decoded || !header) return new TokenRejection('not_a_jwt', 'the token does not parse');
+  if (typeof header.kid !== 'string')
+    return new TokenRejection('unknown_key', 'the token names no key id (kid)');
   // We never issue `crit` or `b64`; a header carrying them asks for processing we do not do (RFC 7515 §4.1.11).
-  if (header.crit !== undefined || header.b64 !== undefined) return undefined;
+  if (header.crit !== undefined || header.b64 !== undefined)
+    return new TokenRejection('wrong_algorithm', 'the header carries crit or b64');
   const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : '';
-  if (typ !== AT_TYP && typ !== `application/${AT_TYP}`) return undefined;
+  if (typ !== AT_TYP && typ !== `application/${AT_TYP}`)
+    return new TokenRejection(
+      'wrong_type',
+      `typ is ${quoted(header.typ)}, not "${AT_TYP}": an ID token or another issuer's token?`,
+    );
   const key = await keys.verificationKey(header.kid);
-  if (!key || header.alg !== key.alg) return undefined;
+  if (!key)
+    return new TokenRejection(
+      'unknown_key',
+      `key id ${quoted(header.kid)} is not in this verifier's key set: is it on the same store and key prefix as the authorization server (local mode), or pointed at the right issuer (remote mode)? A key retired longer ago than the token's lifetime is gone too`,
+    );
+  if (header.alg !== key.alg)
+    return new TokenRejection(
+      'wrong_algorithm',
+      `alg ${quoted(header.alg)} is not ${key.alg}, the algorithm of key ${quoted(header.kid)}`,
+    );
+  let payload: string | jwt.JwtPayload;
   try {
-    const payload = jwt.verify(token, key.publicKey, {
+    payload = jwt.verify(token, key.publicKey, {
       algorithms: [key.alg],
       issuer: options.issuer,
       audience: options.audience,
       clockTolerance: options.clockTolerance,
       clockTimestamp: now(),
     });
-    if (!isClaims(payload)) return undefined;
-    if (options.tenants && !options.tenants.includes(payload.tenant_id)) return undefined;
-    return payload;
-  } catch {
-    return undefined;
+  } catch (err) {
+    const claims = typeof decoded.payload === 'object' ? decoded.payload : {};
+    return rejectionOf(err, claims as Record<string, unknown>, options);
   }
+  if (!isClaims(payload))
+    return new TokenRejection('missing_claims', 'a required claim is missing or mistyped');
+  if (options.tenants && !options.tenants.includes(payload.tenant_id))
+    return new TokenRejection(
+      'wrong_tenant',
+      `tenant ${quoted(payload.tenant_id)} is not among this guard's tenants (${options.tenants.join(', ')})`,
+    );
+  return payload;
+}
+
+/** {@link checkAccessToken} without the reason: the claims, or undefined for anything not valid. */
+export async function verifyAccessToken(
+  token: string,
+  keys: VerificationKeys,
+  options: VerifyOptions,
+  now: Clock = epochSeconds,
+): Promise<AccessTokenClaims | undefined> {
+  const checked = await checkAccessToken(token, keys, options, now);
+  return checked instanceof TokenRejection ? undefined : checked;
 }

@@ -1,7 +1,8 @@
 // A bounded cache of verified JWT claims, keyed by the whole token; an entry never outlives the token's exp.
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../core/clock';
-import { type AccessTokenClaims, type VerifyOptions, verifyAccessToken } from './access-token';
+import { TokenRejection } from '../core/rejection';
+import { type AccessTokenClaims, checkAccessToken, type VerifyOptions } from './access-token';
 import type { VerificationKeys } from './signing-keys';
 
 /**
@@ -33,16 +34,16 @@ export class VerifiedTokenCache {
     this.cache?.set(token, claims);
   }
 
-  /** The token's claims: from the cache, or verified against `keys` and cached when valid. */
+  /** The token's claims: from the cache, or verified against `keys` and cached when valid; else why not. */
   async claims(
     token: string,
     keys: VerificationKeys,
     options: VerifyOptions,
-  ): Promise<AccessTokenClaims | undefined> {
+  ): Promise<AccessTokenClaims | TokenRejection> {
     const cached = this.get(token);
     if (cached) return cached;
-    const claims = await verifyAccessToken(token, keys, options, this.now);
-    if (claims) this.set(token, claims);
-    return claims;
+    const checked = await checkAccessToken(token, keys, options, this.now);
+    if (!(checked instanceof TokenRejection)) this.set(token, checked);
+    return checked;
   }
 }

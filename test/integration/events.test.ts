@@ -649,8 +649,14 @@ describe.each(['memory', 'redis'] as const)('audit events on %s', (kind) => {
       expect(await h.take()).toEqual([
         { name: 'token.rejected', payload: { reason: 'missing' } },
         { name: 'token.rejected', payload: { reason: 'malformed' } },
-        { name: 'token.rejected', payload: { reason: 'invalid' } },
-        { name: 'token.rejected', payload: { reason: 'invalid' } },
+        {
+          name: 'token.rejected',
+          payload: { reason: 'invalid', cause: 'bad_signature', detail: expect.any(String) },
+        },
+        {
+          name: 'token.rejected',
+          payload: { reason: 'invalid', cause: 'not_a_jwt', detail: expect.any(String) },
+        },
       ]);
     });
 

@@ -441,7 +441,12 @@ describe('remote-mode guard against a live authorization server', () => {
       servers.push(fakeServer);
       const fakeIssuer = `http://localhost:${await listen(fakeServer)}`;
       const logger = captureLogger();
-      const app = guardedApp(remoteGuard(fakeIssuer, {}, { logger }));
+      const guard = remoteGuard(fakeIssuer, {}, { logger });
+      // The start-up check reads the metadata too, and fails as requests will: it only warns.
+      await guard.ready();
+      expect(metadataHits).toBe(1);
+      metadataHits = 0;
+      const app = guardedApp(guard);
       const token = (await signIn(live.app)).access_token;
       const jwksBefore = live.counts.jwks;
       for (let i = 0; i < 2; i++) {
@@ -459,18 +464,32 @@ describe('remote-mode guard against a live authorization server', () => {
     });
 
     it.each([
-      ['a wrong secret', { clientId: RS.id, clientSecret: 'not-the-secret-0123456789' }],
-      ['a client not allowed to introspect', { clientId: SVC.id, clientSecret: SVC.secret }],
+      [
+        'a wrong secret',
+        { clientId: RS.id, clientSecret: 'not-the-secret-0123456789' },
+        /refused the guard's introspection credentials .*introspection\.clientSecret/,
+      ],
+      [
+        'a client not allowed to introspect',
+        { clientId: SVC.id, clientSecret: SVC.secret },
+        /may not introspect.*introspect: true/,
+      ],
     ])(
-      'introspection credentials refused (%s): 503 not 401; the logger gets an error without the token or secret',
-      async (_name, credentials) => {
+      'introspection credentials refused (%s): a configuration error, not an outage — ready() rejects at start-up with the fix logged, requests get 500 server_error (no Retry-After), and no log line holds the token or secret',
+      async (_name, credentials, fix) => {
         const logger = captureLogger();
-        const app = guardedApp(remoteGuard(live.issuer, credentials, { logger }));
+        const guard = remoteGuard(live.issuer, credentials, { logger });
+        await expect(guard.ready()).rejects.toThrow(fix);
+        expect(logger.lines.join('\n')).toMatch(fix);
+        const app = guardedApp(guard);
         const token = (await signIn(live.app)).access_token;
         const res = await call(app, token);
-        expect(res.status).toBe(503);
-        expect(res.body.error).toBe('temporarily_unavailable');
-        expect(res.headers['retry-after']).toBe('1');
+        expect(res.status).toBe(500);
+        expect(res.body).toEqual({
+          error: 'server_error',
+          error_description: 'the server is misconfigured',
+        });
+        expect(res.headers['retry-after']).toBeUndefined();
         expect(res.headers['www-authenticate']).toBeUndefined();
         expect(logger.lines.length).toBeGreaterThan(0);
         const logged = logger.lines.join('\n');

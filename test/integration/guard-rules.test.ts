@@ -394,7 +394,7 @@ describe.each(MODES)('guard rules: $name', (mode) => {
       expect((await get('/print', wide.access_token)).status).toBe(200);
     });
 
-    it('without authenticate() before it, refuses rather than admits', async () => {
+    it('without authenticate() before it, refuses rather than admits: a 500 naming the wiring mistake, not a 401 telling the caller a token is missing', async () => {
       const express = (await import('express')).default;
       const app = express();
       app.get('/x', guard.requireService('scan'), (_req, res) => {
@@ -403,7 +403,12 @@ describe.each(MODES)('guard rules: $name', (mode) => {
       const res = await request(app)
         .get('/x')
         .set('Authorization', `Bearer ${await clientToken({ scope: 'scan' })}`);
-      expect(res.status).toBe(401);
+      expect(res.status).toBe(500);
+      expect(res.body).toEqual({
+        error: 'server_error',
+        error_description: 'the server is misconfigured',
+      });
+      expect(res.headers['www-authenticate']).toBeUndefined();
     });
   });
 });
