@@ -65,6 +65,9 @@ export async function startSample(options: SampleOptions): Promise<Sample> {
   const redis = options.redisUrl
     ? new Redis(options.redisUrl, { maxRetriesPerRequest: 1 })
     : undefined;
+  // Without a listener ioredis prints a stack trace at every reconnect attempt while Redis is down
+  // (the endpoints meanwhile answer 503 and recover by themselves).
+  redis?.on('error', (err) => console.error(`redis: ${err.message}`));
   const store = redis ? new RedisStore({ redis }) : new MemoryStore();
   // The AS must know its own URL before it is built: listen first (answering 503 until the app
   // is ready), attach the app after.
