@@ -79,7 +79,11 @@ export function buildRouter(ctx: ServerContext): Router {
       if (error.status !== 503 || !(error.cause instanceof StoreUnavailableError)) return;
       ctx.events.emit('store.unavailable', { endpoint });
       // An outage must not flood the log: one line per 5 s.
-      if (mayWarn()) ctx.config.logger.warn?.({ endpoint }, 'store unavailable: answering 503');
+      if (mayWarn())
+        ctx.config.logger.warn?.(
+          { endpoint, cause: (error.cause as Error).message },
+          'store unavailable: answering 503',
+        );
     });
   const form = express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 32 });
   const metadata = metadataEndpoint(ctx);

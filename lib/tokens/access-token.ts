@@ -86,12 +86,17 @@ function rejectionOf(
       `the token is not valid before ${e.date?.toISOString()}: are the clocks in sync?`,
     );
   const message = String(e?.message ?? '');
-  if (message.startsWith('jwt audience invalid'))
+  // jsonwebtoken checks aud before iss; a wrong issuer usually means a wrong default audience too,
+  // so the issuer is named first: it is the setting to fix.
+  const wrongIssuer =
+    message.startsWith('jwt issuer invalid') ||
+    (message.startsWith('jwt audience invalid') && payload.iss !== options.issuer);
+  if (message.startsWith('jwt audience invalid') && !wrongIssuer)
     return new TokenRejection(
       'wrong_audience',
       `this verifier expects audience ${quoted(options.audience)}; the token's aud is ${quoted(payload.aud)}`,
     );
-  if (message.startsWith('jwt issuer invalid')) {
+  if (wrongIssuer) {
     const sameHost =
       hostOf(payload.iss) !== undefined && hostOf(payload.iss) === hostOf(options.issuer);
     return new TokenRejection(
