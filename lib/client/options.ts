@@ -19,17 +19,24 @@ export interface TokenManagerOptions {
   clientId: string;
   /** For confidential clients (sent as HTTP Basic); public clients send `client_id` instead. */
   clientSecret?: string;
-  /** Device id sent at sign-in (1–128 of `[A-Za-z0-9._:-]`); generated and persisted when absent. */
+  /**
+   * Device id sent at sign-in (1–128 of `[A-Za-z0-9._:-]`). When absent, one is generated once and
+   * kept in `storage` (see `TokenManager.deviceId()`, which returns a Promise of it).
+   */
   deviceId?: string;
-  /** Where tokens and the generated device id live (default: a MemoryStorage). */
+  /**
+   * Where tokens and the generated device id live (default: a MemoryStorage, which forgets both
+   * when the process ends: each run is then a new device). Use `FileStorage` in Node and
+   * `LocalStorage` in browsers to keep one device id.
+   */
   storage?: TokenStorage;
-  /** Renew when the token has less than this many seconds left (default 60). */
+  /** Renew when the token has less than this many seconds left (default 60 seconds). */
   renewBeforeSeconds?: number;
   /** Scope asked for at sign-in when `signIn` is given none. */
   scope?: string;
   /** The `fetch` to use (default `globalThis.fetch`). */
   fetch?: FetchLike;
-  /** Time limit of each call to the authorization server, in ms (default 10000). */
+  /** Time limit of each call to the authorization server, in milliseconds (default 10000). */
   timeoutMs?: number;
   /**
    * The clock token expiry and the renewal threshold are read against, in epoch milliseconds like

@@ -38,6 +38,12 @@ export interface TokenStorage {
 /**
  * Keeps values in memory: nothing survives a restart. The default storage, and the one for tests.
  *
+ * Nor does a generated device id: a TokenManager on a MemoryStorage without the `deviceId` option
+ * is a new device each run (each process, each page load), and each sign-in opens another device
+ * session on the server. The first TokenManager that generates a device id in one says so, once
+ * per process, with `console.warn`. To keep one device id, use `FileStorage` (Node) or
+ * `LocalStorage` (browsers), or give `deviceId`.
+ *
  * @example
  * const tm = new TokenManager({ issuer, clientId: 'app', storage: new MemoryStorage() });
  */
@@ -55,4 +61,21 @@ export class MemoryStorage implements TokenStorage {
   async delete(key: string): Promise<void> {
     this.values.delete(key);
   }
+}
+
+let warnedNewDevice = false;
+
+/**
+ * Tell the developer, once per process, that a device id generated in a MemoryStorage is lost with
+ * the process: every run is a new device and opens another device session on the server.
+ */
+export function warnDeviceIdNotKept(): void {
+  if (warnedNewDevice) return;
+  warnedNewDevice = true;
+  console.warn(
+    '[tokenward] TokenManager: the device id was generated in a MemoryStorage, which forgets it ' +
+      'when the process ends: each run signs in as a new device and opens another device session ' +
+      'on the server. To keep one device id, use new FileStorage(path) (Node) or new LocalStorage() ' +
+      '(browsers), or pass the deviceId option.',
+  );
 }

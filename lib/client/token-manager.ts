@@ -11,6 +11,7 @@ import {
 } from './options';
 import { expiresInHint, type Input, isInvalidToken, replayable } from './request';
 import { generateDeviceId, storageKeys } from './session';
+import { MemoryStorage, warnDeviceIdNotKept } from './storage';
 import type { HeldToken, TokenInfo } from './token-list';
 
 /**
@@ -128,8 +129,15 @@ export class TokenManager {
   }
 
   /**
-   * Revoke the family with the refresh token (RFC 7009: revoking any refresh token of a family revokes every token issued from it)
-   * and clear the stored tokens — locally even when the server cannot be reached.
+   * Revoke the family with the refresh token (RFC 7009: revoking any refresh token of a family
+   * revokes every token issued from it) and clear the stored tokens — locally even when the server
+   * cannot be reached. When this app was the last one signed in on the device (the device
+   * session's last live grant), the server ends the device session too; other apps signed in on
+   * the device keep it. The device id stays in the storage: the next sign-in is the same device.
+   * Without a refresh token (a client not registered for one) only the access token is revoked.
+   *
+   * @example
+   * const { revoked } = await tm.signOut(); // false: the server was not told (offline), tokens are gone here all the same
    */
   async signOut(): Promise<{ revoked: boolean }> {
     await this.ready();
@@ -157,7 +165,15 @@ export class TokenManager {
     return this.session.active;
   }
 
-  /** The device id sent at sign-in: the option, or one generated once and kept in the storage. */
+  /**
+   * A Promise of the device id sent at sign-in: the `deviceId` option when given, else a random
+   * UUID generated on first use and kept in the storage, so that every app (client) using that
+   * storage for this issuer presents the same id and shares one device session. Kept only as long
+   * as the storage keeps it: in a `MemoryStorage` each run is a new device.
+   *
+   * @example
+   * const id = await tm.deviceId(); // e.g. '9b2f4e0c-…'; the same on every call and every restart with a FileStorage
+   */
   deviceId(): Promise<string> {
     if (this.config.deviceId !== undefined) return Promise.resolve(this.config.deviceId);
     const { storage } = this.config;
@@ -166,6 +182,7 @@ export class TokenManager {
       if (stored !== undefined && DEVICE_ID.test(stored)) return stored;
       const id = generateDeviceId();
       await storage.set(this.keys.device, id);
+      if (storage instanceof MemoryStorage) warnDeviceIdNotKept();
       return id;
     }).catch((err: unknown) => {
       this.deviceIdPromise = undefined;

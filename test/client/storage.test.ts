@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { decodeJwt } from 'jose';
 import { ConfigError, FileStorage, MemoryStorage, TokenManager } from '../../lib';
+import { storageKeys } from '../../lib/client/session';
 import { ALICE, APP, WEB } from '../helpers/app';
 import { testClock } from '../helpers/clock';
 import { type ClientStack, startClientStack } from './stack';
@@ -103,7 +104,10 @@ describe('device id', () => {
   it('is generated once, persisted, shared by the apps of the device and sent as device_id', async () => {
     const storage = new MemoryStorage();
     const a = new TokenManager({ issuer: s.issuer, clientId: APP.id, storage });
-    const id = await a.deviceId();
+    // A Promise of the id, not the id: read it with await.
+    const pending = a.deviceId();
+    expect(pending).toBeInstanceOf(Promise);
+    const id = await pending;
     expect(id).toMatch(/^[A-Za-z0-9._:-]{1,128}$/);
     expect(await a.deviceId()).toBe(id);
     const again = new TokenManager({ issuer: s.issuer, clientId: APP.id, storage });
@@ -133,6 +137,62 @@ describe('device id', () => {
       expect(() => new TokenManager({ issuer: s.issuer, clientId: APP.id, deviceId })).toThrow(
         ConfigError,
       );
+  });
+});
+
+describe('MemoryStorage: each run is a new device', () => {
+  type Client = typeof import('../../lib/client/browser');
+  /** The client modules as a new process loads them: nothing warned yet. */
+  function freshClient(): Client {
+    let mod: Client | undefined;
+    jest.isolateModules(() => {
+      mod = require('../../lib/client/browser') as Client;
+    });
+    return mod as Client;
+  }
+  let warn: jest.SpyInstance;
+  beforeEach(() => {
+    warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+  });
+  afterEach(() => warn.mockRestore());
+  const issuer = 'https://auth.example.com';
+
+  it('generating a device id in a MemoryStorage warns once per process, naming the storages that keep it', async () => {
+    const client = freshClient();
+    // The default storage is a MemoryStorage.
+    await new client.TokenManager({ issuer, clientId: 'app' }).deviceId();
+    expect(warn).toHaveBeenCalledTimes(1);
+    const [message] = warn.mock.calls[0] as [string];
+    expect(message).toMatch(/^\[tokenward\] /);
+    expect(message).toContain('MemoryStorage');
+    expect(message).toContain('new device');
+    expect(message).toContain('FileStorage');
+    expect(message).toContain('LocalStorage');
+    expect(message).toContain('deviceId');
+    const storage = new client.MemoryStorage();
+    await new client.TokenManager({ issuer, clientId: 'app', storage }).deviceId();
+    await new client.TokenManager({ issuer, clientId: 'web', storage }).deviceId();
+    expect(warn).toHaveBeenCalledTimes(1);
+  });
+
+  it('no warning when the id is given, kept in a persistent storage, or already stored', async () => {
+    const client = freshClient();
+    const memory = new client.MemoryStorage();
+    await new client.TokenManager({
+      issuer,
+      clientId: 'app',
+      storage: memory,
+      deviceId: 'kiosk-1',
+    }).deviceId();
+    const file = new FileStorage(path.join(dir, 'warn', 'tokens.json'));
+    await new client.TokenManager({ issuer, clientId: 'app', storage: file }).deviceId();
+    expect(warn).not.toHaveBeenCalled();
+    // Within one run the stored id is reused: the warning is about the generation only.
+    await memory.set(storageKeys(issuer, 'app').device, 'already-here');
+    expect(
+      await new client.TokenManager({ issuer, clientId: 'app', storage: memory }).deviceId(),
+    ).toBe('already-here');
+    expect(warn).not.toHaveBeenCalled();
   });
 });
 
