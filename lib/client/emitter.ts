@@ -1,16 +1,21 @@
 // A tiny typed event emitter that runs in Node and browsers alike (no `events` import).
 
 /**
- * Events of a TokenManager and what their listeners receive.
+ * Events of a TokenManager and what their listeners receive. Instants are `Date`s, as in
+ * `tm.tokens()`.
  *
  * @example
  * tm.on('renewal-failed', ({ error }) => console.warn('session ended', error.code));
+ * tm.on('renewed', ({ expiresAt }) => console.log('valid until', expiresAt.toISOString()));
  */
 export interface TokenManagerEvents {
-  /** A password sign-in succeeded. */
-  'signed-in': { scope: string | undefined; expiresAt: number };
-  /** New tokens were obtained by refresh, or adopted from another tab that refreshed. */
-  renewed: { scope: string | undefined; expiresAt: number; adopted: boolean };
+  /** A password sign-in succeeded; `expiresAt`: when its access token expires (a `Date`). */
+  'signed-in': { scope: string | undefined; expiresAt: Date };
+  /**
+   * New tokens were obtained by refresh, or adopted from another tab that refreshed;
+   * `expiresAt`: when the new access token expires (a `Date`).
+   */
+  renewed: { scope: string | undefined; expiresAt: Date; adopted: boolean };
   /** A refresh failed; with `signedOut: true` the session is over (e.g. `invalid_grant`). */
   'renewal-failed': { error: Error; signedOut: boolean };
   /** Tokens were cleared: by `signOut()`, a refused refresh, or another tab signing out. */

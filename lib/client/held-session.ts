@@ -94,7 +94,7 @@ export class HeldSession {
       if (head)
         this.events.emit('renewed', {
           scope: this.scope,
-          expiresAt: head.expiresAt,
+          expiresAt: new Date(head.expiresAt),
           adopted: true,
         });
     } else this.list.bump(theirs);

@@ -1,13 +1,16 @@
 // The client's access tokens, each with a strictly increasing priority: the newest is sent, the rest are kept until discarded.
 
-/** An access token as the TokenManager keeps (and persists) it. Times are epoch milliseconds. */
+/**
+ * An access token as the TokenManager keeps (and persists) it: internal, with instants in epoch
+ * milliseconds (the public {@link TokenInfo} gives them as `Date`s).
+ */
 export interface HeldToken {
   accessToken: string;
   /** Strictly increasing across every token this storage namespace has held. */
   priority: number;
-  /** When the client received it. */
+  /** When the client received it, in epoch milliseconds. */
   issuedAt: number;
-  /** Effective expiry: from `expires_in`, corrected by each `Token-Expires-In` hint. */
+  /** Effective expiry in epoch milliseconds: from `expires_in`, corrected by each `Token-Expires-In` hint. */
   expiresAt: number;
   /** `expires_in` at issue, in seconds. */
   lifetime: number;
@@ -19,12 +22,21 @@ export interface HeldToken {
  * (a non-cryptographic 32-bit hash) to tell tokens apart.
  *
  * @example
- * for (const t of tm.tokens()) console.log(t.priority, t.fingerprint, new Date(t.expiresAt));
+ * for (const t of tm.tokens())
+ *   console.log(t.priority, t.fingerprint, t.expiresAt.toISOString(), (t.expiresAt.getTime() - Date.now()) / 1000);
  */
 export interface TokenInfo {
+  /** Higher is newer; the highest unexpired one is sent. */
   readonly priority: number;
-  readonly expiresAt: number;
+  /**
+   * When the token stops being sent, as a `Date`: its effective expiry, from `expires_in` and
+   * corrected by each `Token-Expires-In` hint (the earlier of the JWT `exp` and the device
+   * session's idle deadline).
+   */
+  readonly expiresAt: Date;
+  /** The scope it was granted. */
   readonly scope: string | undefined;
+  /** 8 hex digits telling tokens apart; never the token. */
   readonly fingerprint: string;
 }
 
@@ -93,7 +105,7 @@ export class TokenList {
     return this.items.map((t) =>
       Object.freeze({
         priority: t.priority,
-        expiresAt: t.expiresAt,
+        expiresAt: new Date(t.expiresAt),
         scope: t.scope,
         fingerprint: fingerprint(t.accessToken),
       }),

@@ -24,6 +24,14 @@ import type { HeldToken, TokenInfo } from './token-list';
  * A token is never renewed before half its lifetime has passed, so a threshold larger than the
  * server's token lifetime cannot make every request renew.
  *
+ * Times: instants the TokenManager gives (`tokens()[i].expiresAt`, the `expiresAt` of its
+ * events) are `Date`s; durations are named with their unit (`renewBeforeSeconds`, `timeoutMs`);
+ * the `clock` option returns epoch milliseconds, like `Date.now`.
+ *
+ * Give it non-volatile storage — `FileStorage` in Node, `LocalStorage` in browsers — so the
+ * device id, and the tokens, survive a restart: in the default `MemoryStorage` each run is a new
+ * device with its own device session on the server.
+ *
  * @example
  * const tm = new TokenManager({ issuer: 'https://auth.example.com', clientId: 'mobile-app', storage });
  * if (!(await tm.isSignedIn())) await tm.signIn('alice', 'alice-password');
@@ -55,7 +63,10 @@ export class TokenManager {
     );
   }
 
-  /** Listen to `signed-in`, `renewed`, `renewal-failed` or `signed-out`; returns an unsubscribe function. */
+  /**
+   * Listen to `signed-in`, `renewed` (both with `expiresAt` as a `Date`), `renewal-failed` or
+   * `signed-out`; returns an unsubscribe function.
+   */
   on<E extends TokenManagerEventName>(name: E, fn: Listener<E>): () => void {
     return this.events.on(name, fn);
   }
@@ -80,7 +91,10 @@ export class TokenManager {
     const held = await this.withLock(this.keys.renewLock, () =>
       this.session.accept(res, wanted, true),
     );
-    this.events.emit('signed-in', { scope: this.session.scope, expiresAt: held.expiresAt });
+    this.events.emit('signed-in', {
+      scope: this.session.scope,
+      expiresAt: new Date(held.expiresAt),
+    });
   }
 
   /**
@@ -191,7 +205,14 @@ export class TokenManager {
     return this.deviceIdPromise;
   }
 
-  /** The held tokens, highest priority first: priority, expiry, scope and a fingerprint, never the token. */
+  /**
+   * The held tokens, highest priority first: priority, expiry (a `Date`), scope and a fingerprint,
+   * never the token. Synchronous: what this TokenManager holds now (loaded from the storage by
+   * `isSignedIn()` or any call that sends a token).
+   *
+   * @example
+   * const [top] = tm.tokens(); if (top) console.log(top.priority, top.expiresAt.toISOString());
+   */
   tokens(): readonly TokenInfo[] {
     return this.session.list.snapshot();
   }
@@ -292,7 +313,7 @@ export class TokenManager {
     const held = await this.session.accept(res, this.session.scope, false);
     this.events.emit('renewed', {
       scope: this.session.scope,
-      expiresAt: held.expiresAt,
+      expiresAt: new Date(held.expiresAt),
       adopted: false,
     });
   }

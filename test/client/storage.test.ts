@@ -88,6 +88,7 @@ describe('restart', () => {
       storage: new FileStorage(file),
     });
     expect(await second.isSignedIn()).toBe(true);
+    expect(held[0]?.expiresAt).toBeInstanceOf(Date);
     expect(second.tokens()).toEqual(held);
     const res = await second.fetch(`${s.api}/me`);
     expect(res.status).toBe(200);

@@ -28,7 +28,11 @@ describe('sign-in and requests', () => {
   it('signs in with the password grant and sends the top-priority token to a guarded route', async () => {
     const { tm } = manager();
     const events: string[] = [];
-    tm.on('signed-in', () => events.push('signed-in'));
+    const expiries: Date[] = [];
+    tm.on('signed-in', ({ expiresAt }) => {
+      events.push('signed-in');
+      expiries.push(expiresAt);
+    });
     expect(await tm.isSignedIn()).toBe(false);
     await tm.signIn(ALICE.username, ALICE.password);
     const res = await tm.fetch(`${s.api}/me`);
@@ -46,6 +50,11 @@ describe('sign-in and requests', () => {
     expect(top).toMatchObject({ priority: 1, scope: 'print scan' });
     expect(top?.fingerprint).toMatch(/^[0-9a-f]{8}$/);
     expect(JSON.stringify(tm.tokens())).not.toContain(body.token);
+    // Instants are Dates, in tokens() and in events alike: expires_in (4 s) from now. The guard's
+    // req.auth.expiresAt is epoch seconds, as on the wire: the same instant to the second.
+    expect(top?.expiresAt).toEqual(new Date(clock() + 4000));
+    expect(expiries).toEqual([top?.expiresAt]);
+    expect(Math.abs((top?.expiresAt.getTime() ?? 0) - body.expiresAt * 1000)).toBeLessThan(1000);
   });
 
   it('authenticates a confidential client with HTTP Basic', async () => {
@@ -80,7 +89,7 @@ describe('sign-in and requests', () => {
     const calls = s.tokenCalls();
     expect((await tm.fetch(`${s.api}/short?hint=2`)).status).toBe(200);
     const [top] = tm.tokens();
-    expect(top?.expiresAt).toBe(clock() + 2000);
+    expect(top?.expiresAt).toEqual(new Date(clock() + 2000));
     // 2 s < renewBeforeSeconds, but the token is brand new: no renewal yet.
     await tm.getAccessToken();
     expect(s.tokenCalls()).toBe(calls);
@@ -92,7 +101,11 @@ describe('renewal', () => {
   it('renews from the header hint alone when below renewBeforeSeconds', async () => {
     const { tm } = manager({ renewBeforeSeconds: 1.2 });
     const renewed: boolean[] = [];
-    tm.on('renewed', (e) => renewed.push(e.adopted));
+    const expiries: Date[] = [];
+    tm.on('renewed', (e) => {
+      renewed.push(e.adopted);
+      expiries.push(e.expiresAt);
+    });
     await tm.signIn(ALICE.username, ALICE.password);
     const first = decodeJwt(await tm.getAccessToken()).jti;
     clock.advance(2050);
@@ -104,6 +117,8 @@ describe('renewal', () => {
     expect(s.tokenCalls()).toBe(calls + 1);
     expect(renewed).toEqual([false]);
     expect(tm.tokens().map((t) => t.priority)).toEqual([2]);
+    expect(expiries).toEqual([new Date(clock() + 4000)]);
+    expect(tm.tokens()[0]?.expiresAt).toEqual(expiries[0]);
   });
 
   it('gives the new token top priority, discards the rest; the old token lives until its own expiry', async () => {
