@@ -264,12 +264,46 @@ describe('signOut', () => {
     expect(current).not.toBe(root);
     const out: string[] = [];
     tm.on('signed-out', (e) => out.push(e.reason));
+    const deviceId = await tm.deviceId();
+    const sessions = () => s.live.auth.admin.listDeviceSessions('acme', ALICE.username);
+    expect((await sessions()).map((d) => d.deviceId)).toContain(deviceId);
     expect(await tm.signOut()).toEqual({ revoked: true });
     expect(out).toEqual(['sign-out']);
     expect(storage.session()).toBeUndefined();
     expect(await tm.isSignedIn()).toBe(false);
     expect((await refresh(s.live.app, current)).body).toMatchObject({ error: 'invalid_grant' });
     expect((await fetch(`${s.api}/me`, bearer(access))).status).toBe(401);
+    // The only app of the device signed out: the device session ended with it. The device id is
+    // kept: signing in again is the same device (in a new session).
+    expect((await sessions()).map((d) => d.deviceId)).not.toContain(deviceId);
+    expect(await tm.deviceId()).toBe(deviceId);
+  });
+
+  it('on a device with two apps, the first sign-out keeps the device session; the last ends it', async () => {
+    const { tm: first, storage } = manager();
+    const second = new TokenManager({
+      issuer: s.issuer,
+      clientId: WEB.id,
+      clientSecret: WEB.secret,
+      storage,
+      clock,
+    });
+    const deviceId = await first.deviceId();
+    await first.signIn(ALICE.username, ALICE.password);
+    await second.signIn(ALICE.username, ALICE.password);
+    const session = async () =>
+      (await s.live.auth.admin.listDeviceSessions('acme', ALICE.username)).find(
+        (d) => d.deviceId === deviceId,
+      );
+    const started = await session();
+    expect(started?.apps.map((a) => a.clientId)).toEqual([APP.id, WEB.id]);
+    await first.signOut();
+    expect((await session())?.sessionId).toBe(started?.sessionId);
+    expect((await second.fetch(`${s.api}/me`)).status).toBe(200);
+    const last = await second.getAccessToken();
+    await second.signOut();
+    expect(await session()).toBeUndefined();
+    expect((await fetch(`${s.api}/me`, bearer(last))).status).toBe(401);
   });
 
   it('still signs out locally when the server cannot be reached', async () => {
