@@ -1,10 +1,10 @@
 // What every CLI command gets: the admin API (connected on first use), output in text or JSON, stdin.
 import type { Admin, Store } from '../index';
 import {
+  type Checking,
   CliError,
   type CliIo,
   connect,
-  DEFAULT_ISSUER,
   DEFAULT_PREFIX,
   EXIT,
   readStdin,
@@ -25,6 +25,8 @@ export interface Ctx {
   admin(): Promise<Admin>;
   /** The RedisStore behind admin() (same connection). */
   store(): Promise<Store>;
+  /** The issuer and audience access tokens are checked against, and where they came from. */
+  checking(): Promise<Checking>;
   /** Write `value` as JSON under --json, else the text `human()` gives. */
   print(value: unknown, human: () => string): void;
   /** A secret or token read from stdin. */
@@ -45,7 +47,9 @@ export function createContext(io: CliIo): CliContext {
     session ??= connect({
       url: io.env.REDIS_URL,
       prefix: globals.prefix ?? DEFAULT_PREFIX,
-      issuer: globals.issuer ?? io.env.TOKENWARD_ISSUER ?? DEFAULT_ISSUER,
+      ...((globals.issuer ?? io.env.TOKENWARD_ISSUER)
+        ? { issuer: (globals.issuer ?? io.env.TOKENWARD_ISSUER) as string }
+        : {}),
       ...(globals.audience ? { audience: globals.audience } : {}),
       ...(io.env.TOKENWARD_KEY_SECRET ? { keySecret: io.env.TOKENWARD_KEY_SECRET } : {}),
     });
@@ -58,6 +62,7 @@ export function createContext(io: CliIo): CliContext {
     },
     admin: async () => (await open()).admin,
     store: async () => (await open()).store,
+    checking: async () => (await open()).checking,
     print(value, human) {
       io.stdout.write(globals.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
     },

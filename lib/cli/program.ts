@@ -16,7 +16,8 @@ const ROOT_HELP = `
 Environment:
   REDIS_URL          required: redis://[user:password@]host:port[/db] or rediss://… of one
                      standalone Redis (a Redis Cluster or Sentinel URL is out of scope)
-  TOKENWARD_ISSUER   issuer when --issuer is not given
+  TOKENWARD_ISSUER   issuer when --issuer is not given (default: the one the server
+                     noted in the store when it started)
   TOKENWARD_KEY_SECRET
                      the servers' keyEncryptionSecret: keys rotate seals the new signing key
                      with it; without it keys rotate exits 2 (see keys rotate --help)
@@ -55,9 +56,12 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--prefix <prefix>', 'key prefix of the RedisStore', DEFAULT_PREFIX)
     .option(
       '--issuer <url>',
-      `issuer of the server; must match to introspect or revoke access tokens (default: $TOKENWARD_ISSUER or ${DEFAULT_ISSUER})`,
+      `issuer of the server; must match to introspect or revoke access tokens (default: $TOKENWARD_ISSUER, else the issuer the server noted in the store at start-up, else ${DEFAULT_ISSUER} with a warning)`,
     )
-    .option('--audience <aud>', "aud of the server's access tokens (default: the issuer)")
+    .option(
+      '--audience <aud>',
+      "aud of the server's access tokens (default: the audience the server noted, else the issuer)",
+    )
     // Settings set before .command() are inherited by every subcommand.
     .exitOverride()
     .configureOutput({

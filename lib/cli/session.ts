@@ -2,6 +2,7 @@
 import { Redis } from 'ioredis';
 import { consoleLogger } from '../core/logger';
 import { type Admin, createAuthServer, RedisStore, type Store } from '../index';
+import type { DeploymentRecord } from '../store/store';
 
 /** Where the CLI reads and writes; `main` takes it so tests can run commands in-process. */
 export interface CliIo {
@@ -32,7 +33,8 @@ export const DEFAULT_PREFIX = 'tw:';
 export interface ConnectOptions {
   url: string | undefined;
   prefix: string;
-  issuer: string;
+  /** --issuer or TOKENWARD_ISSUER; without it, the issuer the servers on this store noted. */
+  issuer?: string;
   audience?: string;
   /** `TOKENWARD_KEY_SECRET`: the servers' keyEncryptionSecret, so that rotated keys are sealed too. */
   keySecret?: string;
@@ -40,8 +42,19 @@ export interface ConnectOptions {
   connectTimeout?: number;
 }
 
+/** The issuer and audience the CLI checks access tokens against, and where they came from. */
+export interface Checking {
+  issuer: string;
+  audience: string;
+  /** `option`: --issuer or TOKENWARD_ISSUER; `store`: the one server that noted itself there; `default`. */
+  source: 'option' | 'store' | 'default';
+  /** What the servers on this store noted (issuer, audience), most recently started first. */
+  deployments: DeploymentRecord[];
+}
+
 export interface Session {
   admin: Admin;
+  checking: Checking;
   /** The RedisStore behind `admin`: `keys rotate` reads the key set before writing one. */
   store: Store;
   close(): Promise<void>;
@@ -91,6 +104,23 @@ function checkUrl(url: string | undefined): string {
   return url;
 }
 
+/**
+ * The issuer and audience to check tokens against: the options', else the one deployment the store
+ * knows, else (none, or several to choose from) the default, which token commands then question.
+ */
+async function checkingOf(store: RedisStore, options: ConnectOptions): Promise<Checking> {
+  const deployments = await store.listDeployments();
+  const only = deployments.length === 1 ? deployments[0] : undefined;
+  const known = options.issuer ? deployments.find((d) => d.issuer === options.issuer) : only;
+  const issuer = options.issuer ?? only?.issuer ?? DEFAULT_ISSUER;
+  return {
+    issuer,
+    audience: options.audience ?? known?.audience ?? issuer,
+    source: options.issuer ? 'option' : only ? 'store' : 'default',
+    deployments,
+  };
+}
+
 /** Connect to one standalone Redis, giving up after 3 attempts, and build auth.admin on it. */
 export async function connect(options: ConnectOptions): Promise<Session> {
   const url = checkUrl(options.url);
@@ -130,9 +160,10 @@ export async function connect(options: ConnectOptions): Promise<Session> {
     // `keys rotate` writes a clear one only when told to where no sealed key exists; so the
     // start-up warning of insecureClearKeys would only be noise here.
     const store = options.keySecret ? redisStore : withoutKeyCreation(redisStore);
+    const checking = await checkingOf(redisStore, options);
     const auth = createAuthServer({
-      issuer: options.issuer,
-      ...(options.audience ? { audience: options.audience } : {}),
+      issuer: checking.issuer,
+      audience: checking.audience,
       store,
       rateLimit: false,
       ...(options.keySecret
@@ -141,6 +172,7 @@ export async function connect(options: ConnectOptions): Promise<Session> {
     });
     return {
       admin: auth.admin,
+      checking,
       store: redisStore,
       close: async () => {
         try {

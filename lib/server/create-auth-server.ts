@@ -110,7 +110,19 @@ export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServ
     issuer: config.issuer,
     store: config.store,
     router: () => {
-      router ??= buildServerApp(ctx);
+      if (!router) {
+        router = buildServerApp(ctx);
+        // The CLI reads the same store: noting who serves from it lets `tokenward token …` check
+        // tokens with this issuer and audience instead of a guess.
+        config.store
+          .recordDeployment({ issuer: config.issuer, audience: config.audience, seenAt: now() })
+          .catch((err: Error) =>
+            config.logger.warn?.(
+              { cause: err.message },
+              'could not note this server in the store (the CLI reads it to learn the issuer)',
+            ),
+          );
+      }
       return router;
     },
     metadata: () => metadataDocument(ctx),

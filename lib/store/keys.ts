@@ -50,6 +50,8 @@ export function redisKeys(prefix: string) {
     user: (tenantId: string, username: string) => `${prefix}{u:${tenantId}}:user:${username}`,
     users: (tenantId: string) => `${prefix}{u:${tenantId}}:users`,
     signingKeys: `${prefix}{keys}`,
+    /** HASH issuer → JSON deployment record (the CLI reads it to check tokens as the server does). */
+    deployments: `${prefix}{deployments}`,
   };
 }
 

@@ -3,12 +3,14 @@
 
 import { epochSeconds } from '../core/clock';
 import { tagOfGrant, userTag } from '../core/grant-id';
+import { byRecency } from './deployments';
 import { isSubScope, rotateKeySet } from './key-set';
 import { grantHorizon, isClientOwner, LEDGER_GRACE_SECONDS } from './ledger';
 import type {
   AccessTokenState,
   ClientRecord,
   CreateGrantResult,
+  DeploymentRecord,
   DeviceSessionInput,
   DeviceSessionRecord,
   GrantRecord,
@@ -95,6 +97,7 @@ export class MemoryStore implements Store {
   /** Ids revoked before their grant was created, until when they stay so. */
   private readonly tombstones = new Map<string, number>();
   private keys: SigningKeyRecord[] = [];
+  private readonly deployments = new Map<string, DeploymentRecord>();
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
 
@@ -528,6 +531,13 @@ export class MemoryStore implements Store {
     const n = this.sessions.get(tag)?.size ?? 0;
     this.sessions.delete(tag);
     return n;
+  }
+
+  async recordDeployment(record: DeploymentRecord) {
+    this.deployments.set(record.issuer, clone(record));
+  }
+  async listDeployments() {
+    return byRecency([...this.deployments.values()].map(clone));
   }
 
   async getSigningKeys() {

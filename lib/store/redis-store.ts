@@ -3,6 +3,7 @@ import type { Store as RateLimitStore } from 'express-rate-limit';
 import type { Cluster, Redis } from 'ioredis';
 import { isDeviceGrant, tagOfGrant, userTag } from '../core/grant-id';
 import { ConfigError, StoreUnavailableError } from '../errors';
+import { byRecency } from './deployments';
 import { parseDeviceSessions } from './device-session';
 import { grantPairs, type ReplyValue, replyLayout } from './grant-hash';
 import { type RedisKeys, redisKeys } from './keys';
@@ -17,6 +18,7 @@ import type {
   AccessTokenState,
   ClientRecord,
   CreateGrantResult,
+  DeploymentRecord,
   DeviceSessionInput,
   GrantRecord,
   IssuedTokens,
@@ -486,6 +488,18 @@ export class RedisStore implements Store {
   async revokeDeviceSessions(tenantId: string, username: string) {
     const sessionsKey = this.keys.sessions(userTag(tenantId, username));
     return Number(await this.write('twRevokeDevices', { sessionsKey }));
+  }
+
+  // Deployments ----------------------------------------------------------------------------
+
+  async recordDeployment(record: DeploymentRecord) {
+    await this.runner.run(() =>
+      this.redis.hset(this.keys.deployments, record.issuer, JSON.stringify(record)),
+    );
+  }
+  async listDeployments() {
+    const all = await this.runner.run(() => this.redis.hgetall(this.keys.deployments));
+    return byRecency(Object.values(all).map((json) => JSON.parse(json) as DeploymentRecord));
   }
 
   // Signing keys ---------------------------------------------------------------------------

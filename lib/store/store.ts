@@ -395,6 +395,23 @@ export interface DeviceSessionStore {
   revokeDeviceSessions(tenantId: string, username: string): Promise<number>;
 }
 
+/** Where a server serving HTTP on this store says who it is, so the CLI checks tokens as it does. */
+export interface DeploymentRecord {
+  issuer: string;
+  /** `aud` of its access tokens. */
+  audience: string;
+  /** Epoch seconds of its last start. */
+  seenAt: number;
+}
+
+/** The deployments that serve from this store: one per issuer, written at each server's start. */
+export interface DeploymentStore {
+  /** Record (or refresh) `record`, keyed by its issuer. */
+  recordDeployment(record: DeploymentRecord): Promise<void>;
+  /** Every deployment recorded, most recently seen first. */
+  listDeployments(): Promise<DeploymentRecord[]>;
+}
+
 /** The signing keys every instance shares (published in the JWKS, RFC 7517). */
 export interface KeyStore {
   getSigningKeys(): Promise<SigningKeyRecord[]>;
@@ -424,6 +441,7 @@ export interface Store
     TokenStore,
     GrantLedgerStore,
     DeviceSessionStore,
+    DeploymentStore,
     KeyStore {
   /**
    * Other processes can read this store's data (a RedisStore: its replicas, backups, anyone with

@@ -162,3 +162,79 @@ describe('device', () => {
     expect((await cli(['device', 'list', 'acme', 'nobody'])).code).toBe(1);
   });
 });
+
+describe('the issuer tokens are checked against', () => {
+  // A store of its own, so the deployments noted are exactly this block's.
+  let own: TestStore;
+  let ownCli: ReturnType<typeof cliFor>;
+  beforeAll(async () => {
+    own = await makeStore('redis', 'cli-issuer');
+    ownCli = cliFor(own.prefix as string);
+  });
+  afterAll(() => own.close());
+
+  it('with no server noted in the store: the default, with a warning saying so', async () => {
+    const run = await ownCli(['token', 'introspect', 'not-a-token']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^warning: no server has noted its issuer in this store yet .*checking access tokens against http:\/\/localhost:4000; pass --issuer/,
+    );
+  });
+
+  it('is the one a server noted when its router was built: no --issuer needed, no default that lies', async () => {
+    const server = buildApp(own.store, {
+      issuer: 'https://auth.example.com',
+      audience: 'https://api.example.com',
+    });
+    await seed(server.auth);
+    const res = await post(server.app, TOKEN, { grant_type: 'client_credentials' }, SVC);
+    expect(res.status).toBe(200);
+    const token = res.body.access_token as string;
+    const run = await ownCli(['--json', 'token', 'introspect', token]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.json<{ active: boolean; iss: string }>()).toMatchObject({
+      active: true,
+      iss: 'https://auth.example.com',
+    });
+    // A wrong --issuer is questioned up front, and the refusal says which issuer the token has.
+    const wrong = await ownCli(['--issuer', 'http://localhost:4000', 'token', 'introspect', token]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain(
+      'warning: --issuer http://localhost:4000 is not an issuer the servers on this store noted (https://auth.example.com)',
+    );
+    expect(wrong.stderr).toContain(
+      `error: token is not active (the token's iss is "https://auth.example.com", not "http://localhost:4000": pass --issuer https://auth.example.com)`,
+    );
+    const revoke = await ownCli(['--issuer', 'http://localhost:4000', 'token', 'revoke', token]);
+    expect(revoke.code).toBe(1);
+    expect(revoke.stderr).toContain(
+      'error: nothing revoked: the token\'s iss is "https://auth.example.com"',
+    );
+    expect((await introspect(server.app, token)).active).toBe(true);
+  });
+
+  it('with several servers on the store: refuses to guess and lists them', async () => {
+    buildApp(own.store, { issuer: 'https://other.example.com' });
+    // The note is written in the background when the router is built.
+    for (let i = 0; i < 1000 && (await own.store.listDeployments()).length < 2; i++)
+      await new Promise((resolve) => setImmediate(resolve));
+    expect((await own.store.listDeployments()).map((d) => d.issuer).sort()).toEqual([
+      'https://auth.example.com',
+      'https://other.example.com',
+    ]);
+    const run = await ownCli(['token', 'introspect', 'not-a-token']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(
+      /^error: servers with several issuers use this store \((https:\/\/other\.example\.com, https:\/\/auth\.example\.com|https:\/\/auth\.example\.com, https:\/\/other\.example\.com)\): pass --issuer <url>/,
+    );
+    const chosen = await ownCli([
+      '--issuer',
+      'https://other.example.com',
+      'token',
+      'introspect',
+      'x',
+    ]);
+    expect(chosen.stderr).not.toMatch(/warning/);
+  });
+});

@@ -2,8 +2,21 @@
 import type { Command } from 'commander';
 import type { Ctx } from '../context';
 import { fields, time } from '../format';
+import { type Checking, CliError, EXIT } from '../session';
 
 const TOKEN_HELP = "the token, or '-' to read it from stdin (keeps it out of history and ps)";
+
+/** The payload of a JWT, unverified (only to explain a refusal), or undefined. */
+function unverifiedClaims(token: string): { iss?: unknown; aud?: unknown } | undefined {
+  const payload = token.split('.')[1];
+  if (token.split('.').length !== 3 || !payload) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as unknown;
+    return typeof claims === 'object' && claims !== null ? claims : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export function registerToken(program: Command, ctx: Ctx): void {
   const token = program
@@ -11,11 +24,48 @@ export function registerToken(program: Command, ctx: Ctx): void {
     .description('introspect or revoke an access or refresh token')
     .addHelpText(
       'after',
-      '\nAccess tokens are checked against --issuer (and --audience): give the values the server uses.\n' +
+      '\nAccess tokens are checked against the issuer and audience the server noted in the store at\n' +
+        'start-up; --issuer and --audience override them (needed when several servers share the store).\n' +
         'Example:\n  printf %s "$TOKEN" | tokenward token introspect -',
     );
 
   const read = (value: string) => (value === '-' ? ctx.stdin('token') : Promise.resolve(value));
+
+  /**
+   * Say which issuer tokens are checked against when it is a guess, and refuse to guess between
+   * several servers: a wrong issuer makes every valid access token read as inactive.
+   */
+  const checked = async (): Promise<Checking> => {
+    const c = await ctx.checking();
+    const known = c.deployments.map((d) => d.issuer);
+    if (c.source === 'default' && known.length > 1)
+      throw new CliError(
+        EXIT.usage,
+        `servers with several issuers use this store (${known.join(', ')}): pass --issuer <url>`,
+      );
+    if (c.source === 'default')
+      warn(
+        `no server has noted its issuer in this store yet (a server does when auth.router() is built): checking access tokens against ${c.issuer}; pass --issuer if that is not the server's`,
+      );
+    else if (c.source === 'option' && known.length > 0 && !known.includes(c.issuer))
+      warn(
+        `--issuer ${c.issuer} is not an issuer the servers on this store noted (${known.join(', ')}): their access tokens will read as not active`,
+      );
+    return c;
+  };
+  const warn = (message: string) => ctx.io.stderr.write(`warning: ${message}\n`);
+
+  /** Why an access token may have read as inactive: its iss or aud is not what the CLI checks. */
+  const mismatch = (t: string, c: Checking): string | undefined => {
+    const claims = unverifiedClaims(t);
+    if (!claims) return undefined;
+    if (claims.iss !== undefined && claims.iss !== c.issuer)
+      return `the token's iss is ${JSON.stringify(claims.iss)}, not ${JSON.stringify(c.issuer)}: pass --issuer ${claims.iss}`;
+    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (claims.aud !== undefined && !aud.includes(c.audience))
+      return `the token's aud is ${JSON.stringify(claims.aud)}, not ${JSON.stringify(c.audience)}: pass --audience`;
+    return undefined;
+  };
 
   token
     .command('introspect')
@@ -23,6 +73,7 @@ export function registerToken(program: Command, ctx: Ctx): void {
     .argument('<token>', TOKEN_HELP)
     .action(async (value: string) => {
       const t = await read(value);
+      const c = await checked();
       const answer = await (await ctx.admin()).introspectToken(t);
       ctx.print(answer, () => {
         const { tokenward, exp, iat, ...rest } = answer;
@@ -36,7 +87,10 @@ export function registerToken(program: Command, ctx: Ctx): void {
             : {}),
         });
       });
-      if (!answer.active) ctx.refuse('token is not active');
+      if (!answer.active) {
+        const why = mismatch(t, c);
+        ctx.refuse(why ? `token is not active (${why})` : 'token is not active');
+      }
     });
 
   token
@@ -48,8 +102,15 @@ export function registerToken(program: Command, ctx: Ctx): void {
     .argument('<token>', TOKEN_HELP)
     .action(async (value: string) => {
       const t = await read(value);
-      if (!(await (await ctx.admin()).revokeToken(t)))
-        ctx.refuse('not a token of this server, or expired (nothing revoked)');
+      const c = await checked();
+      if (!(await (await ctx.admin()).revokeToken(t))) {
+        const why = mismatch(t, c);
+        ctx.refuse(
+          why
+            ? `nothing revoked: ${why}`
+            : 'not a token of this server, or expired (nothing revoked)',
+        );
+      }
       ctx.print({ revoked: true }, () => 'revoked');
     });
 }
