@@ -130,8 +130,9 @@ export interface AuthServerOptions {
   clock?: () => number;
   /**
    * Browser apps on other origins: the token, revocation and introspection endpoints answer CORS
-   * (preflight included) for these origins only, e.g. `{ origins: ['https://app.example.com'] }`.
-   * Default off: no CORS headers, and `OPTIONS` is answered 405.
+   * (preflight included) for these origins only, e.g. `{ origins: ['https://app.example.com'] }`,
+   * and so do the metadata and JWKS documents a browser client reads first. Default off: no CORS
+   * headers, and `OPTIONS` is answered 405.
    */
   cors?: CorsOptions | false;
 }

@@ -92,6 +92,19 @@ export function buildRouter(ctx: ServerContext): Router {
   const metadataPaths = base
     ? [`${PATHS.metadata}${base}`, `${base}${PATHS.metadata}`]
     : [PATHS.metadata];
+  // Browsers on the configured origins: preflights answered, and the allow headers on answers. The
+  // TokenManager in a browser reads the metadata first, so it is answered too, with the JWKS.
+  const { cors } = ctx.config;
+  if (cors) {
+    const allowGet = corsFor(cors, 'GET');
+    for (const path of [...metadataPaths, `${base}${PATHS.jwks}`])
+      router.options(path, allowGet).get(path, allowGet);
+    const allowPost = corsFor(cors, 'POST');
+    for (const p of [PATHS.token, PATHS.revocation, PATHS.introspection]) {
+      router.options(`${base}${p}`, allowPost);
+      router.post(`${base}${p}`, allowPost);
+    }
+  }
   for (const path of metadataPaths) router.get(path, metadata).all(path, methodNotAllowed('GET'));
   router.get(`${base}${PATHS.jwks}`, jwksEndpoint(ctx), errors('jwks'));
   router.all(`${base}${PATHS.jwks}`, methodNotAllowed('GET'));
@@ -108,15 +121,6 @@ export function buildRouter(ctx: ServerContext): Router {
       }
       next();
     };
-  // Browsers on the configured origins: preflights answered, and the allow headers on answers.
-  const { cors } = ctx.config;
-  if (cors) {
-    const allow = corsFor(cors);
-    for (const p of [PATHS.token, PATHS.revocation, PATHS.introspection]) {
-      router.options(`${base}${p}`, allow);
-      router.post(`${base}${p}`, allow);
-    }
-  }
   router.post(`${base}${PATHS.token}`, timed('token'), form, tokenEndpoint(ctx), errors('token'));
   router.post(
     `${base}${PATHS.revocation}`,

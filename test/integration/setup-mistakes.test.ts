@@ -306,6 +306,17 @@ describe('cors option', () => {
     expect(post.headers['access-control-allow-origin']).toBeUndefined();
   });
 
+  it('the metadata and JWKS a browser client reads first answer the listed origins too', async () => {
+    const { app } = make({ origins: [ORIGIN] });
+    for (const path of ['/.well-known/oauth-authorization-server', '/oauth2/jwks']) {
+      const res = await request(app).get(path).set('Origin', ORIGIN);
+      expect(res.status).toBe(200);
+      expect(res.headers['access-control-allow-origin']).toBe(ORIGIN);
+      const other = await request(app).get(path).set('Origin', 'https://evil.example');
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    }
+  });
+
   it('off by default: OPTIONS is 405 and no CORS header is sent', async () => {
     const { app } = make();
     const res = await request(app)
