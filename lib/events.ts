@@ -57,6 +57,8 @@ export interface AuthServerEvents {
   'access_token.revoked': { grantId: string; jti: string; by: 'revocation' | 'admin' };
   /** A refresh was refused because the device session ended (idle or revoked). */
   'device_session.expired': { clientId: string; grantId: string };
+  /** The last app signed in on a device signed out (its family revoked, RFC 7009): the device session ended with it. */
+  'device_session.ended': { clientId: string; grantId: string; reason: 'last_grant_revoked' };
   'device_session.revoked': {
     tenantId: string;
     username: string;

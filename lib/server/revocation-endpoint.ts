@@ -32,6 +32,12 @@ export function revocationEndpoint(ctx: ServerContext): RequestHandler {
           by: 'revocation',
           clientId: client.id,
         });
+      if (result === 'revoked_session_ended')
+        ctx.events.emit('device_session.ended', {
+          clientId: client.id,
+          grantId: refresh.grantId,
+          reason: 'last_grant_revoked',
+        });
     } else {
       const claims = await verifyAccessToken(
         token,

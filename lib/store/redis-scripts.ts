@@ -93,17 +93,6 @@ local function leaveSession(ds, dev, ses, gid, now)
 end
 `;
 
-// The user's sessions hash beside a user's grant key, in the same hash tag (keys.ts:
-// <prefix>{du:<tag>}:g:<id> beside <prefix>{du:<tag>}:ds); nil for a client's own grant. For the
-// revocation scripts, which are given the grant's keys only: the hash is in the grant's slot.
-const SESSIONS_BESIDE = `
-local function sessionsBeside(g)
-  local head = string.match(g, '^(.*{du:[^{}]*}):g:[^{}]*$')
-  if head then return head .. ':ds' end
-  return nil
-end
-`;
-
 // Grant ledgers (ledger.ts): a ZSET of grant ids scored by the epoch second after which each can no
 // longer be live, plus one member '~gen:<generation>' scored +inf, which pruning never reaches.
 const LEDGER = `
@@ -327,15 +316,15 @@ return 0`,
      * 'revoked_session_ended' when it was the last live grant of its device session.
      */
     twRevokeRefresh: defineScript({
-      keys: ['grantKey', 'issuedKey'],
+      keys: ['grantKey', 'issuedKey', 'sessionsKey'],
       args: ['refreshHash', 'clientId', '#now'],
-      functions: [SESSION, FORGET, LEAVE_SESSION, SESSIONS_BESIDE, REVOKE_FAMILY],
+      functions: [SESSION, FORGET, LEAVE_SESSION, REVOKE_FAMILY],
       body: `
 local cid = redis.call('HGET', grantKey, 'cid')
 if not cid or redis.call('SISMEMBER', issuedKey, refreshHash) == 0 then return 'not_found' end
 if cid ~= clientId then return 'client_mismatch' end
 if redis.call('HGET', grantKey, 'rev') == '1' then return 'already_revoked' end
-if revoke(grantKey, issuedKey, sessionsBeside(grantKey), now) == 1 then return 'revoked_session_ended' end
+if revoke(grantKey, issuedKey, sessionsKey, now) == 1 then return 'revoked_session_ended' end
 return 'revoked'`,
     }),
 
@@ -345,9 +334,9 @@ return 'revoked'`,
      * kept revoked that long, so that a creation still on its way is refused.
      */
     twRevokeGrant: defineScript({
-      keys: ['grantKey', 'issuedKey'],
+      keys: ['grantKey', 'issuedKey', 'sessionsKey'],
       args: ['#now', '#tombstone'],
-      functions: [SESSION, FORGET, LEAVE_SESSION, SESSIONS_BESIDE, REVOKE_FAMILY],
+      functions: [SESSION, FORGET, LEAVE_SESSION, REVOKE_FAMILY],
       body: `
 if redis.call('EXISTS', grantKey) == 0 then
   if tombstone > 0 then
@@ -357,7 +346,7 @@ if redis.call('EXISTS', grantKey) == 0 then
   return 0
 end
 if redis.call('HGET', grantKey, 'rev') == '1' then return 2 end
-revoke(grantKey, issuedKey, sessionsBeside(grantKey), now)
+revoke(grantKey, issuedKey, sessionsKey, now)
 return 1`,
     }),
 

@@ -336,6 +336,7 @@ export class RedisStore implements Store {
     return (await this.write('twRevokeRefresh', {
       grantKey: this.keys.grant(grantId),
       issuedKey: this.keys.issued(grantId),
+      sessionsKey: this.keys.sessionsOfGrant(grantId),
       refreshHash,
       clientId,
       now,
@@ -351,6 +352,7 @@ export class RedisStore implements Store {
       await this.write('twRevokeGrant', {
         grantKey: this.keys.grant(grantId),
         issuedKey: this.keys.issued(grantId),
+        sessionsKey: this.keys.sessionsOfGrant(grantId),
         now,
         tombstone,
       }),

@@ -50,6 +50,7 @@ const AUTH_EVENTS: { [K in keyof AuthServerEvents]: true } = {
   'family.revoked': true,
   'access_token.revoked': true,
   'device_session.expired': true,
+  'device_session.ended': true,
   'device_session.revoked': true,
   'user.grants_ended': true,
   'client.grants_ended': true,

@@ -95,6 +95,8 @@ describe.each(MODES)('signing out of a device: $name', (mode) => {
 
     const revoked: string[] = [];
     live.auth.events.on('family.revoked', ({ clientId }) => revoked.push(clientId ?? ''));
+    const ended: unknown[] = [];
+    live.auth.events.on('device_session.ended', (e) => void ended.push(e));
 
     // The first app signs out: its tokens die, the device session lives on for the other app.
     expect(await phone.signOut()).toEqual({ revoked: true });
@@ -112,6 +114,10 @@ describe.each(MODES)('signing out of a device: $name', (mode) => {
     expect(refused.headers['www-authenticate']).toContain('error="invalid_token"');
     await new Promise((resolve) => setImmediate(resolve)); // event listeners run after the response
     expect(revoked).toEqual([APP.id, WEB.id]);
+    // Only the last sign-out ended the session, and said so.
+    expect(ended).toEqual([
+      { clientId: WEB.id, grantId: expect.any(String), reason: 'last_grant_revoked' },
+    ]);
 
     // Signing in again on the device starts a new session; the old tokens stay refused.
     await phone.signIn(ALICE.username, ALICE.password);
