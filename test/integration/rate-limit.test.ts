@@ -107,6 +107,16 @@ describe.each(['memory', 'redis', 'cluster'] as const)('rate limits on %s', (kin
     expect((await signIn(t, '10.0.0.67', ALICE)).status).toBe(200);
   });
 
+  it('behind a proxy without trust proxy every address shares one bucket (why the recipe sets it); the router reads its parent app\'s setting', async () => {
+    const t = await built({ failedPasswordsPerIp: 2 });
+    t.app.set('trust proxy', false); // X-Forwarded-For ignored: every request is the proxy's
+    for (const ip of ['10.1.0.1', '10.1.0.2'])
+      expect((await signIn(t, ip, { username: 'u1', password: 'guess-123' })).status).toBe(400);
+    expect((await signIn(t, '10.1.0.3', ALICE)).status).toBe(429);
+    t.app.set('trust proxy', 1); // one proxy hop: each forwarded address counts on its own
+    expect((await signIn(t, '10.1.0.4', ALICE)).status).toBe(200);
+  });
+
   it('usernames are counted per tenant: the same username in another tenant keeps its own count', async () => {
     const t = await built({ failedPasswordsPerUsername: 2 });
     const a = t.auth.admin;
