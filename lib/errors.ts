@@ -1,6 +1,6 @@
 // Error classes: OAuth errors carry their wire code, HTTP status and headers; ConfigError is for start-up.
 
-/** Wire error codes (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1) that tokenward sends. */
+/** Wire error codes (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2) that tokenward sends. */
 export type OAuthErrorCode =
   | 'invalid_request'
   | 'invalid_client'
@@ -8,6 +8,8 @@ export type OAuthErrorCode =
   | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'invalid_scope'
+  /** RFC 8707 §2: the `resource` asked for is malformed, unknown or not acceptable. */
+  | 'invalid_target'
   | 'invalid_token'
   | 'insufficient_scope'
   | 'unsupported_token_type'

@@ -1,5 +1,6 @@
 // Browser entry `tokenward/client`: the TokenManager with MemoryStorage and LocalStorage, no Node imports.
 
+export { TokenManager } from './browser-token-manager';
 export type {
   Listener,
   TokenManagerEventName,
@@ -11,7 +12,7 @@ export type { LocalStorageOptions, WebStorageLike } from './local-storage';
 export { LocalStorage } from './local-storage';
 export type { FetchLike } from './oauth-client';
 export type { TokenManagerOptions } from './options';
+export type { RedirectResult, RedirectSignInOptions } from './redirect-sign-in';
 export type { TokenStorage } from './storage';
 export { MemoryStorage } from './storage';
 export type { TokenInfo } from './token-list';
-export { TokenManager } from './token-manager';

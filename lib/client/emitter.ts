@@ -9,7 +9,10 @@
  * tm.on('renewed', ({ expiresAt }) => console.log('valid until', expiresAt.toISOString()));
  */
 export interface TokenManagerEvents {
-  /** A password sign-in succeeded; `expiresAt`: when its access token expires (a `Date`). */
+  /**
+   * A sign-in succeeded (password, redirect or browser); `expiresAt`: when its access token expires
+   * (a `Date`).
+   */
   'signed-in': { scope: string | undefined; expiresAt: Date };
   /**
    * New tokens were obtained by refresh, or adopted from another tab that refreshed;

@@ -3,11 +3,20 @@
 /**
  * Why a TokenManager call failed:
  * - `not_signed_in`: no usable tokens (never signed in, signed out, or the session ended);
- * - `invalid_grant`: the server refused the credentials or the refresh token (RFC 6749 §5.2);
- * - `oauth_error`: another error answer from the token or revocation endpoint (RFC 6749 §5.2,
- *   RFC 7009 §2.2.1; `oauthError` and `status` say which);
+ * - `invalid_grant`: the server refused the credentials, the authorization code or the refresh
+ *   token (RFC 6749 §5.2);
+ * - `oauth_error`: another error answer from the token, revocation or authorization endpoint
+ *   (RFC 6749 §5.2 and §4.1.2.1, RFC 7009 §2.2.1; `oauthError` and `status` say which);
  * - `discovery_failed`: the metadata document (RFC 8414) was unreachable, malformed, or for another issuer;
- * - `network_error`: the authorization server could not be reached or timed out.
+ * - `network_error`: the authorization server could not be reached or timed out;
+ * - `state_mismatch`: a redirect came back with a `state` this app did not send, or none is
+ *   pending here (a forged callback, a reloaded or bookmarked callback URL, another tab's sign-in;
+ *   RFC 6749 §10.12): nothing was redeemed;
+ * - `issuer_mismatch`: a redirect came back naming another issuer, or none where the server says
+ *   it names one (RFC 9207, mix-up attacks): nothing was redeemed;
+ * - `access_denied`: the authorization server refused the sign-in (RFC 6749 §4.1.2.1), e.g. the
+ *   user does not belong to the client's tenant;
+ * - `timeout`: nobody completed the sign-in in the browser in time (`signInWithBrowser`).
  *
  * @example
  * if (err instanceof TokenManagerError && err.code === 'not_signed_in') showSignIn();
@@ -17,7 +26,11 @@ export type TokenManagerErrorCode =
   | 'invalid_grant'
   | 'oauth_error'
   | 'discovery_failed'
-  | 'network_error';
+  | 'network_error'
+  | 'state_mismatch'
+  | 'issuer_mismatch'
+  | 'access_denied'
+  | 'timeout';
 
 /**
  * An error from a TokenManager call. `oauthError` and `status` hold the server's answer when there
@@ -29,7 +42,7 @@ export type TokenManagerErrorCode =
  */
 export class TokenManagerError extends Error {
   readonly code: TokenManagerErrorCode;
-  /** The RFC 6749 §5.2 `error` value, when the server sent one. */
+  /** The RFC 6749 §5.2 (token) or §4.1.2.1 (authorization) `error` value, when the server sent one. */
   readonly oauthError: string | undefined;
   /** The HTTP status of the server's answer, when there was one. */
   readonly status: number | undefined;

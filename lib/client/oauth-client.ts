@@ -18,9 +18,16 @@ export interface TokenEndpointResponse {
   scope?: string;
 }
 
-interface Endpoints {
+/** What the client reads from the metadata document (RFC 8414 §2). */
+export interface Endpoints {
   token: string;
   revocation: string | undefined;
+  /** `authorization_endpoint`, for sign-in with a redirect. */
+  authorization: string | undefined;
+  /** `authorization_response_iss_parameter_supported` (RFC 9207 §3): every response names `iss`. */
+  issParameter: boolean;
+  /** `code_challenge_methods_supported` (RFC 7636 §4.3 and RFC 8414), when published. */
+  challengeMethods: readonly string[] | undefined;
 }
 
 export interface OAuthClientConfig {
@@ -93,9 +100,16 @@ export class OAuthClient {
     // RFC 8414 §3.3: the issuer in the document must be identical to the one we asked about.
     if (doc.issuer !== this.config.issuer) throw fail(`issuer is not ${this.config.issuer}`);
     if (typeof doc.token_endpoint !== 'string') throw fail('no token_endpoint');
+    const methods = doc.code_challenge_methods_supported;
     return {
       token: doc.token_endpoint,
       revocation: typeof doc.revocation_endpoint === 'string' ? doc.revocation_endpoint : undefined,
+      authorization:
+        typeof doc.authorization_endpoint === 'string' ? doc.authorization_endpoint : undefined,
+      issParameter: doc.authorization_response_iss_parameter_supported === true,
+      challengeMethods: Array.isArray(methods)
+        ? methods.filter((m): m is string => typeof m === 'string')
+        : undefined,
     };
   }
 

@@ -32,8 +32,14 @@ export interface TokenManagerOptions {
   storage?: TokenStorage;
   /** Renew when the token has less than this many seconds left (default 60 seconds). */
   renewBeforeSeconds?: number;
-  /** Scope asked for at sign-in when `signIn` is given none. */
+  /** Scope asked for at sign-in when the sign-in call is given none. */
   scope?: string;
+  /**
+   * Browsers: where the authorization server sends the tab back after `signInWithRedirect()`, the
+   * page that calls `handleRedirectCallback()`. An absolute URL registered for the client (matched
+   * exactly), without a fragment. Node's `signInWithBrowser()` makes its own loopback one.
+   */
+  redirectUri?: string;
   /** The `fetch` to use (default `globalThis.fetch`). */
   fetch?: FetchLike;
   /** Time limit of each call to the authorization server, in milliseconds (default 10000). */
@@ -53,6 +59,7 @@ export interface TokenManagerConfig {
   storage: TokenStorage;
   renewBeforeSeconds: number;
   scope: string | undefined;
+  redirectUri: string | undefined;
   fetch: FetchLike;
   timeoutMs: number;
   clock: MillisecondClock;
@@ -66,6 +73,7 @@ const KNOWN: KeysEnum<TokenManagerOptions> = {
   storage: true,
   renewBeforeSeconds: true,
   scope: true,
+  redirectUri: true,
   fetch: true,
   timeoutMs: true,
   clock: true,
@@ -75,6 +83,16 @@ function nonEmpty(name: string, v: unknown): string {
   if (typeof v !== 'string' || v === '')
     throw new ConfigError(`TokenManager: ${name} must be a non-empty string`);
   return v;
+}
+
+/** `URL.canParse`, which older browsers lack. */
+function absoluteUrl(text: string): boolean {
+  try {
+    new URL(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Validate once, at construction; unknown keys are rejected with a hint. */
@@ -118,6 +136,11 @@ export function parseTokenManagerOptions(
   if (typeof clock !== 'function')
     throw new ConfigError('TokenManager: clock must be a function returning epoch milliseconds');
   const scope = options.scope === undefined ? undefined : nonEmpty('scope', options.scope);
+  const redirectUri =
+    options.redirectUri === undefined ? undefined : nonEmpty('redirectUri', options.redirectUri);
+  // RFC 6749 §3.1.2: an absolute URI without a fragment component (`#` alone is one too).
+  if (redirectUri !== undefined && (!absoluteUrl(redirectUri) || redirectUri.includes('#')))
+    throw new ConfigError('TokenManager: redirectUri must be an absolute URL without a fragment');
   const storage = options.storage ?? new MemoryStorage();
   for (const m of ['get', 'set', 'delete'] as const)
     if (typeof storage[m] !== 'function')
@@ -135,6 +158,7 @@ export function parseTokenManagerOptions(
     storage,
     renewBeforeSeconds,
     scope,
+    redirectUri,
     fetch,
     timeoutMs,
     clock,

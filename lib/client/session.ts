@@ -17,6 +17,8 @@ export function storageKeys(issuer: string, clientId: string) {
     // One device id per issuer: every app (client) of the device presents the same one, so they share one device session.
     device: `${ns}:device_id`,
     renewLock: `${session}:renew`,
+    // Kept in the tab's sessionStorage, not in the TokenStorage: the PKCE verifier of a pending redirect sign-in.
+    redirect: `${ns}:redirect:${encodeURIComponent(clientId)}`,
   };
 }
 

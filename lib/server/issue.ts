@@ -30,6 +30,8 @@ export interface IssueRequest {
   localUser?: string;
   deviceId?: string;
   withRefresh: boolean;
+  /** The registered resource (RFC 8707) the grant is for, from resolveResource (lib/server/resource.ts). */
+  resource?: string;
 }
 
 /** Claims of an access token issued from `grant` with `scope`. */
@@ -43,7 +45,8 @@ export function accessClaims(
   return {
     iss: ctx.config.issuer,
     sub: grant.subject,
-    aud: ctx.config.audience,
+    // RFC 8707: a grant for a registered resource is audience-restricted to it.
+    aud: grant.resource ?? ctx.config.audience,
     exp: now + ctx.config.accessTokenTtl,
     iat: now,
     jti,
@@ -104,6 +107,7 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
   const refresh = req.withRefresh ? newRefreshToken(grant.id) : undefined;
   const tokens: IssuedTokens = {
     jti,
+    ...(req.resource ? { resource: req.resource } : {}),
     accessExpiresAt: now + config.accessTokenTtl,
     ...(refresh
       ? { refresh: { hash: refresh.hash, expiresAt: now + config.refreshTokenTtl } }

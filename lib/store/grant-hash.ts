@@ -18,6 +18,7 @@ export const GRANT_HASH = {
   localUser: 'lu',
   deviceId: 'dev',
   createdAt: 'cat',
+  resource: 'res',
   maxExpiresAt: 'max',
   sessionId: 'ses',
 } as const satisfies { readonly [P in keyof Required<GrantRecord>]: string };
@@ -35,7 +36,7 @@ export type ReplyValue = string | number | null | undefined;
 export function decodeGrant(
   v: Readonly<Partial<Record<GrantField, ReplyValue>>>,
 ): GrantRecord | undefined {
-  const { id, cid, tid, gty, sub, scope, lu, dev, cat, max, ses } = v;
+  const { id, cid, tid, gty, sub, scope, lu, dev, res, cat, max, ses } = v;
   if (!id || !cid || !tid || !sub || scope == null) return undefined;
   return {
     id: String(id),
@@ -47,6 +48,7 @@ export function decodeGrant(
     ...(lu ? { localUser: String(lu) } : {}),
     ...(dev ? { deviceId: String(dev) } : {}),
     ...(ses ? { sessionId: String(ses) } : {}),
+    ...(res ? { resource: String(res) } : {}),
     createdAt: Number(cat),
     maxExpiresAt: Number(max),
   };
@@ -62,7 +64,8 @@ export function grantPairs(grant: GrantRecord): (string | number)[] {
     const value = grant[prop];
     if (prop === 'sessionId' || value === undefined) continue;
     // An empty optional property is no property (the decoder reads it back as absent).
-    if (value === '' && (prop === 'localUser' || prop === 'deviceId')) continue;
+    if (value === '' && (prop === 'localUser' || prop === 'deviceId' || prop === 'resource'))
+      continue;
     out.push(field, value);
   }
   return out;

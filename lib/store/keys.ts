@@ -46,6 +46,9 @@ export function redisKeys(prefix: string) {
     clients: `${reg}:clients`,
     scope: (name: string) => `${reg}:scope:${name}`,
     scopes: `${reg}:scopes`,
+    /** A registered resource server, by its URI (the `{reg}` tag comes first, so braces in it are inert). */
+    resource: (uri: string) => `${reg}:resource:${uri}`,
+    resources: `${reg}:resources`,
     /** Users are tagged per tenant so one tenant's users share a slot, not the whole registry. */
     user: (tenantId: string, username: string) => `${prefix}{u:${tenantId}}:user:${username}`,
     users: (tenantId: string) => `${prefix}{u:${tenantId}}:users`,

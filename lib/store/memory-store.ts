@@ -19,6 +19,7 @@ import type {
   LedgerOwner,
   RefreshTokenState,
   RevokeGrantResult,
+  ResourceRecord,
   RevokeRefreshResult,
   RotateInput,
   RotateResult,
@@ -90,6 +91,7 @@ export class MemoryStore implements Store {
   private readonly users = new Map<string, UserRecord>();
   private readonly scopes = new Map<string, ScopeRecord>();
   private readonly grants = new Map<string, FamilyState>();
+  private readonly resources = new Map<string, ResourceRecord>();
   /** Device sessions by user tag, then device id. */
   private readonly sessions = new Map<string, Map<string, SessionState>>();
   /** Grant ledgers by `u:<user tag>` or `c:<client id>`. */
@@ -195,6 +197,20 @@ export class MemoryStore implements Store {
     return clone([...this.scopes.values()]);
   }
 
+  // Resource servers (RFC 8707) ------------------------------------------------------------
+  async getResource(uri: string) {
+    return clone(this.resources.get(uri));
+  }
+  async putResource(r: ResourceRecord) {
+    this.resources.set(r.uri, clone(r));
+  }
+  async deleteResource(uri: string) {
+    return this.resources.delete(uri);
+  }
+  async listResources() {
+    // By URI, as RedisStore lists them.
+    return clone([...this.resources.values()].sort((a, b) => (a.uri < b.uri ? -1 : 1)));
+  }
   private live(grantId: string): FamilyState | undefined {
     const fam = this.grants.get(grantId);
     if (fam && fam.expiresAt <= this.now()) {
@@ -406,6 +422,9 @@ export class MemoryStore implements Store {
         .split(' ')
         .filter((s) => s !== '' && allowed.has(s))
         .join(' ');
+    // A family's audience never changes: a refresh may name its resource, or none.
+    if (input.resource !== undefined && input.resource !== fam.grant.resource)
+      return { ok: false, reason: 'invalid_target' };
     }
     if (!isSubScope(input.requestedScope, fam.grant.scope))
       return { ok: false, reason: 'invalid_scope' };

@@ -224,11 +224,12 @@ return ${replies.access.lua({ rev: 'f.rev', x: 'f.x', deadline: 'dl' }, 'f')}`,
       functions: [SESSION, TOUCH, FORGET, LEAVE_SESSION, REVOKE_FAMILY],
       body: `
 local function fail(reason) return ${replies.rotate.lua({ status: 'reason' })} end
-${luaHmget('s', 'grantKey', ['rev', 'cid', 'cur', 'cexp', 'prev', 'pat', 'scope', 'max', 'aexp', 'cjti', 'undo'])}
+${luaHmget('s', 'grantKey', ['rev', 'cid', 'cur', 'cexp', 'prev', 'pat', 'scope', 'max', 'aexp', 'cjti', 'undo', ['res', `'${GRANT_HASH.resource}'`]])}
 if not s.cid then return fail('not_found') end
 if s.rev == '1' then return fail('revoked') end
 -- Its successor is already known: the rotation was abandoned before it ran (its caller answered
 -- 503 and burnt it), or it already ran (a resent command). It must not take effect (again).
+        'resource',
 if redis.call('SISMEMBER', issuedKey, nextHash) == 1 then return fail('abandoned') end
 if redis.call('SISMEMBER', issuedKey, presentedHash) == 0 then return fail('not_found') end
 if s.cid ~= clientId then return fail('client_mismatch') end
@@ -251,6 +252,8 @@ if clientScope ~= '-' then
   local narrowed = table.concat(kept, ' ')
   if narrowed ~= s.scope then
     s.scope = narrowed
+-- A family's audience never changes: a refresh may name its resource, or none ('' = none named).
+if resource ~= '' and resource ~= (s.res or '') then return fail('invalid_target') end
     redis.call('HSET', grantKey, 'scope', narrowed)
   end
 end

@@ -26,6 +26,7 @@ import type {
   LedgerOwner,
   RefreshTokenState,
   RevokeGrantResult,
+  ResourceRecord,
   RevokeRefreshResult,
   RotateInput,
   RotateResult,
@@ -216,6 +217,19 @@ export class RedisStore implements Store {
     return this.listRecords<ScopeRecord>(this.keys.scopes, this.keys.scope);
   }
 
+  // Resource servers (RFC 8707) ------------------------------------------------------------
+  getResource(uri: string) {
+    return this.getRecord<ResourceRecord>(this.keys.resource(uri));
+  }
+  putResource(r: ResourceRecord) {
+    return this.putRecord(this.keys.resource(r.uri), this.keys.resources, r.uri, r);
+  }
+  deleteResource(uri: string) {
+    return this.deleteRecord(this.keys.resource(uri), this.keys.resources, uri);
+  }
+  listResources() {
+    return this.listRecords<ResourceRecord>(this.keys.resources, this.keys.resource);
+  }
   // Tokens: grants and their refresh-token families ------------------------------------------
 
   async createGrant(
@@ -308,6 +322,7 @@ export class RedisStore implements Store {
       },
       [],
       () => this.abandons.sent(nextHash),
+        resource: input.resource ?? '',
     )) as ReplyValue[];
     const { head, grant } = replies.rotate.decode(res);
     // It met its own abandonment (it ran late) or its own earlier run (a resent command whose

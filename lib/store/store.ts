@@ -65,6 +65,19 @@ export interface ScopeRecord {
 /** What a grant (a refresh-token family, or a lone client_credentials issue) was issued for. */
 export interface GrantRecord {
   /** Random id, carried in the access token as `gid` and in every refresh token of the family. */
+/**
+ * A resource server registered by its URI (RFC 8707 resource indicators): a `resource` naming it
+ * sets access tokens' `aud` to `uri` and limits their scopes to those of its `services`.
+ */
+export interface ResourceRecord {
+  /** Absolute https URL (http only for localhost), no query or fragment; compared exactly. */
+  uri: string;
+  /** Services it serves (scope definitions' `service`): its tokens carry only their scopes. */
+  services: string[];
+  /** Human-readable name (RFC 9728 `resource_name`). */
+  name?: string;
+}
+
   id: string;
   clientId: string;
   tenantId: string;
@@ -79,6 +92,11 @@ export interface GrantRecord {
   /** The device session this grant belongs to; set by the store for device-bound grants. */
   sessionId?: string;
   /** Epoch seconds. */
+  /**
+   * The registered resource (RFC 8707) the family is for: its access tokens' `aud`, kept by every
+   * refresh. Absent: the server's `audience`.
+   */
+  resource?: string;
   createdAt: number;
   /** Epoch seconds after which no refresh token of the family is accepted (absolute cap). */
   maxExpiresAt: number;
@@ -138,6 +156,11 @@ export interface RotateInput {
   next: IssuedTokens & { refresh: { hash: string; expiresAt: number } };
 }
 
+  /**
+   * The resource the refresh request names (RFC 8707 §2): refused (`invalid_target`) unless it is
+   * the family's own. Absent: the family's, whatever it is.
+   */
+  resource?: string;
 export type RotateResult =
   | {
       ok: true;
@@ -149,7 +172,14 @@ export type RotateResult =
   | {
       ok: false;
       /** `reused`: an already-rotated token was replayed and the family is now revoked. */
-      reason: 'not_found' | 'revoked' | 'expired' | 'reused' | 'client_mismatch' | 'invalid_scope';
+      reason:
+        | 'not_found'
+        | 'revoked'
+        | 'expired'
+        | 'reused'
+        | 'client_mismatch'
+        | 'invalid_scope'
+        | 'invalid_target';
     };
 
 /**
@@ -213,7 +243,7 @@ export interface SigningKeyRecord {
   expiresAt?: number;
 }
 
-/** Registry records: tenants, clients, tenants' local users and scopes. */
+/** Registry records: tenants, clients, tenants' local users, scopes and resource servers. */
 export interface RegistryStore {
   getTenant(id: string): Promise<TenantRecord | undefined>;
   putTenant(tenant: TenantRecord): Promise<void>;
@@ -248,6 +278,12 @@ export interface RegistryStore {
 }
 
 /** Grants and their refresh-token families (RFC 6749 §6, RFC 9700 §4.14.2), access-token state. */
+  // Resource servers (RFC 8707) ----------------------------------------------------------
+  getResource(uri: string): Promise<ResourceRecord | undefined>;
+  putResource(resource: ResourceRecord): Promise<void>;
+  deleteResource(uri: string): Promise<boolean>;
+  /** Every registered resource, by URI. */
+  listResources(): Promise<ResourceRecord[]>;
 export interface TokenStore {
   /**
    * Store a new grant with its first tokens; the refresh token (if any) becomes the family root.

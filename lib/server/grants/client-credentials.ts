@@ -1,7 +1,9 @@
 // client_credentials grant (RFC 6749 §4.4), with the optional local_user a client may assert for its tenant.
+import { splitScope } from '../../core/ids';
 import { invalidRequest, OAuthError } from '../../errors';
 import { issueNewGrant } from '../issue';
 import { optional } from '../params';
+import { resolveResource } from '../resource';
 import { grantScope, parseScope } from '../scope';
 import type { Grant } from './grant';
 
@@ -32,14 +34,17 @@ export const clientCredentialsGrant: Grant = {
       if (!client.localUsers)
         throw new OAuthError('unauthorized_client', 'client may not send local_user');
     }
-    const scope = grantScope(parseScope(optional(params, 'scope')), client.scopes);
+    const allowed = grantScope(parseScope(optional(params, 'scope')), client.scopes);
+    // RFC 8707: a resource restricts the token's audience and its scopes to what it serves.
+    const target = await resolveResource(ctx, params.resource, splitScope(allowed));
     return issueNewGrant(ctx, {
       client,
       clientGeneration,
       grantType: 'client_credentials',
       subject: client.id,
-      scope,
+      scope: target.scopes.join(' '),
       ...(localUser !== undefined ? { localUser } : {}),
+      ...(target.resource !== undefined ? { resource: target.resource } : {}),
       withRefresh: client.clientCredentialsRefresh,
     });
   },

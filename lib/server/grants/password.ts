@@ -1,5 +1,5 @@
 // Resource owner password credentials grant (RFC 6749 §4.3): first-party clients only, rate limited.
-import { DEVICE_ID } from '../../core/ids';
+import { DEVICE_ID, splitScope } from '../../core/ids';
 import { invalidRequest, OAuthError } from '../../errors';
 import type { UserRecord } from '../../store/store';
 import { dummyHash, verifySecret } from '../../tokens/secrets';
@@ -7,6 +7,7 @@ import type { ServerContext } from '../context';
 import { issueNewGrant } from '../issue';
 import { optional, required } from '../params';
 import { usernameKey } from '../rate-limit';
+import { resolveResource } from '../resource';
 import { grantScope, parseScope } from '../scope';
 import type { Grant } from './grant';
 
@@ -69,13 +70,15 @@ export const passwordGrant: Grant = {
     if (deviceId !== undefined && !DEVICE_ID.test(deviceId)) {
       throw invalidRequest('device_id must be 1-128 characters of A-Z a-z 0-9 . _ : -');
     }
-    const scope = grantScope(parseScope(optional(params, 'scope')), client.scopes);
+    const allowed = grantScope(parseScope(optional(params, 'scope')), client.scopes);
     // The user's ledger generation is read before the record: a password changed (or the user
-    // deleted) after this read makes the grant creation below refuse (GrantLedgerStore).
-    const { user, generation: userGeneration } = await ctx.store.getUserWithGeneration(
-      client.tenantId,
-      username,
-    );
+    // deleted) after this read makes the grant creation below refuse (GrantLedgerStore). The
+    // resource (RFC 8707) is resolved in the same wait; a bad one is refused before any password
+    // check, so it costs no scrypt and counts against no limit.
+    const [target, { user, generation: userGeneration }] = await Promise.all([
+      resolveResource(ctx, params.resource, splitScope(allowed)),
+      ctx.store.getUserWithGeneration(client.tenantId, username),
+    ]);
     // Unknown users cost the same scrypt as wrong passwords and get the same answer (no enumeration).
     const stored = user?.passwordHash ?? dummyHash(ctx.config.passwordHashing.scryptCost);
     const ok = await limited(ctx, ip, usernameKey(client.tenantId, username), () =>
@@ -96,8 +99,9 @@ export const passwordGrant: Grant = {
       userGeneration,
       grantType: 'password',
       subject: user.username,
-      scope,
+      scope: target.scopes.join(' '),
       ...(deviceId !== undefined ? { deviceId } : {}),
+      ...(target.resource !== undefined ? { resource: target.resource } : {}),
       withRefresh: client.grants.includes('refresh_token'),
     });
   },

@@ -7,6 +7,7 @@ import { newRefreshToken, parseRefreshToken } from '../../tokens/refresh-token';
 import { randomId } from '../../tokens/secrets';
 import { accessClaims, expiresIn } from '../issue';
 import { optional, required } from '../params';
+import { refreshResource } from '../resource';
 import { parseScope } from '../scope';
 import type { Grant, GrantInput } from './grant';
 
@@ -16,6 +17,7 @@ const REASONS = {
   expired: 'refresh token has expired, or its device session has ended',
   reused: 'refresh token was already used; the token family has been revoked',
   client_mismatch: 'refresh token was not issued to this client',
+  invalid_target: "a refresh keeps its family's resource: name the same resource, or none",
 } as const;
 
 /**
@@ -48,6 +50,8 @@ export const refreshTokenGrant: Grant = {
   async handle({ ctx, ip, params, client }) {
     const presented = required(params, 'refresh_token', 256);
     const requested = parseScope(optional(params, 'scope'));
+    // RFC 8707 §2: a family's audience never changes; the store compares it with the rotation.
+    const resource = refreshResource(params.resource);
     // Failed refreshes count against the IP; a family's budget is spent only by its rotations
     // (the family id is public: access tokens carry it). Both refusals are known to this
     // instance from its own counts, so a refresh reads no counter (see RateLimits).
@@ -70,6 +74,7 @@ export const refreshTokenGrant: Grant = {
       requestedScope: requested?.join(' ') ?? '',
       // The family keeps only what the client may still be issued.
       clientScope: client.scopes.join(' '),
+      ...(resource !== undefined ? { resource } : {}),
       leewaySeconds: config.refreshReuseLeewaySeconds,
       next: {
         jti,
@@ -103,6 +108,8 @@ export const refreshTokenGrant: Grant = {
           'requested scope exceeds the scope originally granted',
         );
       }
+      if (result.reason === 'invalid_target')
+        throw new OAuthError('invalid_target', REASONS.invalid_target);
       throw new OAuthError('invalid_grant', REASONS[result.reason]);
     }
     const scope = requested?.join(' ') ?? result.grant.scope;

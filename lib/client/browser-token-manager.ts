@@ -1,0 +1,419 @@
+// TokenManager: the client side of renewal hints and device sessions — sign in, send, renew, persist, sign out. The whole class of `tokenward/client`, and the base of Node's (which adds the loopback sign-in).
+import { DEVICE_ID } from '../core/ids';
+import { ConfigError } from '../errors';
+import {
+  type AuthorizationRequest,
+  authorizationCode,
+  authorizationRequest,
+} from './authorization-code';
+import { Emitter, type Listener, type TokenManagerEventName } from './emitter';
+import { TokenManagerError } from './errors';
+import { HeldSession } from './held-session';
+import { OAuthClient, type TokenEndpointResponse } from './oauth-client';
+import {
+  parseTokenManagerOptions,
+  type TokenManagerConfig,
+  type TokenManagerOptions,
+} from './options';
+import {
+  currentUrl,
+  type RedirectResult,
+  type RedirectSignInOptions,
+  redirectTo,
+  takePending,
+} from './redirect-sign-in';
+import { expiresInHint, type Input, isInvalidToken, replayable } from './request';
+import { generateDeviceId, storageKeys } from './session';
+import { MemoryStorage, warnDeviceIdNotKept } from './storage';
+import type { HeldToken, TokenInfo } from './token-list';
+
+/**
+ * Signs a user in — with the authorization code and PKCE (a redirect in browsers, the system
+ * browser and a loopback redirect in Node), or with the password grant — bound to a device id, keeps the access tokens
+ * in a priority list, sends the highest-priority valid one, renews with the refresh token before
+ * expiry — from `expires_in` and from every `Token-Expires-In` response header (the renewal hint), one
+ * renewal at a time however many requests are in flight, once between tabs sharing LocalStorage —
+ * and persists everything in a pluggable storage so a restart resumes without signing in.
+ *
+ * A token is never renewed before half its lifetime has passed, so a threshold larger than the
+ * server's token lifetime cannot make every request renew.
+ *
+ * Times: instants the TokenManager gives (`tokens()[i].expiresAt`, the `expiresAt` of its
+ * events) are `Date`s; durations are named with their unit (`renewBeforeSeconds`, `timeoutMs`);
+ * the `clock` option returns epoch milliseconds, like `Date.now`.
+ *
+ * Give it non-volatile storage — `FileStorage` in Node, `LocalStorage` in browsers — so the
+ * device id, and the tokens, survive a restart: in the default `MemoryStorage` each run is a new
+ * device with its own device session on the server.
+ *
+ * @example
+ * const tm = new TokenManager({ issuer: 'https://auth.example.com', clientId: 'web-app', storage,
+ *   redirectUri: 'https://app.example.com/callback' });
+ * if (location.pathname === '/callback') history.replaceState(null, '', (await tm.handleRedirectCallback()).url);
+ * else if (!(await tm.isSignedIn())) await tm.signInWithRedirect(); // leaves the page
+ * const res = await tm.fetch('https://print.example.com/print/jobs');
+ * tm.on('renewal-failed', ({ signedOut }) => { if (signedOut) showLogin(); });
+ */
+export class TokenManager {
+  protected readonly config: TokenManagerConfig;
+  protected readonly client: OAuthClient;
+  private readonly keys: ReturnType<typeof storageKeys>;
+  private readonly events = new Emitter();
+  private readonly session: HeldSession;
+  private loaded: Promise<void> | undefined;
+  private renewing: Promise<void> | undefined;
+  private deviceIdPromise: Promise<string> | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private adopting: Promise<unknown> = Promise.resolve();
+
+  constructor(options: Readonly<TokenManagerOptions>) {
+    this.config = parseTokenManagerOptions(options);
+    const { issuer, clientId, clientSecret, fetch, timeoutMs } = this.config;
+    this.client = new OAuthClient({ issuer, clientId, clientSecret, fetch, timeoutMs });
+    this.keys = storageKeys(issuer, clientId);
+    this.session = new HeldSession(
+      this.config.storage,
+      this.keys.session,
+      this.events,
+      this.config.clock,
+    );
+  }
+
+  /**
+   * Listen to `signed-in`, `renewed` (both with `expiresAt` as a `Date`), `renewal-failed` or
+   * `signed-out`; returns an unsubscribe function.
+   */
+  on<E extends TokenManagerEventName>(name: E, fn: Listener<E>): () => void {
+    return this.events.on(name, fn);
+  }
+
+  off<E extends TokenManagerEventName>(name: E, fn: Listener<E>): void {
+    this.events.off(name, fn);
+  }
+
+  /**
+   * Password sign-in (RFC 6749 §4.3) with this device's id; the new token gets top priority. For
+   * devices without a browser: where there is one, prefer `signInWithRedirect()` (browsers) or
+   * `signInWithBrowser()` (Node), in which the app never sees the password.
+   */
+  async signIn(username: string, password: string, scope?: string): Promise<void> {
+    await this.ready();
+    const deviceId = await this.deviceId();
+    const wanted = scope ?? this.config.scope;
+    const res = await this.client.token({
+      grant_type: 'password',
+      username,
+      password,
+      device_id: deviceId,
+      ...(wanted !== undefined ? { scope: wanted } : {}),
+    });
+    await this.signedIn(res, wanted);
+  }
+
+  /**
+   * Browsers: sign in at the authorization server's own login (RFC 6749 §4.1 with PKCE, RFC 7636)
+   * by sending this tab there. The PKCE verifier and a random `state` are kept in this tab's
+   * sessionStorage until `handleRedirectCallback()` runs on the page at the `redirectUri` option;
+   * the device id goes along as `device_id`. Resolves as the tab starts to leave the page.
+   *
+   * @example
+   * button.onclick = () => tm.signInWithRedirect({ returnTo: location.pathname });
+   */
+  async signInWithRedirect(options: Readonly<RedirectSignInOptions> = {}): Promise<void> {
+    const { redirectUri } = this.config;
+    if (redirectUri === undefined)
+      throw new ConfigError(
+        'TokenManager: signInWithRedirect() needs the redirectUri option (a URL registered for the client)',
+      );
+    const scope = options.scope ?? this.config.scope;
+    const request = await this.authorizationRequest(redirectUri, scope, options.resource);
+    redirectTo(this.keys.redirect, request, { scope, returnTo: options.returnTo });
+  }
+
+  /**
+   * Browsers, on the page at `redirectUri`: finish `signInWithRedirect()`. Refuses a callback
+   * whose `state` is not the one this tab sent, or when none is pending (`state_mismatch`: a
+   * forged, reloaded or other tab's callback), and one naming another issuer (`issuer_mismatch`,
+   * RFC 9207); an `error=…` answer throws with that code (`access_denied`, else `oauth_error`).
+   * Otherwise redeems the code with the verifier, stores the tokens as `signIn` does (same
+   * `signed-in` event, same lock against other tabs) and forgets the pending request (once only).
+   * Resolves with the URL without the response's parameters, and the `returnTo` given at the start.
+   *
+   * @example
+   * const { url, returnTo } = await tm.handleRedirectCallback(); // reads location.href
+   * history.replaceState(null, '', returnTo ?? url);
+   */
+  async handleRedirectCallback(url?: string): Promise<RedirectResult> {
+    const taken = takePending(this.keys.redirect, url ?? currentUrl());
+    const { pending } = taken;
+    const code = authorizationCode(taken.params, this.config.issuer, await this.client.discover());
+    await this.redeem(code, pending.verifier, pending.redirectUri, pending.scope);
+    return { url: taken.url, returnTo: pending.returnTo };
+  }
+
+  /**
+   * `fetch` with `Authorization: Bearer <highest-priority valid token>`, renewing first when due.
+   * Reads `Token-Expires-In` on every response; a 401 `invalid_token` is renewed and retried once
+   * (not for stream bodies, which cannot be sent twice); a second 401 is returned as it is.
+   */
+  async fetch(input: Input, init?: RequestInit): Promise<Response> {
+    const token = await this.usableToken();
+    const isRequest = typeof Request !== 'undefined' && input instanceof Request;
+    const retryable = isRequest ? !input.bodyUsed : replayable(init?.body);
+    const spare = isRequest && retryable && input.body !== null ? input.clone() : undefined;
+    const send = (t: HeldToken, what: Input) => {
+      const base = init?.headers ?? (what instanceof Request ? what.headers : undefined);
+      const headers = new Headers(base);
+      headers.set('Authorization', `Bearer ${t.accessToken}`);
+      return this.config.fetch(what, { ...init, headers });
+    };
+    const res = await send(token, input);
+    this.observe(res, token);
+    if (!(await isInvalidToken(res))) {
+      await spare?.body?.cancel();
+      return res;
+    }
+    if (!retryable) {
+      this.renew(token).catch(() => undefined);
+      return res;
+    }
+    const next = await this.renew(token).then(
+      () => this.session.list.valid(this.config.clock()),
+      () => undefined,
+    );
+    if (!next || next.priority <= token.priority) {
+      await spare?.body?.cancel();
+      return res;
+    }
+    await res.body?.cancel();
+    const again = await send(next, spare ?? input);
+    this.observe(again, next);
+    return again;
+  }
+
+  /** The access token to send now, renewed first when it is due. */
+  async getAccessToken(): Promise<string> {
+    return (await this.usableToken()).accessToken;
+  }
+
+  /**
+   * Revoke the family with the refresh token (RFC 7009: revoking any refresh token of a family
+   * revokes every token issued from it) and clear the stored tokens — locally even when the server
+   * cannot be reached. When this app was the last one signed in on the device (the device
+   * session's last live grant), the server ends the device session too; other apps signed in on
+   * the device keep it. The device id stays in the storage: the next sign-in is the same device.
+   * Without a refresh token (a client not registered for one) only the access token is revoked.
+   *
+   * @example
+   * const { revoked } = await tm.signOut(); // false: the server was not told (offline), tokens are gone here all the same
+   */
+  async signOut(): Promise<{ revoked: boolean }> {
+    await this.ready();
+    await this.renewing?.catch(() => undefined);
+    const refresh = this.session.refreshToken;
+    const access = this.session.list.head()?.accessToken;
+    let revoked = false;
+    try {
+      if (refresh !== undefined) await this.client.revoke(refresh, 'refresh_token');
+      else if (access !== undefined) await this.client.revoke(access, 'access_token');
+      revoked = refresh !== undefined || access !== undefined;
+    } catch {
+      // Unreachable or refused: the tokens are forgotten here all the same.
+    } finally {
+      const had = this.session.active;
+      await this.session.clear();
+      if (had) this.events.emit('signed-out', { reason: 'sign-out' });
+    }
+    return { revoked };
+  }
+
+  /** Whether tokens are held (loaded from storage on first use). */
+  async isSignedIn(): Promise<boolean> {
+    await this.ready();
+    return this.session.active;
+  }
+
+  /**
+   * A Promise of the device id sent at sign-in: the `deviceId` option when given, else a random
+   * UUID generated on first use and kept in the storage, so that every app (client) using that
+   * storage for this issuer presents the same id and shares one device session. Kept only as long
+   * as the storage keeps it: in a `MemoryStorage` each run is a new device.
+   *
+   * @example
+   * const id = await tm.deviceId(); // e.g. '9b2f4e0c-…'; the same on every call and every restart with a FileStorage
+   */
+  deviceId(): Promise<string> {
+    if (this.config.deviceId !== undefined) return Promise.resolve(this.config.deviceId);
+    const { storage } = this.config;
+    this.deviceIdPromise ??= this.withLock(`${this.keys.device}:lock`, async () => {
+      const stored = await storage.get(this.keys.device);
+      if (stored !== undefined && DEVICE_ID.test(stored)) return stored;
+      const id = generateDeviceId();
+      await storage.set(this.keys.device, id);
+      if (storage instanceof MemoryStorage) warnDeviceIdNotKept();
+      return id;
+    }).catch((err: unknown) => {
+      this.deviceIdPromise = undefined;
+      throw err;
+    });
+    return this.deviceIdPromise;
+  }
+
+  /**
+   * The held tokens, highest priority first: priority, expiry (a `Date`), scope and a fingerprint,
+   * never the token. Synchronous: what this TokenManager holds now (loaded from the storage by
+   * `isSignedIn()` or any call that sends a token).
+   *
+   * @example
+   * const [top] = tm.tokens(); if (top) console.log(top.priority, top.expiresAt.toISOString());
+   */
+  tokens(): readonly TokenInfo[] {
+    return this.session.list.snapshot();
+  }
+
+  /** Stop listening to other tabs' storage changes. */
+  close(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  /** An authorization request from the metadata's endpoint, with this device's id. */
+  protected async authorizationRequest(
+    redirectUri: string,
+    scope: string | undefined,
+    resource: string | undefined,
+  ): Promise<AuthorizationRequest> {
+    const endpoints = await this.client.discover();
+    return authorizationRequest(endpoints, {
+      clientId: this.config.clientId,
+      redirectUri,
+      deviceId: await this.deviceId(),
+      scope,
+      resource,
+    });
+  }
+
+  /** RFC 6749 §4.1.3 with the PKCE verifier (RFC 7636 §4.5); the tokens are stored as at any sign-in. */
+  protected async redeem(
+    code: string,
+    verifier: string,
+    redirectUri: string,
+    scope: string | undefined,
+  ): Promise<void> {
+    await this.ready();
+    const res = await this.client.token({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: redirectUri,
+      code_verifier: verifier,
+    });
+    await this.signedIn(res, scope);
+  }
+
+  /** A sign-in's tokens become the top priority, under the lock renewals take (other tabs too). */
+  private async signedIn(res: TokenEndpointResponse, scope: string | undefined): Promise<void> {
+    await this.renewing?.catch(() => undefined);
+    const held = await this.withLock(this.keys.renewLock, () =>
+      this.session.accept(res, scope, true),
+    );
+    this.events.emit('signed-in', {
+      scope: this.session.scope,
+      expiresAt: new Date(held.expiresAt),
+    });
+  }
+
+  private ready(): Promise<void> {
+    this.loaded ??= (async () => {
+      const stored = await this.session.read();
+      if (stored) this.session.apply(stored);
+      this.unsubscribe = this.config.storage.subscribe?.((key) => {
+        if (key !== null && key !== this.keys.session) return;
+        this.adopting = this.adopting.then(() => this.session.adoptStored()).catch(() => undefined);
+      });
+    })().catch((err: unknown) => {
+      this.loaded = undefined;
+      throw err;
+    });
+    return this.loaded;
+  }
+
+  private withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const { storage } = this.config;
+    return storage.lock ? storage.lock(name, fn) : fn();
+  }
+
+  private needsRenewal(t: HeldToken, now: number): boolean {
+    const remaining = (t.expiresAt - now) / 1000;
+    if (remaining <= 0) return true;
+    if (remaining >= this.config.renewBeforeSeconds) return false;
+    return now - t.issuedAt >= (t.lifetime * 1000) / 2;
+  }
+
+  private async usableToken(): Promise<HeldToken> {
+    await this.ready();
+    await this.renewing?.catch(() => undefined);
+    const { list } = this.session;
+    const now = this.config.clock();
+    let top = list.valid(now);
+    if ((!top || this.needsRenewal(top, now)) && this.session.refreshToken !== undefined) {
+      try {
+        await this.renew(top ?? list.head());
+      } catch (err) {
+        // A still-valid token keeps working when renewal failed for a passing reason.
+        if (!list.valid(this.config.clock())) throw err;
+      }
+      top = list.valid(this.config.clock());
+    }
+    if (!top) throw new TokenManagerError('not_signed_in', 'no valid access token: sign in first');
+    return top;
+  }
+
+  /** The response's hint corrects the expiry of the token it answered, if that is still our top token. */
+  private observe(res: Response, sent: HeldToken): void {
+    const head = this.session.list.head();
+    if (!head || head.priority !== sent.priority) return;
+    const hint = expiresInHint(res);
+    const now = this.config.clock();
+    if (hint !== undefined) head.expiresAt = now + hint * 1000;
+    if (this.session.refreshToken !== undefined && this.needsRenewal(head, now))
+      this.renew(head).catch(() => undefined);
+  }
+
+  /** One renewal at a time: every caller shares the one in flight. `seen` is the token found stale. */
+  private renew(seen: HeldToken | undefined): Promise<void> {
+    this.renewing ??= this.withLock(this.keys.renewLock, () => this.renewLocked(seen)).finally(
+      () => {
+        this.renewing = undefined;
+      },
+    );
+    return this.renewing;
+  }
+
+  private async renewLocked(seen: HeldToken | undefined): Promise<void> {
+    // Another tab may have renewed while we waited for the lock: take its tokens rather than
+    // replaying a refresh token it already rotated (which would revoke the family as reuse).
+    await this.session.adoptStored();
+    const now = this.config.clock();
+    const top = this.session.list.valid(now);
+    if (top && (!seen || top.priority > seen.priority) && !this.needsRenewal(top, now)) return;
+    const refreshToken = this.session.refreshToken;
+    if (refreshToken === undefined)
+      throw new TokenManagerError('not_signed_in', 'no refresh token: sign in again');
+    let res: TokenEndpointResponse;
+    try {
+      res = await this.client.token({ grant_type: 'refresh_token', refresh_token: refreshToken });
+    } catch (err) {
+      const signedOut = err instanceof TokenManagerError && err.code === 'invalid_grant';
+      if (signedOut) await this.session.clear();
+      this.events.emit('renewal-failed', { error: err as Error, signedOut });
+      if (signedOut) this.events.emit('signed-out', { reason: 'invalid_grant' });
+      throw err;
+    }
+    const held = await this.session.accept(res, this.session.scope, false);
+    this.events.emit('renewed', {
+      scope: this.session.scope,
+      expiresAt: new Date(held.expiresAt),
+      adopted: false,
+    });
+  }
+}
