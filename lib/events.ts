@@ -1,5 +1,6 @@
 // Typed audit events of the authorization server and the guard: ids and reasons only, never a credential.
 
+import type { GrantOrigin } from './core/grant-type';
 import type { Logger } from './core/logger';
 import type { RejectionCause } from './core/rejection';
 
@@ -30,7 +31,7 @@ export interface ClientGrantsEnded {
 
 export interface AuthServerEvents {
   'token.issued': {
-    grantType: 'client_credentials' | 'password';
+    grantType: GrantOrigin;
     clientId: string;
     tenantId: string;
     subject: string;
@@ -73,7 +74,7 @@ export interface AuthServerEvents {
   'password.failed': { clientId: string; tenantId: string; username: string };
   /** A request was answered 429: which limit (see the `rateLimit` option). */
   rate_limited: { limiter: LimiterName };
-  'store.unavailable': { endpoint: 'token' | 'revocation' | 'introspection' | 'jwks' };
+  'store.unavailable': { endpoint: 'authorize' | 'token' | 'revocation' | 'introspection' | 'jwks' };
   'keys.rotated': { kid: string };
 }
 

@@ -1,4 +1,5 @@
 // Local mode: verify the JWT with the store's keys, then read its live state in one store round trip.
+import { isUserGrant } from '../core/grant-type';
 import { LRUCache } from 'lru-cache';
 import { accessTokenLiveness, whyDead } from '../core/access-token-liveness';
 import { type Clock, epochSeconds, type MillisecondClock } from '../core/clock';
@@ -76,7 +77,7 @@ export class LocalVerifier implements Verifier {
   }
 
   async roles(t: VerifiedToken): Promise<string[] | undefined> {
-    if (t.claims.gty !== 'password') return undefined;
+    if (!isUserGrant(t.claims.gty)) return undefined;
     const { tenant_id: tid, sub } = t.claims;
     const user = await this.registry.read(`u:${tid}:${sub}`, () => this.store.getUser(tid, sub));
     return user?.roles;

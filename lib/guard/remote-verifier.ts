@@ -1,4 +1,5 @@
 // Remote mode: verify the JWT against the issuer's JWKS, then ask its introspection endpoint (RFC 7662).
+import { isUserGrant } from '../core/grant-type';
 import { accessTokenLiveness, whyDead } from '../core/access-token-liveness';
 import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
@@ -107,7 +108,7 @@ export class RemoteVerifier implements Verifier {
   }
 
   async roles(t: VerifiedToken): Promise<string[] | undefined> {
-    return t.claims.gty === 'password' ? t.registry?.roles : undefined;
+    return isUserGrant(t.claims.gty) ? t.registry?.roles : undefined;
   }
 
   async scopeDefinitions(t: VerifiedToken): Promise<ScopeRecord[]> {

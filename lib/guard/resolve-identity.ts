@@ -1,5 +1,6 @@
 // resolveIdentity(): tenants and local users — who a request acts for, decided by the tenant's
 // local-user mode as it is now (changing the mode takes effect on the next request).
+import { isUserGrant } from '../core/grant-type';
 import type { RequestHandler } from 'express';
 import type { Identity } from '../types';
 import { fail, type GuardContext, verifiedOf } from './guard-context';
@@ -19,7 +20,7 @@ export function resolveIdentity(ctx: GuardContext): RequestHandler {
           tenantId: c.tenant_id,
           clientId: c.client_id,
         };
-      else if (c.gty === 'password') identity = { kind: 'user', id: c.sub, tenantId: c.tenant_id };
+      else if (isUserGrant(c.gty)) identity = { kind: 'user', id: c.sub, tenantId: c.tenant_id };
       else identity = { kind: 'client', id: c.client_id, tenantId: c.tenant_id };
       if (req.auth) req.auth.identity = identity;
     } catch (err) {

@@ -15,6 +15,11 @@ import {
   type SigningAlg,
   type StaticSigningKey,
 } from '../tokens/signing-keys';
+import {
+  type AuthorizeConfig,
+  type AuthorizeOptions,
+  parseAuthorizeOptions,
+} from './authorize-options';
 import { type CorsOptions, parseCorsOptions } from './cors-options';
 import { clockOption, omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
 
@@ -135,6 +140,12 @@ export interface AuthServerOptions {
    * headers, and `OPTIONS` is answered 405.
    */
   cors?: CorsOptions | false;
+  /**
+   * Sign users in with the authorization-code flow (RFC 6749 §4.1, PKCE per RFC 7636) through the
+   * host application's own login: `{ authenticate: (req) => session user | null, loginUrl }`.
+   * Default off: no authorization endpoint.
+   */
+  authorize?: AuthorizeOptions;
 }
 
 const KNOWN: KeysEnum<AuthServerOptions> = {
@@ -159,6 +170,7 @@ const KNOWN: KeysEnum<AuthServerOptions> = {
   metrics: true,
   clock: true,
   cors: true,
+  authorize: true,
 };
 
 const DEFAULTS = Object.freeze({
@@ -214,6 +226,8 @@ export interface AuthServerConfig {
   clock: MillisecondClock;
   /** Origins answered CORS at the token, revocation and introspection endpoints. */
   cors?: Required<CorsOptions>;
+  /** The authorization-code flow, when on. */
+  authorize?: AuthorizeConfig;
 }
 
 /** Validate and default createAuthServer options. Throws ConfigError. */
@@ -287,6 +301,13 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
   }
   const insecureClearKeys = parseInsecureClearKeys(f, o);
   const cors = parseCorsOptions(f, o.cors);
+  const staticKeys = o.keys ? loadStaticKeys(o.keys, o.signingAlg) : undefined;
+  const authorize = parseAuthorizeOptions(f, o.authorize, {
+    issuer,
+    ...(o.keyEncryptionSecret ? { secret: o.keyEncryptionSecret } : {}),
+    ...(staticKeys ? { staticKeys } : {}),
+    shared: o.store?.shared === true,
+  });
   if (o.audience !== undefined && (typeof o.audience !== 'string' || o.audience === '')) {
     throw new ConfigError(`${f}: "audience" must be a non-empty string`);
   }
@@ -309,7 +330,7 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
     deviceIdleTtl,
     deviceSessionMaxAge,
     signingAlg: o.signingAlg,
-    ...(o.keys ? { staticKeys: loadStaticKeys(o.keys, o.signingAlg) } : {}),
+    ...(staticKeys ? { staticKeys } : {}),
     ...(o.keyEncryptionSecret ? { sealer: new KeySealer(o.keyEncryptionSecret) } : {}),
     insecureClearKeys,
     clockTolerance: seconds(f, 'clockTolerance', o.clockTolerance, 0, 300),
@@ -319,6 +340,7 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
     logger: o.logger ?? consoleLogger,
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(cors ? { cors } : {}),
+    ...(authorize ? { authorize } : {}),
   };
 }
 

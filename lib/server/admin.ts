@@ -1,4 +1,5 @@
 // Admin API (auth.admin): validated upserts and reads of tenants, clients, users and scopes; key rotation.
+
 import { CLIENT_ID, ROLE, SCOPE_TOKEN, TENANT_ID } from '../core/ids';
 import { ValidationError } from '../errors';
 import type { ClientGrantsEnded, UserGrantsEnded } from '../events';
@@ -15,6 +16,7 @@ import { hashSecret, randomId, verifySecret } from '../tokens/secrets';
 import type { ServerContext } from './context';
 import { GRANT_TYPES } from './grants';
 import { type IntrospectionResponse, introspect } from './introspection';
+import { redirectUriProblem } from './redirect-uri';
 
 export interface TenantInput {
   /** `[A-Za-z0-9._-]{1,64}`. */
@@ -31,7 +33,7 @@ export interface ClientInput {
   name?: string;
   /** At least 16 characters; stored as a scrypt hash. Omit on update to keep the current one. */
   secret?: string;
-  /** A public client (no secret): password and refresh_token grants only. */
+  /** A public client (no secret): authorization_code, password and refresh_token grants only. */
   public?: boolean;
   grants: GrantType[];
   scopes?: string[];
@@ -40,6 +42,12 @@ export interface ClientInput {
   /** With `introspect`: may introspect access tokens of every tenant, not only its own (default false). */
   introspectAllTenants?: boolean;
   clientCredentialsRefresh?: boolean;
+  /**
+   * With the `authorization_code` grant (at least one): where codes may be sent, each matched
+   * exactly — https, http only for localhost, 127.0.0.1 and [::1] (any port for the IP literals,
+   * RFC 8252 §7.3), or a native app's reverse-domain scheme (`com.example.app:/cb`).
+   */
+  redirectUris?: string[];
 }
 
 export interface UserInput {
@@ -89,6 +97,39 @@ function allTenants(input: ClientInput): boolean {
   const on = bool(input.introspectAllTenants, 'client.introspectAllTenants');
   check(!on || input.introspect === true, 'client.introspectAllTenants', 'needs introspect: true');
   return on;
+}
+/** Redirect URIs: each registrable, and at least one exactly when the client uses authorization codes. */
+function redirectUrisOf(input: ClientInput, grants: GrantType[]): string[] {
+  const v = input.redirectUris;
+  if (v === undefined) {
+    check(
+      !grants.includes('authorization_code'),
+      'client.redirectUris',
+      'the authorization_code grant needs at least one redirect URI',
+    );
+    return [];
+  }
+  check(
+    Array.isArray(v) && v.length <= 32,
+    'client.redirectUris',
+    'must be an array of at most 32 URIs',
+  );
+  for (const uri of v as unknown[]) {
+    const problem = redirectUriProblem(uri);
+    check(problem === undefined, 'client.redirectUris', `${JSON.stringify(uri)} ${problem}`);
+  }
+  const uris = [...new Set(v as string[])];
+  check(
+    uris.length === 0 || grants.includes('authorization_code'),
+    'client.redirectUris',
+    'only a client with the authorization_code grant has redirect URIs',
+  );
+  check(
+    uris.length > 0 || !grants.includes('authorization_code'),
+    'client.redirectUris',
+    'the authorization_code grant needs at least one redirect URI',
+  );
+  return uris;
 }
 function list(v: unknown, field: string, re: RegExp, what: string): string[] {
   if (v === undefined) return [];
@@ -180,6 +221,7 @@ export function createAdmin(ctx: ServerContext) {
           'introspect',
           'introspectAllTenants',
           'clientCredentialsRefresh',
+          'redirectUris',
         ],
         'client',
       );
@@ -232,6 +274,7 @@ export function createAdmin(ctx: ServerContext) {
         'needs both client_credentials and refresh_token in grants',
       );
       optionalName(input.name, 'client.name');
+      const redirectUris = redirectUrisOf(input, grants);
       const client: ClientRecord = {
         id: input.id,
         tenantId: input.tenantId,
@@ -246,6 +289,7 @@ export function createAdmin(ctx: ServerContext) {
           input.clientCredentialsRefresh,
           'client.clientCredentialsRefresh',
         ),
+        ...(redirectUris.length > 0 ? { redirectUris } : {}),
       };
       await store.putClient(client);
       // A new client inherits nothing of a namesake's; a client moved to another tenant, or no

@@ -11,6 +11,7 @@ import { DEFAULT_SCRYPT_COST } from '../tokens/secrets';
 import { KeyRing } from '../tokens/signing-keys';
 import { VerifiedTokenCache } from '../tokens/verified-token-cache';
 import { type Admin, createAdmin } from './admin';
+import { safeReturnTo } from './authorize-endpoint';
 import { ClientAuthenticator } from './client-auth';
 import type { ServerContext } from './context';
 import { Hashing } from './hashing';
@@ -36,6 +37,13 @@ export interface AuthServer {
   readonly events: Events<AuthServerEvents>;
   /** An Express handler serving the Prometheus metrics (`metrics` option); ConfigError when off. */
   metricsHandler(): RequestHandler;
+  /**
+   * For the host's login page: `returnTo` when it is this server's own authorization URL (as the
+   * login page got it in `return_to`), else undefined — redirect back only to what this returns.
+   *
+   * @example res.redirect(auth.safeReturnTo(req.query.return_to) ?? '/');
+   */
+  safeReturnTo(returnTo: unknown): string | undefined;
 }
 
 let lowCostWarned = false;
@@ -134,5 +142,6 @@ export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServ
         throw new ConfigError('createAuthServer: metricsHandler() needs the "metrics" option');
       return metrics.handler();
     },
+    safeReturnTo: (returnTo: unknown) => safeReturnTo(ctx, returnTo),
   };
 }

@@ -1,6 +1,7 @@
 // Introspection (RFC 7662 §2.2): what this server says about a token now — used by the endpoint and the admin API.
 
 import { accessTokenLiveness } from '../core/access-token-liveness';
+import { isUserGrant } from '../core/grant-type';
 import { splitScope } from '../core/ids';
 import { TokenRejection } from '../core/rejection';
 import type { ClientRecord } from '../store/store';
@@ -70,7 +71,7 @@ export async function introspect(
       active: true,
       scope: g.scope,
       client_id: g.clientId,
-      ...(g.grantType === 'password' ? { username: g.subject } : {}),
+      ...(isUserGrant(g.grantType) ? { username: g.subject } : {}),
       token_type: 'refresh_token',
       exp: state.expiresAt,
       iat: g.createdAt,
@@ -99,7 +100,7 @@ export async function introspect(
     active: true,
     scope: live.scopes.join(' '),
     client_id: claims.client_id,
-    ...(claims.gty === 'password' ? { username: claims.sub } : {}),
+    ...(isUserGrant(claims.gty) ? { username: claims.sub } : {}),
     token_type: 'Bearer',
     // The effective expiry: the device session's deadline when it comes first.
     exp: live.expiresAt,
@@ -125,7 +126,7 @@ async function registryFacts(
   const { store } = ctx;
   const [tenant, user, defs] = await Promise.all([
     claims.local_user !== undefined ? store.getTenant(claims.tenant_id) : undefined,
-    claims.gty === 'password' ? store.getUser(claims.tenant_id, claims.sub) : undefined,
+    isUserGrant(claims.gty) ? store.getUser(claims.tenant_id, claims.sub) : undefined,
     store.getScopes(splitScope(claims.scope)),
   ]);
   return {

@@ -1,6 +1,7 @@
 // Token issuance shared by the grants: sign the access token, mint the refresh token, record the grant.
 
 import { newGrantId } from '../core/grant-id';
+import { isUserGrant } from '../core/grant-type';
 import { OAuthError } from '../errors';
 import { grantHorizon } from '../store/ledger';
 import type { ClientRecord, GrantRecord, IssuedTokens } from '../store/store';
@@ -29,9 +30,14 @@ export interface IssueRequest {
   scope: string;
   localUser?: string;
   deviceId?: string;
-  withRefresh: boolean;
   /** The registered resource (RFC 8707) the grant is for, from resolveResource (lib/server/resource.ts). */
   resource?: string;
+  withRefresh: boolean;
+  /**
+   * The grant id an authorization code named (RFC 6749 §4.1): single use comes from it, since a
+   * second redemption finds the grant created and revokes it instead.
+   */
+  codeGrantId?: string;
 }
 
 /** Claims of an access token issued from `grant` with `scope`. */
@@ -86,12 +92,14 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
   const now = ctx.now();
   const { config } = ctx;
   // A user's grant carries the user's tag; a device-bound one joins its (user, device) session.
-  const user = req.grantType === 'password';
+  const user = isUserGrant(req.grantType);
   const device = user && req.deviceId !== undefined;
   const grant: GrantRecord = {
-    id: newGrantId(
-      user ? { tenantId: req.client.tenantId, username: req.subject, device } : undefined,
-    ),
+    id:
+      req.codeGrantId ??
+      newGrantId(
+        user ? { tenantId: req.client.tenantId, username: req.subject, device } : undefined,
+      ),
     clientId: req.client.id,
     tenantId: req.client.tenantId,
     grantType: req.grantType,
@@ -99,6 +107,7 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
     scope: req.scope,
     ...(req.localUser ? { localUser: req.localUser } : {}),
     ...(req.deviceId ? { deviceId: req.deviceId } : {}),
+    ...(req.resource ? { resource: req.resource } : {}),
     createdAt: now,
     maxExpiresAt: now + config.refreshTokenMaxAge,
   };
@@ -107,7 +116,6 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
   const refresh = req.withRefresh ? newRefreshToken(grant.id) : undefined;
   const tokens: IssuedTokens = {
     jti,
-    ...(req.resource ? { resource: req.resource } : {}),
     accessExpiresAt: now + config.accessTokenTtl,
     ...(refresh
       ? { refresh: { hash: refresh.hash, expiresAt: now + config.refreshTokenTtl } }
@@ -127,6 +135,7 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
           }
         : undefined,
       user ? { generation: req.userGeneration ?? '', until } : undefined,
+      req.codeGrantId !== undefined ? { authorizationCode: true } : undefined,
     ),
     ctx.store.addClientGrant(
       grant.clientId,
@@ -142,9 +151,19 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
   }
   // The client's grants were ended while this one was on its way.
   if (created.refused === 'revoked') throw new ClientChangedError(grant.clientId);
+  // The code was redeemed before: what it issued is revoked now (RFC 6749 §4.1.2).
+  if (created.refused === 'replayed') {
+    ctx.events.emit('family.revoked', { grantId: grant.id, by: 'reuse', clientId: grant.clientId });
+    throw new OAuthError('invalid_grant', 'authorization code was already used');
+  }
   // The user's grants were ended (deleted, password changed) after their password was checked.
   if (created.refused === 'stale')
-    throw new OAuthError('invalid_grant', 'invalid username or password');
+    throw new OAuthError(
+      'invalid_grant',
+      req.codeGrantId !== undefined
+        ? 'authorization code is no longer valid'
+        : 'invalid username or password',
+    );
   const { deviceDeadline } = created;
   ctx.events.emit('token.issued', {
     grantType: grant.grantType,

@@ -6,6 +6,7 @@ import { GRANT_TYPES } from './grants';
 /** Endpoint paths below the issuer's path. */
 export const PATHS = Object.freeze({
   metadata: '/.well-known/oauth-authorization-server',
+  authorize: '/oauth2/authorize',
   token: '/oauth2/token',
   revocation: '/oauth2/revoke',
   introspection: '/oauth2/introspect',
@@ -16,14 +17,24 @@ export const PATHS = Object.freeze({
 export function metadataDocument(ctx: ServerContext) {
   const base = ctx.config.issuer;
   const auth = ['client_secret_basic', 'client_secret_post'];
+  const codes = ctx.config.authorize !== undefined;
   return {
     issuer: base,
+    ...(codes ? { authorization_endpoint: `${base}${PATHS.authorize}` } : {}),
     token_endpoint: `${base}${PATHS.token}`,
     revocation_endpoint: `${base}${PATHS.revocation}`,
     introspection_endpoint: `${base}${PATHS.introspection}`,
     jwks_uri: `${base}${PATHS.jwks}`,
-    grant_types_supported: GRANT_TYPES,
-    response_types_supported: [],
+    // The authorization-code grant only with the authorization endpoint that issues codes.
+    grant_types_supported: GRANT_TYPES.filter((g) => codes || g !== 'authorization_code'),
+    response_types_supported: codes ? ['code'] : [],
+    ...(codes
+      ? {
+          response_modes_supported: ['query'],
+          code_challenge_methods_supported: ['S256'],
+          authorization_response_iss_parameter_supported: true,
+        }
+      : {}),
     token_endpoint_auth_methods_supported: [...auth, 'none'],
     revocation_endpoint_auth_methods_supported: [...auth, 'none'],
     introspection_endpoint_auth_methods_supported: auth,

@@ -5,6 +5,7 @@ import { throttle } from '../core/logger';
 import { ConfigError, MisconfiguredError, OAuthError, StoreUnavailableError } from '../errors';
 import { corsFor } from '../http/cors';
 import { oauthErrorHandler, sendOAuthError } from '../http/error-handler';
+import { authorizeEndpoint } from './authorize-endpoint';
 import type { ServerContext } from './context';
 import { introspectionEndpoint } from './introspection-endpoint';
 import { jwksEndpoint, metadataEndpoint, PATHS } from './metadata';
@@ -60,7 +61,9 @@ export function buildRouter(ctx: ServerContext): Router {
   // with a 500 and a log line saying the fix, rather than serving endpoints the metadata misplaces.
   const ours = new Set([
     ...(base ? [`${PATHS.metadata}${base}`, `${base}${PATHS.metadata}`] : [PATHS.metadata]),
-    ...[PATHS.jwks, PATHS.token, PATHS.revocation, PATHS.introspection].map((p) => `${base}${p}`),
+    ...[PATHS.jwks, PATHS.authorize, PATHS.token, PATHS.revocation, PATHS.introspection].map(
+      (p) => `${base}${p}`,
+    ),
   ]);
   const mayLogMount = throttle();
   router.use(function mountedAtRoot(req, res, next) {
@@ -73,7 +76,7 @@ export function buildRouter(ctx: ServerContext): Router {
       );
     sendOAuthError(res, new MisconfiguredError(whereToMount(ctx.config.issuer, base, req.baseUrl)));
   });
-  const errors = (endpoint: 'token' | 'revocation' | 'introspection' | 'jwks') =>
+  const errors = (endpoint: 'authorize' | 'token' | 'revocation' | 'introspection' | 'jwks') =>
     oauthErrorHandler(ctx.config.logger, (error) => {
       // Only the store's 503s: a full hashing queue answers 503 too, and is no outage.
       if (error.status !== 503 || !(error.cause instanceof StoreUnavailableError)) return;
@@ -121,6 +124,12 @@ export function buildRouter(ctx: ServerContext): Router {
       }
       next();
     };
+  const { authorize } = ctx.config;
+  if (authorize) {
+    const path = `${base}${PATHS.authorize}`;
+    router.get(path, timed('authorize'), authorizeEndpoint(ctx, authorize), errors('authorize'));
+    router.all(path, methodNotAllowed('GET'));
+  }
   router.post(`${base}${PATHS.token}`, timed('token'), form, tokenEndpoint(ctx), errors('token'));
   router.post(
     `${base}${PATHS.revocation}`,

@@ -1,5 +1,6 @@
 // The grant hash in Redis: which field holds which GrantRecord property, and reply layouts that the
 // Lua scripts and their TypeScript decoders both derive from, so no value is read by position by hand.
+import { isGrantOrigin } from '../core/grant-type';
 import { luaList, luaQuote as quote } from './lua-script';
 import type { GrantRecord } from './store';
 
@@ -17,8 +18,8 @@ export const GRANT_HASH = {
   scope: 'scope',
   localUser: 'lu',
   deviceId: 'dev',
-  createdAt: 'cat',
   resource: 'res',
+  createdAt: 'cat',
   maxExpiresAt: 'max',
   sessionId: 'ses',
 } as const satisfies { readonly [P in keyof Required<GrantRecord>]: string };
@@ -42,13 +43,13 @@ export function decodeGrant(
     id: String(id),
     clientId: String(cid),
     tenantId: String(tid),
-    grantType: gty === 'password' ? 'password' : 'client_credentials',
+    grantType: isGrantOrigin(gty) ? gty : 'client_credentials',
     subject: String(sub),
     scope: String(scope),
     ...(lu ? { localUser: String(lu) } : {}),
     ...(dev ? { deviceId: String(dev) } : {}),
-    ...(ses ? { sessionId: String(ses) } : {}),
     ...(res ? { resource: String(res) } : {}),
+    ...(ses ? { sessionId: String(ses) } : {}),
     createdAt: Number(cat),
     maxExpiresAt: Number(max),
   };

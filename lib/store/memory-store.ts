@@ -11,6 +11,7 @@ import type {
   ClientRecord,
   CreateGrantResult,
   DeploymentRecord,
+  GrantCreation,
   DeviceSessionInput,
   DeviceSessionRecord,
   GrantRecord,
@@ -18,8 +19,8 @@ import type {
   LedgerEntry,
   LedgerOwner,
   RefreshTokenState,
-  RevokeGrantResult,
   ResourceRecord,
+  RevokeGrantResult,
   RevokeRefreshResult,
   RotateInput,
   RotateResult,
@@ -90,8 +91,8 @@ export class MemoryStore implements Store {
   private readonly clients = new Map<string, ClientRecord>();
   private readonly users = new Map<string, UserRecord>();
   private readonly scopes = new Map<string, ScopeRecord>();
-  private readonly grants = new Map<string, FamilyState>();
   private readonly resources = new Map<string, ResourceRecord>();
+  private readonly grants = new Map<string, FamilyState>();
   /** Device sessions by user tag, then device id. */
   private readonly sessions = new Map<string, Map<string, SessionState>>();
   /** Grant ledgers by `u:<user tag>` or `c:<client id>`. */
@@ -196,7 +197,6 @@ export class MemoryStore implements Store {
   async listScopes() {
     return clone([...this.scopes.values()]);
   }
-
   // Resource servers (RFC 8707) ------------------------------------------------------------
   async getResource(uri: string) {
     return clone(this.resources.get(uri));
@@ -211,6 +211,7 @@ export class MemoryStore implements Store {
     // By URI, as RedisStore lists them.
     return clone([...this.resources.values()].sort((a, b) => (a.uri < b.uri ? -1 : 1)));
   }
+
   private live(grantId: string): FamilyState | undefined {
     const fam = this.grants.get(grantId);
     if (fam && fam.expiresAt <= this.now()) {
@@ -312,6 +313,7 @@ export class MemoryStore implements Store {
     tokens: IssuedTokens,
     session?: DeviceSessionInput,
     ledger?: LedgerEntry,
+    origin?: GrantCreation,
   ): Promise<CreateGrantResult> {
     const refreshExp = tokens.refresh?.expiresAt ?? 0;
     let deviceDeadline: number | undefined;
@@ -324,6 +326,11 @@ export class MemoryStore implements Store {
       (this.ledger(ledgerKey, now)?.generation ?? '') !== (ledger?.generation ?? '')
     )
       return { refused: 'stale' };
+    // A grant an authorization code names exists already: the code is replayed (RFC 6749 §4.1.2).
+    if (origin?.authorizationCode && this.grants.has(grant.id)) {
+      await this.revokeGrant(grant.id, now);
+      return { refused: 'replayed' };
+    }
     const tomb = this.tombstones.get(grant.id);
     if (this.live(grant.id) || (tomb !== undefined && tomb > now)) return { refused: 'revoked' };
     if (ledgerKey !== undefined)
@@ -415,6 +422,9 @@ export class MemoryStore implements Store {
     if ((isCurrent && fam.currentExpiresAt <= now) || fam.grant.maxExpiresAt <= now) {
       return { ok: false, reason: 'expired' };
     }
+    // A family's audience never changes: a refresh may name its resource, or none.
+    if (input.resource !== undefined && input.resource !== fam.grant.resource)
+      return { ok: false, reason: 'invalid_target' };
     // The client's scopes were narrowed since: so is the family, for good.
     if (input.clientScope !== undefined) {
       const allowed = new Set(input.clientScope.split(' '));
@@ -422,9 +432,6 @@ export class MemoryStore implements Store {
         .split(' ')
         .filter((s) => s !== '' && allowed.has(s))
         .join(' ');
-    // A family's audience never changes: a refresh may name its resource, or none.
-    if (input.resource !== undefined && input.resource !== fam.grant.resource)
-      return { ok: false, reason: 'invalid_target' };
     }
     if (!isSubScope(input.requestedScope, fam.grant.scope))
       return { ok: false, reason: 'invalid_scope' };

@@ -145,16 +145,25 @@ export function buildScripts(fields: readonly GrantField[] = GRANT_FIELDS) {
         'grantId',
         'generation',
         '#horizon',
+        '#code',
       ],
       rest: true,
-      functions: [FORGET, LEDGER],
+      functions: [SESSION, FORGET, LEAVE_SESSION, REVOKE_FAMILY, LEDGER],
       body: `
 -- A user's grant: listed in the user's ledger, unless their grants were ended since it was authorized.
 if ledgerKey ~= grantKey then
   if ledgerGeneration(ledgerKey) ~= generation then return 'stale' end
 end
--- An existing key is a grant revoked (with its owner's grants) before it could be created.
-if redis.call('EXISTS', grantKey) == 1 then return 'revoked' end
+-- An existing key is a grant revoked (with its owner's grants) before it could be created, or,
+-- for a grant an authorization code names, that code redeemed before: the code is replayed, and
+-- what it issued is revoked (RFC 6749 §4.1.2).
+if redis.call('EXISTS', grantKey) == 1 then
+  if code == 1 and redis.call('HEXISTS', grantKey, 'cid') == 1 then
+    if redis.call('HGET', grantKey, 'rev') ~= '1' then revoke(grantKey, issuedKey, sessionsKey, now) end
+    return 'replayed'
+  end
+  return 'revoked'
+end
 if ledgerKey ~= grantKey then ledgerAdd(ledgerKey, grantId, horizon, now) end
 redis.call('HSET', grantKey, unpack(rest))
 redis.call('EXPIRE', grantKey, ttl)
@@ -220,6 +229,7 @@ return ${replies.access.lua({ rev: 'f.rev', x: 'f.x', deadline: 'dl' }, 'f')}`,
         'nextJti',
         '#nextAccessExp',
         'clientScope',
+        'resource',
       ],
       functions: [SESSION, TOUCH, FORGET, LEAVE_SESSION, REVOKE_FAMILY],
       body: `
@@ -229,7 +239,6 @@ if not s.cid then return fail('not_found') end
 if s.rev == '1' then return fail('revoked') end
 -- Its successor is already known: the rotation was abandoned before it ran (its caller answered
 -- 503 and burnt it), or it already ran (a resent command). It must not take effect (again).
-        'resource',
 if redis.call('SISMEMBER', issuedKey, nextHash) == 1 then return fail('abandoned') end
 if redis.call('SISMEMBER', issuedKey, presentedHash) == 0 then return fail('not_found') end
 if s.cid ~= clientId then return fail('client_mismatch') end
@@ -243,6 +252,8 @@ if not isCur and not retry then
   return fail('reused')
 end
 if (isCur and tonumber(s.cexp) <= now) or tonumber(s.max) <= now then return fail('expired') end
+-- A family's audience never changes: a refresh may name its resource, or none ('' = none named).
+if resource ~= '' and resource ~= (s.res or '') then return fail('invalid_target') end
 -- The client's scopes were narrowed since: so is the family, for good ('-' = no narrowing).
 if clientScope ~= '-' then
   local allowed, kept = ' ' .. clientScope .. ' ', {}
@@ -252,8 +263,6 @@ if clientScope ~= '-' then
   local narrowed = table.concat(kept, ' ')
   if narrowed ~= s.scope then
     s.scope = narrowed
--- A family's audience never changes: a refresh may name its resource, or none ('' = none named).
-if resource ~= '' and resource ~= (s.res or '') then return fail('invalid_target') end
     redis.call('HSET', grantKey, 'scope', narrowed)
   end
 end

@@ -19,14 +19,15 @@ import type {
   ClientRecord,
   CreateGrantResult,
   DeploymentRecord,
+  GrantCreation,
   DeviceSessionInput,
   GrantRecord,
   IssuedTokens,
   LedgerEntry,
   LedgerOwner,
   RefreshTokenState,
-  RevokeGrantResult,
   ResourceRecord,
+  RevokeGrantResult,
   RevokeRefreshResult,
   RotateInput,
   RotateResult,
@@ -216,7 +217,6 @@ export class RedisStore implements Store {
   listScopes() {
     return this.listRecords<ScopeRecord>(this.keys.scopes, this.keys.scope);
   }
-
   // Resource servers (RFC 8707) ------------------------------------------------------------
   getResource(uri: string) {
     return this.getRecord<ResourceRecord>(this.keys.resource(uri));
@@ -230,6 +230,7 @@ export class RedisStore implements Store {
   listResources() {
     return this.listRecords<ResourceRecord>(this.keys.resources, this.keys.resource);
   }
+
   // Tokens: grants and their refresh-token families ------------------------------------------
 
   async createGrant(
@@ -237,6 +238,7 @@ export class RedisStore implements Store {
     tokens: IssuedTokens,
     session?: DeviceSessionInput,
     ledger?: LedgerEntry,
+    origin?: GrantCreation,
   ): Promise<CreateGrantResult> {
     const refreshExp = tokens.refresh?.expiresAt ?? 0;
     const ttl = Math.max(1, Math.max(tokens.accessExpiresAt, refreshExp) - grant.createdAt);
@@ -267,10 +269,11 @@ export class RedisStore implements Store {
         grantId: grant.id,
         generation: ledger?.generation ?? '',
         horizon: ledger?.until ?? grantHorizon(grant, tokens),
+        code: origin?.authorizationCode ? 1 : 0,
       },
       fields,
     );
-    if (reply === 'stale' || reply === 'revoked') return { refused: reply };
+    if (reply === 'stale' || reply === 'revoked' || reply === 'replayed') return { refused: reply };
     return reply === '' || reply == null ? {} : { deviceDeadline: Number(reply) };
   }
 
@@ -319,10 +322,10 @@ export class RedisStore implements Store {
         nextJti: next.jti,
         nextAccessExp: next.accessExpiresAt,
         clientScope: input.clientScope ?? '-',
+        resource: input.resource ?? '',
       },
       [],
       () => this.abandons.sent(nextHash),
-        resource: input.resource ?? '',
     )) as ReplyValue[];
     const { head, grant } = replies.rotate.decode(res);
     // It met its own abandonment (it ran late) or its own earlier run (a resent command whose

@@ -3,10 +3,11 @@
 // The twin rule: every atomic operation exists twice, as a Lua script in redis-scripts.ts (RedisStore)
 // and as a method in memory-store.ts (MemoryStore), and both pass the one conformance suite
 // (test/conformance/describe-store.ts). Change one, change the other, and the suite with them.
+import type { GrantOrigin } from '../core/grant-type';
 import type { Store as RateLimitStore } from 'express-rate-limit';
 
 /** Grant types the token endpoint supports (RFC 6749 §4.3, §4.4, §6). */
-export type GrantType = 'client_credentials' | 'password' | 'refresh_token';
+export type GrantType = 'client_credentials' | 'password' | 'authorization_code' | 'refresh_token';
 
 /** A tenant: every client and user belongs to one; a tenant may let resource servers sign in local users. */
 export interface TenantRecord {
@@ -41,6 +42,8 @@ export interface ClientRecord {
   introspectAllTenants?: boolean;
   /** client_credentials also issues a refresh token (root of a new family). */
   clientCredentialsRefresh: boolean;
+  /** Where the authorization endpoint may send codes (RFC 6749 §3.1.2), matched exactly. */
+  redirectUris?: string[];
 }
 
 /** A user of a tenant, signing in with the password grant. */
@@ -62,9 +65,6 @@ export interface ScopeRecord {
   roles: string[];
 }
 
-/** What a grant (a refresh-token family, or a lone client_credentials issue) was issued for. */
-export interface GrantRecord {
-  /** Random id, carried in the access token as `gid` and in every refresh token of the family. */
 /**
  * A resource server registered by its URI (RFC 8707 resource indicators): a `resource` naming it
  * sets access tokens' `aud` to `uri` and limits their scopes to those of its `services`.
@@ -78,25 +78,28 @@ export interface ResourceRecord {
   name?: string;
 }
 
+/** What a grant (a refresh-token family, or a lone client_credentials issue) was issued for. */
+export interface GrantRecord {
+  /** Random id, carried in the access token as `gid` and in every refresh token of the family. */
   id: string;
   clientId: string;
   tenantId: string;
   /** The grant that started the family. */
-  grantType: 'password' | 'client_credentials';
+  grantType: GrantOrigin;
   /** Username for password grants, client id for client_credentials. */
   subject: string;
   /** Space-delimited scope granted at issue; refreshes may narrow, never widen it. */
   scope: string;
   localUser?: string;
   deviceId?: string;
-  /** The device session this grant belongs to; set by the store for device-bound grants. */
-  sessionId?: string;
-  /** Epoch seconds. */
   /**
    * The registered resource (RFC 8707) the family is for: its access tokens' `aud`, kept by every
    * refresh. Absent: the server's `audience`.
    */
   resource?: string;
+  /** The device session this grant belongs to; set by the store for device-bound grants. */
+  sessionId?: string;
+  /** Epoch seconds. */
   createdAt: number;
   /** Epoch seconds after which no refresh token of the family is accepted (absolute cap). */
   maxExpiresAt: number;
@@ -153,14 +156,14 @@ export interface RotateInput {
    * them, for good, before `requestedScope` is checked. Absent: no narrowing.
    */
   clientScope?: string;
-  next: IssuedTokens & { refresh: { hash: string; expiresAt: number } };
-}
-
   /**
    * The resource the refresh request names (RFC 8707 §2): refused (`invalid_target`) unless it is
    * the family's own. Absent: the family's, whatever it is.
    */
   resource?: string;
+  next: IssuedTokens & { refresh: { hash: string; expiresAt: number } };
+}
+
 export type RotateResult =
   | {
       ok: true;
@@ -275,15 +278,15 @@ export interface RegistryStore {
   putScope(scope: ScopeRecord): Promise<void>;
   deleteScope(name: string): Promise<boolean>;
   listScopes(): Promise<ScopeRecord[]>;
-}
-
-/** Grants and their refresh-token families (RFC 6749 §6, RFC 9700 §4.14.2), access-token state. */
   // Resource servers (RFC 8707) ----------------------------------------------------------
   getResource(uri: string): Promise<ResourceRecord | undefined>;
   putResource(resource: ResourceRecord): Promise<void>;
   deleteResource(uri: string): Promise<boolean>;
   /** Every registered resource, by URI. */
   listResources(): Promise<ResourceRecord[]>;
+}
+
+/** Grants and their refresh-token families (RFC 6749 §6, RFC 9700 §4.14.2), access-token state. */
 export interface TokenStore {
   /**
    * Store a new grant with its first tokens; the refresh token (if any) becomes the family root.
@@ -292,13 +295,16 @@ export interface TokenStore {
    * A user's grant (its id from `newGrantId({ tenantId, username, device })`) is also listed in the
    * user's ledger — only if the ledger is still at `ledger.generation` (read before the user's
    * credentials were checked), so that a grant authorized just before the user's grants were
-   * ended is refused rather than missed. Returns the session's idle deadline, or why it was refused.
+   * ended is refused rather than missed. With `origin.authorizationCode`, an existing grant under
+   * the id is a replayed code: it is revoked and `replayed` returned (RFC 6749 §4.1.2). Returns the
+   * session's idle deadline, or why it was refused.
    */
   createGrant(
     grant: GrantRecord,
     tokens: IssuedTokens,
     session?: DeviceSessionInput,
     ledger?: LedgerEntry,
+    origin?: GrantCreation,
   ): Promise<CreateGrantResult>;
   /**
    * Atomically rotate: of concurrent calls with one token exactly one gets `ok`. Reuse revokes the
@@ -363,9 +369,20 @@ export interface CreateGrantResult {
   deviceDeadline?: number;
   /**
    * Why nothing was stored: `stale`, the user's ledger moved past the generation given (their
-   * grants were ended meanwhile); `revoked`, the grant id was revoked before it was created.
+   * grants were ended meanwhile); `revoked`, the grant id was revoked before it was created;
+   * `replayed`, the authorization code naming this grant id was redeemed before, and the grant it
+   * created is now revoked.
    */
-  refused?: 'stale' | 'revoked';
+  refused?: 'stale' | 'revoked' | 'replayed';
+}
+
+/** How a grant comes to be created. */
+export interface GrantCreation {
+  /**
+   * Its id comes from an authorization code: an existing grant under it means the code was
+   * redeemed already, so that grant is revoked and nothing is created (`replayed`).
+   */
+  authorizationCode?: boolean;
 }
 
 /**

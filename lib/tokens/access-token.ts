@@ -1,4 +1,5 @@
 // Access tokens: RFC 9068 JWTs signed with jsonwebtoken and KeyObjects; verification pins alg, iss, aud, typ.
+import { type GrantOrigin, isGrantOrigin } from '../core/grant-type';
 import jwt from 'jsonwebtoken';
 import { type Clock, epochSeconds } from '../core/clock';
 import { quoted, TokenRejection } from '../core/rejection';
@@ -18,7 +19,7 @@ export interface AccessTokenClaims {
   /** Grant (refresh-token family) id: revocation state lives under it. */
   gid: string;
   /** The grant type that started the grant: `password` (user token) or `client_credentials`. */
-  gty: 'password' | 'client_credentials';
+  gty: GrantOrigin;
   device_id?: string;
   local_user?: string;
 }
@@ -58,7 +59,7 @@ function isClaims(p: unknown): p is AccessTokenClaims {
     typeof c.scope === 'string' &&
     typeof c.exp === 'number' &&
     typeof c.iat === 'number' &&
-    (c.gty === 'password' || c.gty === 'client_credentials')
+    isGrantOrigin(c.gty)
   );
 }
 
