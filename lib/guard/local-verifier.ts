@@ -1,8 +1,9 @@
 // Local mode: verify the JWT with the store's keys, then read its live state in one store round trip.
-import { isUserGrant } from '../core/grant-type';
+
 import { LRUCache } from 'lru-cache';
 import { accessTokenLiveness, whyDead } from '../core/access-token-liveness';
 import { type Clock, epochSeconds, type MillisecondClock } from '../core/clock';
+import { isUserGrant } from '../core/grant-type';
 import { TokenRejection } from '../core/rejection';
 import type { GuardConfig } from '../options/guard-options';
 import type { ScopeRecord, Store } from '../store/store';

@@ -1,7 +1,8 @@
 // Remote mode: verify the JWT against the issuer's JWKS, then ask its introspection endpoint (RFC 7662).
-import { isUserGrant } from '../core/grant-type';
+
 import { accessTokenLiveness, whyDead } from '../core/access-token-liveness';
 import type { Clock } from '../core/clock';
+import { isUserGrant } from '../core/grant-type';
 import type { Logger } from '../core/logger';
 import { TokenRejection } from '../core/rejection';
 import { ConfigError, MisconfiguredError } from '../errors';

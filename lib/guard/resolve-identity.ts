@@ -1,7 +1,8 @@
 // resolveIdentity(): tenants and local users — who a request acts for, decided by the tenant's
 // local-user mode as it is now (changing the mode takes effect on the next request).
-import { isUserGrant } from '../core/grant-type';
+
 import type { RequestHandler } from 'express';
+import { isUserGrant } from '../core/grant-type';
 import type { Identity } from '../types';
 import { fail, type GuardContext, verifiedOf } from './guard-context';
 

@@ -6,6 +6,7 @@ import type { ClientGrantsEnded, UserGrantsEnded } from '../events';
 import type {
   ClientRecord,
   GrantType,
+  ResourceRecord,
   ScopeRecord,
   TenantRecord,
   UserRecord,
@@ -17,6 +18,7 @@ import type { ServerContext } from './context';
 import { GRANT_TYPES } from './grants';
 import { type IntrospectionResponse, introspect } from './introspection';
 import { redirectUriProblem } from './redirect-uri';
+import { hasGrantAudience, issuedAudiences, resourceUriProblem } from './resource';
 
 export interface TenantInput {
   /** `[A-Za-z0-9._-]{1,64}`. */
@@ -64,6 +66,15 @@ export interface ScopeInput {
   service?: string;
   roleCheck?: boolean;
   roles?: string[];
+}
+
+/** A resource server (RFC 8707), registered by the URI its guards use as `audience`. */
+export interface ResourceInput {
+  /** Absolute https URL (http only for localhost), no query or fragment; compared exactly. */
+  uri: string;
+  /** The services it serves (scope definitions' `service`): at least one. */
+  services: string[];
+  name?: string;
 }
 
 /** A client as the admin API shows it: never the secret hash. */
@@ -414,6 +425,33 @@ export function createAdmin(ctx: ServerContext) {
     listScopes: () => store.listScopes(),
     deleteScope: (name: string) => store.deleteScope(name),
 
+    /**
+     * Register (or replace) a resource server (RFC 8707): a token request naming its `uri` as
+     * `resource` gets `aud` = `uri` and only the scopes of its `services`. A change applies to new
+     * grants; families already issued keep their audience and scopes.
+     *
+     * @example await auth.admin.upsertResource({ uri: 'https://print.example', services: ['print'] });
+     */
+    async upsertResource(input: ResourceInput): Promise<ResourceRecord> {
+      known(input, ['uri', 'services', 'name'], 'resource');
+      const problem = resourceUriProblem(input.uri);
+      check(problem === undefined, 'resource.uri', problem ?? '');
+      const services = list(input.services, 'resource.services', ROLE, 'service name');
+      check(services.length > 0, 'resource.services', 'must name at least one service');
+      optionalName(input.name, 'resource.name');
+      const resource: ResourceRecord = {
+        uri: input.uri,
+        services,
+        ...(input.name ? { name: input.name } : {}),
+      };
+      await store.putResource(resource);
+      return resource;
+    },
+    getResource: (uri: string) => store.getResource(uri),
+    listResources: () => store.listResources(),
+    /** Unregister a resource: new token requests naming it get `invalid_target`; issued families keep it. */
+    deleteResource: (uri: string) => store.deleteResource(uri),
+
     /** Start signing with a new key; the old public key stays in the JWKS until its tokens expired. Returns the new kid. */
     rotateKeys: async () => {
       const kid = await ctx.keys.rotate();
@@ -444,8 +482,13 @@ export function createAdmin(ctx: ServerContext) {
           ctx.events.emit('family.revoked', { grantId: refresh.grantId, by: 'admin' });
         return result !== 'not_found';
       }
-      const claims = await verifyAccessToken(token, ctx.keys, ctx.config, ctx.now);
-      if (!claims) return false;
+      const claims = await verifyAccessToken(
+        token,
+        ctx.keys,
+        { ...ctx.config, audience: issuedAudiences(ctx) },
+        ctx.now,
+      );
+      if (!claims || !(await hasGrantAudience(ctx, claims))) return false;
       await store.revokeAccessToken(claims.gid, claims.jti, ctx.now());
       ctx.events.emit('access_token.revoked', {
         grantId: claims.gid,

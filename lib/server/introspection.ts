@@ -8,6 +8,7 @@ import type { ClientRecord } from '../store/store';
 import type { AccessTokenClaims } from '../tokens/access-token';
 import { parseRefreshToken } from '../tokens/refresh-token';
 import type { ServerContext } from './context';
+import { isGrantAudience, issuedAudiences } from './resource';
 
 /** RFC 7662 §2.2 response members tokenward fills, plus tenant_id, local_user and device_id. */
 export interface IntrospectionResponse {
@@ -82,9 +83,10 @@ export async function introspect(
       ...(g.deviceId ? { device_id: g.deviceId } : {}),
     };
   }
+  // Our own audience or a resource's (RFC 8707); which one the grant decides, once read.
   const claims = await ctx.verified.claims(token, ctx.keys, {
     issuer: ctx.config.issuer,
-    audience: ctx.config.audience,
+    audience: issuedAudiences(ctx),
     clockTolerance: 0,
   });
   // Another tenant's token is answered before its state is read: the store is not asked for nothing.
@@ -95,7 +97,7 @@ export async function introspect(
     registryFacts(ctx, claims),
   ]);
   const live = accessTokenLiveness(claims, state, now);
-  if (!live) return INACTIVE;
+  if (!live || !isGrantAudience(ctx, state.grant, claims.aud)) return INACTIVE;
   return {
     active: true,
     scope: live.scopes.join(' '),

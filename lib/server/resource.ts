@@ -1,6 +1,7 @@
 // Resource indicators (RFC 8707): the audience and scopes of a token asked for one resource server.
 import { isLoopbackHost } from '../core/ids';
 import { OAuthError } from '../errors';
+import type { AccessTokenClaims } from '../tokens/access-token';
 import type { ServerContext } from './context';
 
 /** Longest resource URI accepted, registered or requested (as a guard's `audience`). */
@@ -111,4 +112,42 @@ export async function resolveResource(
  */
 export function refreshResource(requested: string | undefined): string | undefined {
   return requested === undefined ? undefined : checkRequested(requested);
+}
+
+/**
+ * The audiences this server's access tokens may carry, for checking a token before its grant is
+ * read: the server's `audience`, or a resource URI. Once the grant is read, {@link isGrantAudience}
+ * decides (introspection); where the grant is not read (revocation), the signature suffices.
+ *
+ * @example verifyAccessToken(token, ctx.keys, { issuer, audience: issuedAudiences(ctx), clockTolerance: 0 })
+ */
+export function issuedAudiences(ctx: ServerContext): (aud: string) => boolean {
+  const own = ctx.config.audience;
+  return (aud) => aud === own || (aud.length <= RESOURCE_URI_MAX && /^https?:\/\//i.test(aud));
+}
+
+/**
+ * Whether `aud` is what the token's grant issues (RFC 8707): its resource's URI, else the server's
+ * `audience` — a token claiming another resource than its grant's was not issued for that grant.
+ */
+export function isGrantAudience(
+  ctx: ServerContext,
+  grant: { resource?: string } | undefined,
+  aud: string,
+): boolean {
+  return grant !== undefined && aud === (grant.resource ?? ctx.config.audience);
+}
+
+/**
+ * Whether a verified access token's `aud` is its grant's, where nothing else reads the grant
+ * (revocation): tokens with the server's own audience need no read, as before resources existed;
+ * a resource's token costs one read of its grant's state.
+ */
+export async function hasGrantAudience(
+  ctx: ServerContext,
+  claims: Pick<AccessTokenClaims, 'aud' | 'gid' | 'jti'>,
+): Promise<boolean> {
+  if (claims.aud === ctx.config.audience) return true;
+  const state = await ctx.store.getAccessTokenState(claims.gid, claims.jti, ctx.now());
+  return isGrantAudience(ctx, state.grant, claims.aud);
 }

@@ -6,6 +6,7 @@ import { parseRefreshToken } from '../tokens/refresh-token';
 import { authenticateClient } from './client-auth';
 import type { ServerContext } from './context';
 import { readParams, required } from './params';
+import { hasGrantAudience, issuedAudiences } from './resource';
 
 const notYours = () => invalidRequest('token was not issued to this client');
 
@@ -44,12 +45,13 @@ export function revocationEndpoint(ctx: ServerContext): RequestHandler {
         ctx.keys,
         {
           issuer: ctx.config.issuer,
-          audience: ctx.config.audience,
+          // Our audience, or a resource's (RFC 8707) — then its grant must be for that resource.
+          audience: issuedAudiences(ctx),
           clockTolerance: ctx.config.clockTolerance,
         },
         ctx.now,
       );
-      if (claims) {
+      if (claims && (await hasGrantAudience(ctx, claims))) {
         if (claims.client_id !== client.id) throw notYours();
         await ctx.store.revokeAccessToken(claims.gid, claims.jti, ctx.now());
         ctx.events.emit('access_token.revoked', {

@@ -1,7 +1,8 @@
 // Access tokens: RFC 9068 JWTs signed with jsonwebtoken and KeyObjects; verification pins alg, iss, aud, typ.
-import { type GrantOrigin, isGrantOrigin } from '../core/grant-type';
+
 import jwt from 'jsonwebtoken';
 import { type Clock, epochSeconds } from '../core/clock';
+import { type GrantOrigin, isGrantOrigin } from '../core/grant-type';
 import { quoted, TokenRejection } from '../core/rejection';
 import type { KeyRing, VerificationKeys } from './signing-keys';
 
@@ -40,7 +41,12 @@ export async function signAccessToken(claims: AccessTokenClaims, keys: KeyRing):
 
 export interface VerifyOptions {
   issuer: string;
-  audience: string;
+  /**
+   * The `aud` accepted: one value, or a test of the token's `aud` (which must then be a single
+   * string) — the authorization server accepts its own audience and its registered resources'
+   * (RFC 8707), and checks each against the token's grant afterwards.
+   */
+  audience: string | ((aud: string) => boolean);
   /** Seconds of clock skew tolerated for exp/nbf/iat. */
   clockTolerance: number;
   /**
@@ -72,6 +78,14 @@ const hostOf = (url: unknown): string | undefined => {
   }
 };
 
+const wrongAudience = (options: VerifyOptions, aud: unknown) =>
+  new TokenRejection(
+    'wrong_audience',
+    typeof options.audience === 'string'
+      ? `this verifier expects audience ${quoted(options.audience)}; the token's aud is ${quoted(aud)}`
+      : `the token's aud ${quoted(aud)} is not an audience this verifier accepts`,
+  );
+
 /** A jsonwebtoken failure as a rejection, naming what was expected and what the token carries. */
 function rejectionOf(
   err: unknown,
@@ -93,10 +107,7 @@ function rejectionOf(
     message.startsWith('jwt issuer invalid') ||
     (message.startsWith('jwt audience invalid') && payload.iss !== options.issuer);
   if (message.startsWith('jwt audience invalid') && !wrongIssuer)
-    return new TokenRejection(
-      'wrong_audience',
-      `this verifier expects audience ${quoted(options.audience)}; the token's aud is ${quoted(payload.aud)}`,
-    );
+    return wrongAudience(options, payload.aud);
   if (wrongIssuer) {
     const sameHost =
       hostOf(payload.iss) !== undefined && hostOf(payload.iss) === hostOf(options.issuer);
@@ -163,7 +174,8 @@ export async function checkAccessToken(
     payload = jwt.verify(token, key.publicKey, {
       algorithms: [key.alg],
       issuer: options.issuer,
-      audience: options.audience,
+      // A test is applied below: jsonwebtoken checks only what it is given.
+      ...(typeof options.audience === 'string' ? { audience: options.audience } : {}),
       clockTolerance: options.clockTolerance,
       clockTimestamp: now(),
     });
@@ -171,6 +183,13 @@ export async function checkAccessToken(
     const claims = typeof decoded.payload === 'object' ? decoded.payload : {};
     return rejectionOf(err, claims as Record<string, unknown>, options);
   }
+  if (
+    typeof options.audience === 'function' &&
+    (typeof payload !== 'object' ||
+      typeof payload.aud !== 'string' ||
+      !options.audience(payload.aud))
+  )
+    return wrongAudience(options, typeof payload === 'object' ? payload.aud : undefined);
   if (!isClaims(payload))
     return new TokenRejection('missing_claims', 'a required claim is missing or mistyped');
   if (options.tenants && !options.tenants.includes(payload.tenant_id))
