@@ -1,5 +1,6 @@
 // createAuthServer: the authorization server as an Express router plus its admin API.
 
+import type { JsonWebKey } from 'node:crypto';
 import type { Express, RequestHandler } from 'express';
 import { secondsOf } from '../core/clock';
 import { ConfigError } from '../errors';
@@ -125,7 +126,7 @@ export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServ
         config.store
           .recordDeployment({ issuer: config.issuer, audience: config.audience, seenAt: now() })
           .catch((err: Error) =>
-            config.logger.warn?.(
+            config.logger.debug?.(
               { cause: err.message },
               'could not note this server in the store (the CLI reads it to learn the issuer)',
             ),

@@ -3,8 +3,9 @@
 // The twin rule: every atomic operation exists twice, as a Lua script in redis-scripts.ts (RedisStore)
 // and as a method in memory-store.ts (MemoryStore), and both pass the one conformance suite
 // (test/conformance/describe-store.ts). Change one, change the other, and the suite with them.
-import type { GrantOrigin } from '../core/grant-type';
+import type { JsonWebKey } from 'node:crypto';
 import type { Store as RateLimitStore } from 'express-rate-limit';
+import type { GrantOrigin } from '../core/grant-type';
 
 /** Grant types the token endpoint supports (RFC 6749 §4.3, §4.4, §6). */
 export type GrantType = 'client_credentials' | 'password' | 'authorization_code' | 'refresh_token';

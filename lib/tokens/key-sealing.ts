@@ -1,5 +1,11 @@
 // Signing keys sealed at rest: AES-256-GCM under a key derived from `keyEncryptionSecret`, so a store dump yields no signing key.
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  hkdfSync,
+  type JsonWebKey,
+  randomBytes,
+} from 'node:crypto';
 
 const VERSION = 'v1';
 

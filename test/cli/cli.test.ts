@@ -124,6 +124,36 @@ describe('client', () => {
     expect((await ccToken(SECRET)).status).toBe(200);
   });
 
+  it('--redirect-uri registers where an authorization_code client gets codes; a bad one is refused', async () => {
+    const run = await cli([
+      '--json',
+      'client',
+      'set',
+      'web-app',
+      '--tenant',
+      'acme',
+      '--public',
+      '--grant',
+      'authorization_code',
+      'refresh_token',
+      '--redirect-uri',
+      'https://app.example.com/cb',
+      'http://127.0.0.1/cb',
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.json()).toMatchObject({
+      grants: ['authorization_code', 'refresh_token'],
+      redirectUris: ['https://app.example.com/cb', 'http://127.0.0.1/cb'],
+    });
+    const bad = await cli(['client', 'set', 'web-app', '--redirect-uri', 'javascript:alert(1)']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(
+      /^error: client\.redirectUris: "javascript:alert\(1\)" must not use the javascript: scheme/,
+    );
+    expect((await ts.store.getClient('web-app'))?.redirectUris).toHaveLength(2);
+    expect((await cli(['client', 'delete', 'web-app'])).code).toBe(0);
+  });
+
   it('an update keeps the secret and every option it does not name', async () => {
     const before = await ts.store.getClient('svc');
     expect((await cli(['client', 'set', 'svc', '--scope', 'print', '--introspect'])).code).toBe(0);

@@ -61,7 +61,12 @@ describe('logger levels', () => {
       expect(res.status).toBe(503);
     }
     expect(lines).toEqual([
-      { level: 'warn', fields: { endpoint: 'token' }, message: 'store unavailable: answering 503' },
+      {
+        level: 'warn',
+        // The cause names the Redis that could not be reached.
+        fields: { endpoint: 'token', cause: expect.stringMatching(/^redis at 127\.0\.0\.1:\d+/) },
+        message: 'store unavailable: answering 503',
+      },
     ]);
     redis.disconnect();
   });

@@ -17,6 +17,7 @@ interface SetOptions {
   introspect?: boolean;
   introspectAllTenants?: boolean;
   ccRefresh?: boolean;
+  redirectUri?: string[];
 }
 
 const flags = (c: ClientView) =>
@@ -39,6 +40,7 @@ const show = (c: ClientView) =>
     introspect: c.introspect,
     introspectAllTenants: c.introspectAllTenants === true,
     clientCredentialsRefresh: c.clientCredentialsRefresh,
+    redirectUris: c.redirectUris ?? [],
   });
 
 const SECRET_HELP = `
@@ -49,7 +51,8 @@ const EXAMPLES = `
 Examples:
   printf %s "$SVC_SECRET" | tokenward client set svc --tenant acme --secret-stdin \\
     --grant client_credentials --scope print scan --local-users
-  tokenward client set mobile-app --tenant acme --public --grant password refresh_token --scope print`;
+  tokenward client set web-app --tenant acme --public --grant authorization_code refresh_token \
+    --redirect-uri https://app.example.com/callback --scope print`;
 
 export function registerClient(program: Command, ctx: Ctx): void {
   const client = program
@@ -102,10 +105,17 @@ export function registerClient(program: Command, ctx: Ctx): void {
     .addOption(
       new Option('--secret-stdin', 'read the client secret from stdin').conflicts('public'),
     )
-    .option('--public', 'a public client: no secret, password and refresh_token grants only')
+    .option(
+      '--public',
+      'a public client: no secret; authorization_code, password and refresh_token grants only',
+    )
     .option(
       '--grant <grant...>',
-      'grant types: client_credentials, password, refresh_token (repeatable)',
+      'grant types: authorization_code, client_credentials, password (legacy), refresh_token (repeatable)',
+    )
+    .option(
+      '--redirect-uri <uri...>',
+      "with authorization_code: where codes may be sent, matched exactly (repeatable; '' clears them)",
     )
     .option('--scope <scope...>', "scopes the client may be issued (repeatable; '' clears them)")
     .option(
@@ -143,6 +153,7 @@ export function registerClient(program: Command, ctx: Ctx): void {
         introspect: opts.introspect ?? current?.introspect ?? false,
         introspectAllTenants: opts.introspectAllTenants ?? current?.introspectAllTenants ?? false,
         clientCredentialsRefresh: opts.ccRefresh ?? current?.clientCredentialsRefresh ?? false,
+        redirectUris: listOption(opts.redirectUri, /\s+/) ?? current?.redirectUris ?? [],
       });
       ctx.print(saved, () => show(saved));
     });
