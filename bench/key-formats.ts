@@ -1,5 +1,5 @@
 // Key formats: signing and verifying cost the same whether a key is given as KeyObject, PEM or JWK (parsed once).
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { MemoryStore } from '../lib';
 import {
