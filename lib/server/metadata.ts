@@ -13,8 +13,11 @@ export const PATHS = Object.freeze({
   jwks: '/oauth2/jwks',
 });
 
-/** The metadata document (RFC 8414 §2). */
-export function metadataDocument(ctx: ServerContext) {
+/**
+ * The metadata document (RFC 8414 §2). The password grant (legacy: RFC 9700 §2.4) is advertised
+ * only when `passwordInUse`: some client is registered with it.
+ */
+export function metadataDocument(ctx: ServerContext, passwordInUse = true) {
   const base = ctx.config.issuer;
   const auth = ['client_secret_basic', 'client_secret_post'];
   const codes = ctx.config.authorize !== undefined;
@@ -26,7 +29,9 @@ export function metadataDocument(ctx: ServerContext) {
     introspection_endpoint: `${base}${PATHS.introspection}`,
     jwks_uri: `${base}${PATHS.jwks}`,
     // The authorization-code grant only with the authorization endpoint that issues codes.
-    grant_types_supported: GRANT_TYPES.filter((g) => codes || g !== 'authorization_code'),
+    grant_types_supported: GRANT_TYPES.filter(
+      (g) => (codes || g !== 'authorization_code') && (passwordInUse || g !== 'password'),
+    ),
     response_types_supported: codes ? ['code'] : [],
     ...(codes
       ? {
@@ -45,9 +50,33 @@ export function metadataDocument(ctx: ServerContext) {
   };
 }
 
+/** How long the served document is reused before the clients are looked at again (ms). */
+const REFRESH_MS = 60_000;
+
 export function metadataEndpoint(ctx: ServerContext): RequestHandler {
-  const doc = metadataDocument(ctx);
-  return function metadataEndpoint(_req, res) {
+  let doc = metadataDocument(ctx);
+  let until = 0;
+  let pending: Promise<void> | undefined;
+  // Whether some client still uses the password grant, read at most once a minute; the store
+  // being down keeps the last document (metadata never fails for an outage).
+  const refresh = () =>
+    ctx.store
+      .listClients()
+      .then((clients) => {
+        doc = metadataDocument(
+          ctx,
+          clients.some((c) => c.grants.includes('password')),
+        );
+        until = ctx.config.clock() + REFRESH_MS;
+      })
+      .catch(() => {
+        until = ctx.config.clock() + 1000;
+      })
+      .finally(() => {
+        pending = undefined;
+      });
+  return async function metadataEndpoint(_req, res) {
+    if (ctx.config.clock() >= until) await (pending ??= refresh());
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.json(doc);
   };

@@ -13,6 +13,7 @@ import {
   RedisStore,
 } from '../../lib';
 import { ALICE, APP, ISSUER, introspect, seed, TOKEN, WEB } from '../helpers/app';
+import { testClock } from '../helpers/clock';
 import { TEST_HASHING } from '../helpers/hashing';
 import { keysAtRest } from '../helpers/key-secret';
 import { makeStore, STORE_KINDS, type TestStore } from '../helpers/stores';
@@ -540,5 +541,42 @@ describe('registration and options', () => {
     expect(() =>
       createAuthServer({ issuer: ISSUER, store: new MemoryStore(), authorize: authorize as never }),
     ).toThrow(message);
+  });
+});
+
+describe('the password grant is legacy (RFC 9700 §2.4)', () => {
+  it('metadata advertises it only while some client is registered with it, looked at again each minute', async () => {
+    const clock = testClock();
+    const auth = createAuthServer({
+      issuer: ISSUER,
+      store: new MemoryStore({ now: clock.seconds }),
+      passwordHashing: TEST_HASHING,
+      clock,
+      authorize: { authenticate: () => null, loginUrl: '/login' },
+    });
+    await auth.admin.upsertTenant({ id: 'acme' });
+    await auth.admin.upsertClient({
+      ...APP,
+      public: true,
+      tenantId: 'acme',
+      grants: ['authorization_code', 'refresh_token'],
+      redirectUris: [CB],
+      scopes: [],
+    });
+    const app = express().use(auth.router());
+    const grants = async () =>
+      (await request(app).get('/.well-known/oauth-authorization-server')).body
+        .grant_types_supported;
+    expect(await grants()).toEqual(['authorization_code', 'client_credentials', 'refresh_token']);
+    await auth.admin.upsertClient({
+      id: 'kiosk',
+      public: true,
+      tenantId: 'acme',
+      grants: ['password'],
+      scopes: [],
+    });
+    expect(await grants()).not.toContain('password'); // the minute is not over
+    clock.advance(61_000);
+    expect(await grants()).toContain('password');
   });
 });
