@@ -22,9 +22,19 @@ export class InsufficientScopeError extends OAuthError {
 export const invalidToken = () =>
   new OAuthError('invalid_token', 'the access token is invalid, expired or revoked', 401);
 
-/** RFC 6750 §3: the challenge for `error`; a request without credentials gets no error code. */
-export function bearerChallenge(realm: string, error?: OAuthError): string {
+/**
+ * RFC 6750 §3: the challenge for `error`; a request without credentials gets no error code. With
+ * `resourceMetadata` (the URL of the guard's protected-resource metadata), every challenge names it
+ * (RFC 9728 §5.1), so a client can find the authorization server and the scopes to ask for.
+ */
+export function bearerChallenge(
+  realm: string,
+  error?: OAuthError,
+  resourceMetadata?: string,
+): string {
   let challenge = `Bearer realm="${realm}"`;
+  // A URL of RFC 3986 characters: nothing a quoted-string cannot carry (checked when computed).
+  if (resourceMetadata !== undefined) challenge += `, resource_metadata="${resourceMetadata}"`;
   if (!error || error instanceof AuthenticationRequiredError) return challenge;
   // Descriptions are our own fixed texts; strip anything a quoted-string cannot carry anyway.
   const description = error.message.replace(NOT_QUOTED_STRING_SAFE, '');
@@ -33,11 +43,20 @@ export function bearerChallenge(realm: string, error?: OAuthError): string {
   return challenge;
 }
 
-/** Answer a guard failure: 400/401/403 with a challenge, 503 with Retry-After, JSON body always. */
-export function sendGuardError(res: Response, err: unknown, realm: string, logger: Logger): void {
+/**
+ * Answer a guard failure: 400/401/403 with a challenge (naming `resourceMetadata` when given), 503
+ * with Retry-After, JSON body always.
+ */
+export function sendGuardError(
+  res: Response,
+  err: unknown,
+  realm: string,
+  logger: Logger,
+  resourceMetadata?: string,
+): void {
   const error = toOAuthError(err);
   if (error.status === 401 || error.status === 403 || error.status === 400) {
-    res.setHeader('WWW-Authenticate', bearerChallenge(realm, error));
+    res.setHeader('WWW-Authenticate', bearerChallenge(realm, error, resourceMetadata));
     // Browser clients on another origin need the challenge to tell invalid_token from the rest.
     exposeHeader(res, 'WWW-Authenticate');
   }

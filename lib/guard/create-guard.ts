@@ -1,6 +1,6 @@
 // createGuard: resource-server middleware (RFC 6750) in local (shared store) or remote (RFC 7662) mode.
 // Each middleware lives in its own file; this one parses the options and wires them together.
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import { secondsOf } from '../core/clock';
 import { type Logger, throttle } from '../core/logger';
 import { ConfigError } from '../errors';
@@ -13,6 +13,7 @@ import { LocalVerifier } from './local-verifier';
 import { RemoteVerifier } from './remote-verifier';
 import { requireScope, requireService } from './require-scope';
 import { resolveIdentity } from './resolve-identity';
+import { resourceMetadataRouter } from './resource-metadata';
 
 export interface Guard {
   /** `local` when checking against the shared store, `remote` when introspecting. */
@@ -28,6 +29,19 @@ export interface Guard {
   requireScope(...scopes: string[]): RequestHandler;
   /** Admit only tokens holding a scope that names `service` and passes its role check now. */
   requireService(service: string): RequestHandler;
+  /**
+   * A Router serving this resource server's protected-resource metadata (RFC 9728): `resource` (the
+   * guard's `audience`), `authorization_servers`, `scopes_supported`, `bearer_methods_supported`,
+   * `resource_name`, at `/.well-known/oauth-protected-resource` followed by the resource URI's path
+   * (RFC 9728 §3.1). Once created, every challenge of the guard names it as `resource_metadata`
+   * (§5.1). Mount it at the application root. Throws ConfigError unless `audience` is an https URL
+   * (http only for localhost) without query or fragment.
+   *
+   * @example
+   * const guard = createGuard({ issuer, audience: 'https://print.example', store });
+   * app.use(guard.router());
+   */
+  router(): Router;
   /** Audit events: `guard.events.on('token.rejected', (e) => …)`. Payloads carry ids and reasons only. */
   readonly events: Events<GuardEvents>;
   /** An Express handler serving the Prometheus metrics (`metrics` option); ConfigError when off. */
@@ -98,6 +112,7 @@ export function createGuard(options: Readonly<GuardOptions>): Guard {
     resolveIdentity: () => resolveIdentity(ctx),
     requireScope: (...scopes: string[]) => requireScope(ctx, scopes),
     requireService: (service: string) => requireService(ctx, service),
+    router: () => resourceMetadataRouter(ctx),
     events,
     metricsHandler: () => {
       if (!metrics)

@@ -19,6 +19,11 @@ export interface GuardContext {
   now: Clock;
   /** What authenticate() verified, for the middleware after it; invisible to the application. */
   verifiedBy: WeakMap<Request, VerifiedToken>;
+  /**
+   * The URL of the protected-resource metadata, once `guard.router()` serves it: challenges name
+   * it (RFC 9728 §5.1). Unset until then, so no challenge points at a document nobody serves.
+   */
+  resourceMetadataUrl?: string;
 }
 
 /** Run `emit` once the response is out: later middleware may still await I/O. */
@@ -46,7 +51,7 @@ export function fail(ctx: GuardContext, res: Response, err: unknown): void {
       }),
     );
   }
-  sendGuardError(res, err, ctx.config.realm, ctx.logger);
+  sendGuardError(res, err, ctx.config.realm, ctx.logger, ctx.resourceMetadataUrl);
 }
 
 /**

@@ -13,6 +13,8 @@ export interface IntrospectionAnswer {
   tenant_id?: string;
   sub?: string;
   jti?: string;
+  /** The token's audience as the authorization server sees it (RFC 8707: its grant's resource). */
+  aud?: string;
   scope?: string;
   exp?: number;
   local_user?: string;
@@ -60,6 +62,7 @@ function readAnswer(body: Record<string, unknown>): IntrospectionAnswer {
     ...str('tenant_id'),
     ...str('sub'),
     ...str('jti'),
+    ...str('aud'),
     ...str('scope'),
     ...str('local_user'),
     ...str('device_id'),

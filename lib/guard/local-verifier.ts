@@ -68,7 +68,15 @@ export class LocalVerifier implements Verifier {
     const now = this.now();
     const state = await this.store.getAccessTokenState(claims.gid, claims.jti, now);
     const live = accessTokenLiveness(claims, state, now);
-    return live ? { claims, ...live } : whyDead(claims, state, now);
+    if (!live) return whyDead(claims, state, now);
+    // A grant for a resource (RFC 8707) issues tokens for that audience only.
+    const resource = state.grant?.resource;
+    if (resource !== undefined && resource !== claims.aud)
+      return new TokenRejection(
+        'grant_mismatch',
+        "the token's aud is not the resource its grant was issued for",
+      );
+    return { claims, ...live };
   }
 
   async localUserMode(t: VerifiedToken): Promise<boolean> {

@@ -57,6 +57,11 @@ export class RemoteVerifier implements Verifier {
         'grant_mismatch',
         'the introspection answer is about another token',
       );
+    if (answer.aud !== undefined && answer.aud !== claims.aud)
+      return new TokenRejection(
+        'grant_mismatch',
+        "the introspection answer gives another audience than the token's",
+      );
     const state = {
       grant: {
         clientId: answer.client_id ?? claims.client_id,

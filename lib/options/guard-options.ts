@@ -1,6 +1,6 @@
 // createGuard options: local mode (shared store) or remote mode (RFC 7662 introspection), validated once.
 import type { MillisecondClock } from '../core/clock';
-import { isLoopbackHost, TENANT_ID } from '../core/ids';
+import { isLoopbackHost, SCOPE_TOKEN, TENANT_ID } from '../core/ids';
 import type { KeysEnum } from '../core/known-keys';
 import { consoleLogger, type Logger } from '../core/logger';
 import { ConfigError } from '../errors';
@@ -28,10 +28,25 @@ export interface IntrospectionOptions {
   timeout?: number;
 }
 
+/** What `guard.router()` publishes about this resource server beyond what the guard knows (RFC 9728 §2). */
+export interface ResourceMetadataOptions {
+  /**
+   * `scopes_supported`. Default: in local mode, the registered scopes of the services the resource
+   * (registered under the guard's `audience`) serves; in remote mode, none published.
+   */
+  scopesSupported?: readonly string[];
+  /** `resource_name`, for display. Default: the registered resource's `name` (local mode). */
+  resourceName?: string;
+}
+
 export interface GuardOptions {
   /** The authorization server's issuer identifier; tokens must carry it as `iss`. */
   issuer: string;
-  /** The `aud` this resource server accepts (default: the issuer, as the authorization server's default). */
+  /**
+   * The `aud` this resource server accepts (default: the issuer, as the authorization server's
+   * default). Its resource URI when it is registered with `admin.upsertResource` (RFC 8707): the
+   * only tokens admitted are those asked for it, and `guard.router()` publishes it (RFC 9728).
+   */
   audience?: string;
   /** Local mode: the authorization server's store (keys and live token state read from it). */
   store?: Store;
@@ -69,6 +84,8 @@ export interface GuardOptions {
    * authorization server the same one.
    */
   clock?: () => number;
+  /** Fields of the protected-resource metadata `guard.router()` serves (RFC 9728). */
+  resourceMetadata?: ResourceMetadataOptions;
 }
 
 const KNOWN: KeysEnum<GuardOptions> = {
@@ -86,6 +103,12 @@ const KNOWN: KeysEnum<GuardOptions> = {
   logger: true,
   metrics: true,
   clock: true,
+  resourceMetadata: true,
+};
+
+const KNOWN_RESOURCE_METADATA: KeysEnum<ResourceMetadataOptions> = {
+  scopesSupported: true,
+  resourceName: true,
 };
 
 const KNOWN_INTROSPECTION: KeysEnum<IntrospectionOptions> = {
@@ -116,6 +139,7 @@ export interface GuardConfig {
   tenants?: readonly string[];
   staticKeys?: LoadedKey[];
   introspection?: Required<Omit<IntrospectionOptions, 'endpoint'>> & { endpoint?: string };
+  resourceMetadata?: ResourceMetadataOptions;
 }
 
 const F = 'createGuard';
@@ -134,6 +158,28 @@ function text(name: string, value: unknown, pattern = /^[\x20-\x7E]{1,256}$/): s
   if (typeof value !== 'string' || !pattern.test(value))
     throw new ConfigError(`${F}: "${name}" must be a non-empty string of printable characters`);
   return value;
+}
+
+function resourceMetadata(value: unknown): ResourceMetadataOptions {
+  if (typeof value !== 'object' || value === null)
+    throw new ConfigError(`${F}: "resourceMetadata" must be an object`);
+  rejectUnknownKeys(`${F} resourceMetadata`, value, KNOWN_RESOURCE_METADATA);
+  const { scopesSupported: scopes, resourceName: name } = value as ResourceMetadataOptions;
+  if (
+    scopes !== undefined &&
+    (!Array.isArray(scopes) ||
+      scopes.length > 256 ||
+      !scopes.every((s) => typeof s === 'string' && SCOPE_TOKEN.test(s)))
+  )
+    throw new ConfigError(
+      `${F}: "resourceMetadata.scopesSupported" must be an array of at most 256 scope tokens`,
+    );
+  return Object.freeze({
+    ...(scopes !== undefined ? { scopesSupported: Object.freeze([...new Set(scopes)]) } : {}),
+    ...(name !== undefined
+      ? { resourceName: text('resourceMetadata.resourceName', name, /^[^\p{Cc}]{1,256}$/u) }
+      : {}),
+  });
 }
 
 function tenantList(value: unknown): readonly string[] {
@@ -206,5 +252,8 @@ export function parseGuardOptions(options: Readonly<GuardOptions>): GuardConfig 
     ...(o.tenants !== undefined ? { tenants: tenantList(o.tenants) } : {}),
     ...(o.keys ? { staticKeys: loadVerificationKeys(o.keys) } : {}),
     ...(introspection ? { introspection } : {}),
+    ...(o.resourceMetadata !== undefined
+      ? { resourceMetadata: resourceMetadata(o.resourceMetadata) }
+      : {}),
   };
 }
