@@ -423,7 +423,7 @@ export class MemoryStore implements Store {
       return { ok: false, reason: 'expired' };
     }
     // A family's audience never changes: a refresh may name its resource, or none.
-    if (input.resource !== undefined && input.resource !== fam.grant.resource)
+    if (input.resource && input.resource !== fam.grant.resource)
       return { ok: false, reason: 'invalid_target' };
     // The client's scopes were narrowed since: so is the family, for good.
     if (input.clientScope !== undefined) {

@@ -159,7 +159,7 @@ export interface RotateInput {
   clientScope?: string;
   /**
    * The resource the refresh request names (RFC 8707 §2): refused (`invalid_target`) unless it is
-   * the family's own. Absent: the family's, whatever it is.
+   * the family's own. Absent (or ''): the family's, whatever it is.
    */
   resource?: string;
   next: IssuedTokens & { refresh: { hash: string; expiresAt: number } };

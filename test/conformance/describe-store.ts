@@ -5,6 +5,7 @@ import type {
   DeviceSessionInput,
   GrantRecord,
   IssuedTokens,
+  ResourceRecord,
   RotateResult,
   ScopeRecord,
   SigningKeyRecord,
@@ -86,6 +87,8 @@ export function describeStore(name: string, factory: StoreFactory): void {
       leeway?: number;
       next?: Issued;
       refreshExpiresAt?: number;
+      /** The resource the refresh names (RFC 8707). */
+      resource?: string;
     }
 
     /** Rotate `presented` in `grant`; returns the result and the token it would have issued. */
@@ -105,6 +108,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
         now,
         requestedScope: opts.scope ?? '',
         leewaySeconds: opts.leeway ?? 0,
+        ...(opts.resource !== undefined ? { resource: opts.resource } : {}),
         next: tokens,
       });
       return { result, next };
@@ -289,6 +293,32 @@ export function describeStore(name: string, factory: StoreFactory): void {
       expect(await store.getScopes([])).toStrictEqual([]);
       await store.deleteScope('gs-a');
       await store.deleteScope('gs-b');
+    });
+
+    it('1d. resource servers: round-trip deep-equal, listed by URI, deleted once', async () => {
+      const resources: ResourceRecord[] = [
+        { uri: 'https://res-b.example/api/v1', services: ['scan', 'print'], name: 'B "api"' },
+        { uri: 'https://res-a.example', services: ['print'] },
+        // Braces and colons in a URI stay inside the registry's own key (its tag comes first).
+        { uri: 'http://localhost:4100/{x}:y', services: ['fax'] },
+      ];
+      for (const r of resources) await store.putResource(r);
+      for (const r of resources) expect(await store.getResource(r.uri)).toStrictEqual(r);
+      expect(await store.getResource('https://res-a.example/')).toBeUndefined();
+      const listed = (await store.listResources()).filter(
+        (r) => r.uri.includes('res-') || r.uri.includes('{x}'),
+      );
+      expect(listed).toStrictEqual([...resources].sort((a, b) => (a.uri < b.uri ? -1 : 1)));
+      // An upsert replaces the record.
+      const replaced = { uri: 'https://res-a.example', services: ['scan'] };
+      await store.putResource(replaced);
+      expect(await store.getResource(replaced.uri)).toStrictEqual(replaced);
+      for (const r of resources) {
+        expect(await store.deleteResource(r.uri)).toBe(true);
+        expect(await store.deleteResource(r.uri)).toBe(false);
+        expect(await store.getResource(r.uri)).toBeUndefined();
+      }
+      expect((await store.listResources()).filter((r) => r.uri.includes('res-'))).toStrictEqual([]);
     });
 
     it('2. createGrant then getAccessTokenState: the grant deep-equal, not revoked; unknown grant', async () => {
@@ -486,6 +516,32 @@ export function describeStore(name: string, factory: StoreFactory): void {
       const next = await rotateOk(grant, root, { scope: 'print read' });
       // Narrowing at one refresh does not change the grant: the full scope is still allowed next time.
       await rotateOk(grant, next, { scope: 'read write print' });
+    });
+
+    it('8b. resource: a grant keeps it; a refresh naming it (or none) rotates, naming another is invalid_target and nothing rotates', async () => {
+      const { grant, root } = await issue({ resource: 'https://print.example' });
+      expect((await store.getAccessTokenState(grant.id, root.jti, NOW)).grant).toStrictEqual(grant);
+      expect((await store.getRefreshTokenState(grant.id, root.hash, NOW))?.grant).toStrictEqual(
+        grant,
+      );
+      const before = await ts.snapshot();
+      for (const other of ['https://scan.example', 'https://print.example/'])
+        expect((await rotate(grant, root, { resource: other })).result).toStrictEqual({
+          ok: false,
+          reason: 'invalid_target',
+        });
+      expect(await ts.snapshot()).toBe(before);
+      const next = await rotateOk(grant, root, { resource: 'https://print.example' });
+      await rotateOk(grant, next);
+      // A family without a resource cannot be moved to one.
+      const plain = await issue();
+      expect(
+        (await rotate(plain.grant, plain.root, { resource: 'https://print.example' })).result,
+      ).toStrictEqual({
+        ok: false,
+        reason: 'invalid_target',
+      });
+      await rotateOk(plain.grant, plain.root);
     });
 
     it('9. leeway: the immediate predecessor may be retried within it; it kills the successor', async () => {
