@@ -356,15 +356,17 @@ export function createAdmin(ctx: ServerContext) {
         );
         // Setting the password a user already has (a re-run provisioning script) is no change:
         // it must not sign the user out everywhere.
-        newPassword = !(existing && (await verifySecret(input.password, existing.passwordHash)));
+        newPassword = !(
+          existing?.passwordHash !== undefined &&
+          (await verifySecret(input.password, existing.passwordHash))
+        );
         if (newPassword)
           passwordHash = await hashSecret(input.password, ctx.config.passwordHashing.scryptCost);
       }
-      check(!!passwordHash, 'user.password', 'required for a new user');
       const user: UserRecord = {
         tenantId: input.tenantId,
         username: input.username,
-        passwordHash: passwordHash as string,
+        ...(passwordHash !== undefined ? { passwordHash } : {}),
         roles: list(input.roles, 'user.roles', ROLE, 'role'),
       };
       await store.putUser(user);

@@ -51,8 +51,11 @@ export interface ClientRecord {
 export interface UserRecord {
   tenantId: string;
   username: string;
-  /** scrypt hash of the password. */
-  passwordHash: string;
+  /**
+   * scrypt hash of the password, for the password grant. Absent for a user who signs in only
+   * through the host application's login (the authorization-code flow).
+   */
+  passwordHash?: string;
   roles: string[];
 }
 

@@ -267,11 +267,15 @@ describe('client', () => {
 
 describe('user', () => {
   it('set --password-stdin creates a user who can sign in; the password is never echoed', async () => {
-    const missing = await cli(['user', 'set', 'acme', 'alice', '--role', 'printer']);
-    expect(missing).toMatchObject({
-      code: 2,
-      stderr: 'error: user.password: required for a new user\n',
+    // A user without a password signs in only through the host's login (authorization code).
+    const passwordless = await cli(['--json', 'user', 'set', 'acme', 'carol', '--role', 'printer']);
+    expect(passwordless.code).toBe(0);
+    expect(await ts.store.getUser('acme', 'carol')).toEqual({
+      tenantId: 'acme',
+      username: 'carol',
+      roles: ['printer'],
     });
+    expect((await cli(['user', 'delete', 'acme', 'carol'])).code).toBe(0);
     const run = await cli(
       ['--json', 'user', 'set', 'acme', 'alice', '--password-stdin', '--role', 'printer,admin'],
       { stdin: `${PASSWORD}\n` },

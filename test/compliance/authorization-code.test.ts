@@ -323,6 +323,28 @@ describe('authorization endpoint (MemoryStore)', () => {
     });
   });
 
+  it('a user without a password gets codes through the host login, and the password grant refuses them as a wrong password', async () => {
+    await h.auth.admin.upsertUser({ tenantId: 'acme', username: 'dora', roles: ['printer'] });
+    const { code, verifier } = await codeFor(h, {}, 'acme:dora');
+    expect((await redeem(h, code, verifier)).status).toBe(200);
+    await h.auth.admin.upsertClient({
+      ...WEB,
+      tenantId: 'acme',
+      grants: ['password'],
+      scopes: ['print'],
+    });
+    const pw = await request(h.app)
+      .post(TOKEN)
+      .auth(WEB.id, WEB.secret)
+      .type('form')
+      .send({ grant_type: 'password', username: 'dora', password: 'anything-at-all' });
+    expect(pw.status).toBe(400);
+    expect(pw.body).toEqual({
+      error: 'invalid_grant',
+      error_description: 'invalid username or password',
+    });
+  });
+
   it('RFC 8252 §7.3: "The authorization server MUST allow any port to be specified at the time of the request for loopback IP redirect URIs"', async () => {
     const p = pkce();
     const uri = 'http://127.0.0.1:53117/callback';

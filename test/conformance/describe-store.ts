@@ -247,7 +247,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
     });
 
     it('1c. upgradePasswordHash replaces the hash only while it is still the one verified', async () => {
-      const dave: UserRecord = {
+      const dave: UserRecord & { passwordHash: string } = {
         tenantId: 'upg',
         username: 'dave "d" $x',
         passwordHash: 'scrypt$16384$8$1$c2FsdA$b2xk',

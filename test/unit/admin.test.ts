@@ -101,11 +101,6 @@ describe('auth.admin', () => {
       /8-1024/,
     ],
     [
-      'new user without password',
-      () => a.upsertUser({ tenantId: 'acme', username: 'nopass' }),
-      /required/,
-    ],
-    [
       'username with surrounding spaces',
       () => a.upsertUser({ tenantId: 'acme', username: ' u ', password: 'long-enough' }),
       /surrounding/,
@@ -118,6 +113,15 @@ describe('auth.admin', () => {
   ])('rejects %s', async (_name, call, message) => {
     await expect(call()).rejects.toThrow(ValidationError);
     await expect(call()).rejects.toThrow(message);
+  });
+
+  it('a user may have no password (they sign in through the host login); one can be given later', async () => {
+    const user = await a.upsertUser({ tenantId: 'acme', username: 'nopass' });
+    expect(user).toEqual({ tenantId: 'acme', username: 'nopass', roles: [] });
+    // Giving one later works, and is a new password (its grants end, none here).
+    expect(
+      await a.upsertUser({ tenantId: 'acme', username: 'nopass', password: 'long-enough' }),
+    ).toEqual(user);
   });
 
   it('never returns secret or password hashes, and keeps them when an update omits them', async () => {

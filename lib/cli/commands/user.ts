@@ -1,4 +1,4 @@
-// `tokenward user list|get|set|delete|revoke`: users of a tenant, signing in with the password grant.
+// `tokenward user list|get|set|delete|revoke`: users of a tenant: their roles, and a password for the legacy password grant.
 import type { Command } from 'commander';
 import type { UserView } from '../../index';
 import { type Ctx, listOption } from '../context';
@@ -51,7 +51,10 @@ export function registerUser(program: Command, ctx: Ctx): void {
     .description('create a user, or update it (options not given keep their current value)')
     .argument('<tenant>', 'tenant id (must exist)')
     .argument('<username>', 'username: 1-256 printable characters')
-    .option('--password-stdin', 'read the password from stdin (required for a new user)')
+    .option(
+      '--password-stdin',
+      'read the password from stdin (for the legacy password grant; users who sign in through your login need none)',
+    )
     .option('--role <role...>', "the user's roles (repeatable; '' clears them)")
     .action(
       async (

@@ -48,7 +48,7 @@ async function limited(
  * effort: a busy hashing queue or a store error leaves the old hash for the next sign-in.
  */
 async function upgradeHash(ctx: ServerContext, user: UserRecord, password: string): Promise<void> {
-  if (!ctx.hashing.needsRehash(user.passwordHash)) return;
+  if (user.passwordHash === undefined || !ctx.hashing.needsRehash(user.passwordHash)) return;
   try {
     const next = await ctx.hashing.hash(password);
     await ctx.store.upgradePasswordHash(user.tenantId, user.username, user.passwordHash, next);
