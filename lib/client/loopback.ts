@@ -44,6 +44,7 @@ function page(res: ServerResponse, status: number, title: string, message: strin
 export async function listenLoopback(port = 0): Promise<Loopback> {
   let expected: string | undefined;
   let deliver: ((cb: LoopbackCallback) => void) | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (url.pathname !== CALLBACK_PATH) return page(res, 404, 'Not found', 'Nothing here.');
@@ -83,7 +84,7 @@ export async function listenLoopback(port = 0): Promise<Loopback> {
     callback: (state, timeoutMs) =>
       new Promise((resolve, reject) => {
         expected = state;
-        const timer = setTimeout(() => {
+        timer = setTimeout(() => {
           deliver = undefined;
           reject(
             new TokenManagerError(
@@ -99,6 +100,9 @@ export async function listenLoopback(port = 0): Promise<Loopback> {
       }),
     close: () =>
       new Promise<void>((resolve) => {
+        // A wait abandoned (open failed) must not keep the process alive until its timeout.
+        clearTimeout(timer);
+        deliver = undefined;
         server.close(() => resolve());
         // The browser may keep its connection alive: the answer is sent, nothing else is awaited.
         server.closeIdleConnections();
