@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { registerClient } from './commands/client';
 import { registerDevice } from './commands/device';
 import { registerKeys } from './commands/keys';
+import { registerResource } from './commands/resource';
 import { registerScope } from './commands/scope';
 import { registerTenant } from './commands/tenant';
 import { registerToken } from './commands/token';
@@ -48,8 +49,8 @@ export function buildProgram(ctx: CliContext): Command {
   const { io } = ctx;
   const program = new Command('tokenward')
     .description(
-      "Manage a tokenward authorization server's tenants, clients, users, scopes, signing keys, " +
-        'device sessions and tokens in the Redis at REDIS_URL.',
+      "Manage a tokenward authorization server's tenants, clients, users, scopes, resource " +
+        'servers, signing keys, device sessions and tokens in the Redis at REDIS_URL.',
     )
     .version(version(), '-V, --version')
     .option('--json', 'machine-readable JSON output')
@@ -80,6 +81,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerClient(program, ctx);
   registerUser(program, ctx);
   registerScope(program, ctx);
+  registerResource(program, ctx);
   registerKeys(program, ctx);
   registerDevice(program, ctx);
   registerToken(program, ctx);
