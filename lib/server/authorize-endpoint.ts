@@ -2,7 +2,7 @@
 // application's login says who is signed in; a sealed code goes back to the client's redirect URI.
 import type { Request, RequestHandler, Response } from 'express';
 import { newGrantId } from '../core/grant-id';
-import { CLIENT_ID, DEVICE_ID } from '../core/ids';
+import { CLIENT_ID, DEVICE_ID, splitScope } from '../core/ids';
 import { OAuthError } from '../errors';
 import type { AuthorizeConfig, SignedInUser } from '../options/authorize-options';
 import type { ClientRecord } from '../store/store';
@@ -10,6 +10,7 @@ import { sendErrorPage } from './authorize-error-page';
 import type { ServerContext } from './context';
 import { PATHS } from './metadata';
 import { matchesRedirectUri } from './redirect-uri';
+import { type ResolvedResource, resolveResource } from './resource';
 import { grantScope, parseScope } from './scope';
 
 /** RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters. */
@@ -155,20 +156,21 @@ export function authorizeEndpoint(ctx: ServerContext, authorize: AuthorizeConfig
           'invalid_request',
           'device_id must be 1-128 characters of A-Z a-z 0-9 . _ : -',
         );
-      let scope: string;
+      // The scope asked for, and the resource it is for (RFC 8707 §2): its `aud` and the scopes
+      // of the services it serves.
+      let target: ResolvedResource;
       try {
-        scope = grantScope(parseScope(params.get('scope')), client.scopes);
+        const scope = grantScope(parseScope(params.get('scope')), client.scopes);
+        target = await resolveResource(ctx, params.get('resource'), splitScope(scope));
       } catch (err) {
+        if (!(err instanceof OAuthError)) throw err;
         throw new RedirectableError(
-          err instanceof OAuthError && err.error === 'invalid_scope'
-            ? 'invalid_scope'
+          err.error === 'invalid_scope' || err.error === 'invalid_target'
+            ? err.error
             : 'invalid_request',
-          (err as Error).message,
+          err.message,
         );
       }
-      const resource = params.get('resource');
-      if (resource !== undefined)
-        throw new RedirectableError('invalid_target', 'resource indicators are not supported here');
 
       // 3. Who is signed in to the host application; nobody: its login page, and back here.
       let user: SignedInUser | undefined;
@@ -211,8 +213,9 @@ export function authorizeEndpoint(ctx: ServerContext, authorize: AuthorizeConfig
         challenge,
         tenantId: user.tenantId,
         username: user.username,
-        scope,
+        scope: target.scopes.join(' '),
         ...(deviceId !== undefined ? { deviceId } : {}),
+        ...(target.resource !== undefined ? { resource: target.resource } : {}),
         generation,
         expiresAt: now + authorize.codeTtl,
       });

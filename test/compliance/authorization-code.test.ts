@@ -345,6 +345,47 @@ describe('authorization endpoint (MemoryStore)', () => {
     });
   });
 
+  it('RFC 8707 §2: a resource on the authorization request sets the tokens’ aud and keeps only the scopes its services use; an unknown one is invalid_target', async () => {
+    await h.auth.admin.upsertScope({ name: 'print', service: 'print', roleCheck: false });
+    await h.auth.admin.upsertScope({ name: 'scan', service: 'scan', roleCheck: false });
+    await h.auth.admin.upsertResource({ uri: 'https://print.example/api', services: ['print'] });
+    const { code, verifier } = await codeFor(h, {
+      resource: 'https://print.example/api',
+      scope: 'print scan',
+    });
+    const res = await redeem(h, code, verifier);
+    expect(res.status).toBe(200);
+    expect(res.body.scope).toBe('print');
+    expect(jose.decodeJwt(res.body.access_token).aud).toBe('https://print.example/api');
+    // A guard for that resource admits it; the server-wide audience does not.
+    const api = (audience: string) => {
+      const guard = createGuard({ issuer: ISSUER, audience, store });
+      return express().get('/x', guard.authenticate(), (_req, r) => {
+        r.send('ok');
+      });
+    };
+    const bearer = `Bearer ${res.body.access_token}`;
+    expect(
+      (await request(api('https://print.example/api')).get('/x').set('Authorization', bearer))
+        .status,
+    ).toBe(200);
+    expect((await request(api(ISSUER)).get('/x').set('Authorization', bearer)).status).toBe(401);
+    // At the token endpoint, another resource than the code's is refused.
+    const other = await codeFor(h, { resource: 'https://print.example/api' });
+    const mismatch = await redeem(h, other.code, other.verifier, {
+      resource: 'https://scan.example/api',
+    });
+    expect(mismatch.status).toBe(400);
+    expect(mismatch.body.error).toBe('invalid_target');
+    // Unknown resource: back to the client with invalid_target.
+    const unknown = await get(
+      baseParams(pkce().challenge, { resource: 'https://nobody.example/' }),
+    );
+    expect(new URL(unknown.headers.location as string).searchParams.get('error')).toBe(
+      'invalid_target',
+    );
+  });
+
   it('RFC 8252 §7.3: "The authorization server MUST allow any port to be specified at the time of the request for loopback IP redirect URIs"', async () => {
     const p = pkce();
     const uri = 'http://127.0.0.1:53117/callback';

@@ -3,7 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { invalidRequest, OAuthError } from '../../errors';
 import { issueNewGrant } from '../issue';
-import { required } from '../params';
+import { optional, required } from '../params';
 import type { Grant } from './grant';
 
 /** RFC 7636 §4.1: 43-128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~". */
@@ -40,6 +40,13 @@ export const authorizationCodeGrant: Grant = {
       throw invalidCode('code_verifier does not match the code challenge');
     // The client may have lost scopes (or its tenant) since the code was issued.
     if (content.tenantId !== client.tenantId) throw invalidCode('authorization code is not valid');
+    // RFC 8707 §2.2: a resource named here must be the one the code was issued for.
+    const resource = optional(params, 'resource', 2048);
+    if (resource !== undefined && resource !== content.resource)
+      throw new OAuthError(
+        'invalid_target',
+        'resource is not the one of the authorization request',
+      );
     const scope = content.scope
       .split(' ')
       .filter((s) => s !== '' && client.scopes.includes(s))
@@ -54,6 +61,7 @@ export const authorizationCodeGrant: Grant = {
       ...(content.deviceId !== undefined ? { deviceId: content.deviceId } : {}),
       withRefresh: client.grants.includes('refresh_token'),
       codeGrantId: content.grantId,
+      ...(content.resource !== undefined ? { resource: content.resource } : {}),
     });
   },
 };
