@@ -14,7 +14,9 @@ export function tokenEndpoint(ctx: ServerContext): RequestHandler {
     const grantType = params.grant_type;
     if (grantType === undefined) throw invalidRequest('missing parameter grant_type');
     const grant = findGrant(grantType);
-    if (!grant) throw new OAuthError('unsupported_grant_type', 'grant_type is not supported');
+    // Codes exist only where the authorization endpoint issues them (the `authorize` option).
+    if (!grant || (grant.type === 'authorization_code' && !ctx.config.authorize))
+      throw new OAuthError('unsupported_grant_type', 'grant_type is not supported');
     const authorizeAndIssue = async () => {
       const { client, generation } = await authenticateClient(
         ctx,

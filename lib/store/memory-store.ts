@@ -3,7 +3,7 @@
 
 import { epochSeconds } from '../core/clock';
 import { tagOfGrant, userTag } from '../core/grant-id';
-import { byRecency } from './deployments';
+import { byRecency, changedDeployment } from './deployments';
 import { isSubScope, rotateKeySet } from './key-set';
 import { grantHorizon, isClientOwner, LEDGER_GRACE_SECONDS } from './ledger';
 import type {
@@ -11,9 +11,9 @@ import type {
   ClientRecord,
   CreateGrantResult,
   DeploymentRecord,
-  GrantCreation,
   DeviceSessionInput,
   DeviceSessionRecord,
+  GrantCreation,
   GrantRecord,
   IssuedTokens,
   LedgerEntry,
@@ -560,7 +560,9 @@ export class MemoryStore implements Store {
   }
 
   async recordDeployment(record: DeploymentRecord) {
-    this.deployments.set(record.issuer, clone(record));
+    const stored = this.deployments.get(record.issuer);
+    if (!stored || changedDeployment(stored, record))
+      this.deployments.set(record.issuer, clone(record));
   }
   async listDeployments() {
     return byRecency([...this.deployments.values()].map(clone));

@@ -3,7 +3,7 @@ import type { Store as RateLimitStore } from 'express-rate-limit';
 import type { Cluster, Redis } from 'ioredis';
 import { isDeviceGrant, tagOfGrant, userTag } from '../core/grant-id';
 import { ConfigError, StoreUnavailableError } from '../errors';
-import { byRecency } from './deployments';
+import { byRecency, changedDeployment } from './deployments';
 import { parseDeviceSessions } from './device-session';
 import { grantPairs, type ReplyValue, replyLayout } from './grant-hash';
 import { type RedisKeys, redisKeys } from './keys';
@@ -19,8 +19,8 @@ import type {
   ClientRecord,
   CreateGrantResult,
   DeploymentRecord,
-  GrantCreation,
   DeviceSessionInput,
+  GrantCreation,
   GrantRecord,
   IssuedTokens,
   LedgerEntry,
@@ -513,9 +513,10 @@ export class RedisStore implements Store {
   // Deployments ----------------------------------------------------------------------------
 
   async recordDeployment(record: DeploymentRecord) {
-    await this.runner.run(() =>
-      this.redis.hset(this.keys.deployments, record.issuer, JSON.stringify(record)),
-    );
+    const key = this.keys.deployments;
+    const stored = await this.runner.run(() => this.redis.hget(key, record.issuer));
+    if (stored && !changedDeployment(JSON.parse(stored) as DeploymentRecord, record)) return;
+    await this.runner.run(() => this.redis.hset(key, record.issuer, JSON.stringify(record)));
   }
   async listDeployments() {
     const all = await this.runner.run(() => this.redis.hgetall(this.keys.deployments));

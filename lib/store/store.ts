@@ -457,13 +457,13 @@ export interface DeploymentRecord {
   issuer: string;
   /** `aud` of its access tokens. */
   audience: string;
-  /** Epoch seconds of its last start. */
+  /** Epoch seconds when it was first noted, or its audience last changed. */
   seenAt: number;
 }
 
 /** The deployments that serve from this store: one per issuer, written at each server's start. */
 export interface DeploymentStore {
-  /** Record (or refresh) `record`, keyed by its issuer. */
+  /** Note `record`, keyed by its issuer; a record that says nothing new writes nothing. */
   recordDeployment(record: DeploymentRecord): Promise<void>;
   /** Every deployment recorded, most recently seen first. */
   listDeployments(): Promise<DeploymentRecord[]>;
