@@ -1,7 +1,7 @@
 // Cost: store round trips per token issued and per introspection, counted with Redis MONITOR
 // on a dedicated server (commands run inside Lua scripts are not round trips and are not counted).
 
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -135,6 +135,54 @@ describe('store round trips (RedisStore, MONITOR)', () => {
       );
       expect(n).toBe(3);
       expect(new Set(seen)).toEqual(new Set(['hmget', 'get', 'mget']));
+    });
+
+    it('authorization code: the authorization request reads the user ledger generation and record (2 commands, 1 round-trip wait; nothing written); redeeming the code is the grant and its client-ledger entry (2 scripts sent together, 1 wait)', async () => {
+      const ta = buildApp(new RedisStore({ redis, prefix: 'rt-code:' }), {
+        clientCacheTtl: 60,
+        authorize: {
+          authenticate: () => ({ tenantId: 'acme', username: 'alice' }),
+          loginUrl: '/login',
+        },
+      });
+      await seed(ta.auth);
+      await ta.auth.admin.upsertClient({
+        id: 'web-app',
+        public: true,
+        tenantId: 'acme',
+        grants: ['authorization_code'],
+        redirectUris: ['https://app.example/cb'],
+        scopes: ['print'],
+      });
+      const verifier = 'v'.repeat(43);
+      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      const query = new URLSearchParams({
+        response_type: 'code',
+        client_id: 'web-app',
+        redirect_uri: 'https://app.example/cb',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      });
+      const codes: string[] = [];
+      const authorize = await count(async () => {
+        const res = await request(ta.app).get(`/oauth2/authorize?${query}`);
+        expect(res.status).toBe(302);
+        codes.push(new URL(res.headers.location as string).searchParams.get('code') as string);
+      });
+      expect(authorize).toBe(2);
+      expect(new Set(seen)).toEqual(new Set(['get', 'zrangebyscore']));
+      const redeem = await count(async () => {
+        const res = await post(ta.app, TOKEN, {
+          grant_type: 'authorization_code',
+          client_id: 'web-app',
+          code: codes.shift() as string,
+          redirect_uri: 'https://app.example/cb',
+          code_verifier: verifier,
+        });
+        expect(res.status).toBe(200);
+      }, 5);
+      expect(redeem).toBe(2);
+      expect(new Set(seen)).toEqual(new Set(['evalsha']));
     });
 
     it('with clientCacheTtl 0 each request also reads the client ledger generation and record, sent together', async () => {
