@@ -24,8 +24,8 @@ const DEMO_DIR = path.join(__dirname, 'demo-page');
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
- * `GET /demo`: a page where two apps of one device sign in with the browser TokenManager and call
- * this API. Its client bundle is built into memory by esbuild when the server starts, so the page
+ * `GET /demo`: a page where two apps of one device sign in with the browser TokenManager (through
+ * the sample's login page, with a redirect) and call this API. Its client bundle is built into memory by esbuild when the server starts, so the page
  * works without `npm run build`.
  */
 function demoPage(options: PrintServerOptions): express.Router {
@@ -41,8 +41,13 @@ function demoPage(options: PrintServerOptions): express.Router {
     .replace('%DEVICE_IDLE_TTL%', () => escapeHtml(String(options.deviceIdleTtl ?? '')));
   const script = readFileSync(path.join(DEMO_DIR, 'demo.js'), 'utf8');
   const router = express.Router();
-  router.get('/demo', (_req, res) => {
-    res.set('Cache-Control', 'no-cache').type('html').send(html);
+  // The page, also where each app's sign-in comes back (its redirect URI, with the code in the
+  // query): no Referer may carry that code to the scripts or the API.
+  router.get(['/demo', '/demo/callback/:clientId'], (_req, res) => {
+    res
+      .set({ 'Cache-Control': 'no-cache', 'Referrer-Policy': 'no-referrer' })
+      .type('html')
+      .send(html);
   });
   router.get('/demo/demo.js', (_req, res) => {
     res.set('Cache-Control', 'no-cache').type('text/javascript').send(script);

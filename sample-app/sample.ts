@@ -10,8 +10,9 @@ import {
   MemoryStore,
   RedisStore,
 } from '../lib';
+import { createHostLogin } from './host-login';
 import { startPrintServer } from './print-server';
-import { DEMO, seedDemo } from './seed';
+import { DEMO, HOST_USERS, seedDemo } from './seed';
 
 export interface SampleOptions {
   /** Port of the authorization server (0: any free port). */
@@ -80,6 +81,11 @@ export async function startSample(options: SampleOptions): Promise<Sample> {
     authServer.once('error', reject).listen(options.authPort, resolve),
   );
   const issuer = `http://localhost:${(authServer.address() as AddressInfo).port}`;
+  // The demo page (GET /demo on the print server, another origin) signs in from the browser: the
+  // router sends no CORS headers, so the sample lets that page's origins read the AS's answers.
+  const pageOrigins = new Set<string>();
+  // The host application's own login (GET/POST /login): the code flow asks it who is signed in.
+  const login = createHostLogin(HOST_USERS, pageOrigins);
   const auth = createAuthServer({
     issuer,
     store,
@@ -89,16 +95,14 @@ export async function startSample(options: SampleOptions): Promise<Sample> {
     metrics: true,
     // On Redis the private signing keys are kept sealed (a shared store needs it).
     ...(redis ? { keyEncryptionSecret: options.keyEncryptionSecret ?? DEV_KEY_SECRET } : {}),
+    // Sign-in with the authorization code: nobody signed in → the login page, then back.
+    authorize: { authenticate: (req) => login.authenticate(req), loginUrl: '/login' },
   });
-  await seedDemo(auth);
-  // The demo page (GET /demo on the print server, another origin) signs in from the browser: the
-  // router sends no CORS headers, so the sample lets that one origin read the AS's answers.
-  const pageOrigins = new Set<string>();
   const app = express();
   app.use(corsFor(pageOrigins));
   app.get('/metrics', auth.metricsHandler());
+  app.use(login.router((value) => auth.safeReturnTo(value)));
   app.use(auth.router());
-  ready = app;
   const printServer = await startPrintServer({
     issuer,
     port: options.printPort,
@@ -109,6 +113,9 @@ export async function startSample(options: SampleOptions): Promise<Sample> {
   const printPort = (printServer.address() as AddressInfo).port;
   const printUrl = `http://localhost:${printPort}`;
   pageOrigins.add(printUrl).add(`http://127.0.0.1:${printPort}`);
+  // Seeded once the page's origins are known: its apps register their callbacks there.
+  await seedDemo(auth, [...pageOrigins]);
+  ready = app;
   const closeServer = (s: http.Server) =>
     new Promise<void>((resolve) => {
       // Connections still open after 3 s are cut so shutdown cannot hang on keep-alive clients.

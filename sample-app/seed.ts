@@ -1,5 +1,6 @@
 // Demo records for `npm start` (and tests): tenants acme/globex, four clients, two users, two scopes.
 import type { AuthServer } from '../lib';
+import type { HostUser } from './host-login';
 
 export const DEMO = {
   printService: { id: 'print-service', secret: 'print-service-secret' },
@@ -11,8 +12,22 @@ export const DEMO = {
   bob: { username: 'bob', password: 'bob-password' },
 } as const;
 
-/** Upserts the demo data; safe to run again on a persistent (Redis) store. */
-export async function seedDemo(auth: AuthServer): Promise<void> {
+/** The users of the sample's own login page (sample-app/host-login.ts): the demo users of tenant acme. */
+export const HOST_USERS: readonly HostUser[] = [
+  { tenantId: 'acme', ...DEMO.alice },
+  { tenantId: 'acme', ...DEMO.bob },
+];
+
+/** Where the demo page at `origin` has `clientId`'s sign-in come back (its redirect URI). */
+export function demoCallback(origin: string, clientId: string): string {
+  return `${origin}/demo/callback/${clientId}`;
+}
+
+/**
+ * Upserts the demo data; safe to run again on a persistent (Redis) store. `pageOrigins`: the
+ * origins the demo page is served from, whose callbacks the two apps register as redirect URIs.
+ */
+export async function seedDemo(auth: AuthServer, pageOrigins: readonly string[]): Promise<void> {
   const a = auth.admin;
   await a.upsertTenant({ id: 'acme', localUserMode: true });
   await a.upsertTenant({ id: 'globex' });
@@ -28,20 +43,18 @@ export async function seedDemo(auth: AuthServer): Promise<void> {
     // The print API serves every tenant (globex's kiosk too): its introspection sees them all.
     introspectAllTenants: true,
   });
-  await a.upsertClient({
-    ...DEMO.mobileApp,
-    public: true,
-    tenantId: 'acme',
-    grants: ['password', 'refresh_token'],
-    scopes: ['print', 'scan'],
-  });
-  await a.upsertClient({
-    ...DEMO.printApp,
-    public: true,
-    tenantId: 'acme',
-    grants: ['password', 'refresh_token'],
-    scopes: ['print', 'scan'],
-  });
+  // The demo page's two apps sign in through the sample's login page (authorization code + PKCE).
+  // The password grant stays for the scripted client (`npm run demo`) and the README's curl lines,
+  // which have no browser; it is legacy, for devices without one.
+  for (const app of [DEMO.mobileApp, DEMO.printApp])
+    await a.upsertClient({
+      ...app,
+      public: true,
+      tenantId: 'acme',
+      grants: ['authorization_code', 'refresh_token', 'password'],
+      scopes: ['print', 'scan'],
+      redirectUris: pageOrigins.map((origin) => demoCallback(origin, app.id)),
+    });
   // refresh_token grant too, so the refresh token issued by clientCredentialsRefresh can be used.
   // globex keeps localUserMode off: its kiosk's local users are not identities there.
   await a.upsertClient({

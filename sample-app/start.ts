@@ -20,6 +20,7 @@ async function main(): Promise<void> {
   authorization server: ${issuer}
     metadata:      ${issuer}/.well-known/oauth-authorization-server
     jwks:          ${m.jwks_uri}
+    authorize:     ${m.authorization_endpoint}  (nobody signed in: the sample's own login page, ${issuer}/login)
     token:         ${m.token_endpoint}
     revocation:    ${m.revocation_endpoint}
     introspection: ${m.introspection_endpoint}

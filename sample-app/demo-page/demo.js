@@ -1,8 +1,10 @@
-// The demo page's script: two apps (browser TokenManagers) on one device, calling the print API.
+// The demo page's script: two apps (browser TokenManagers) on one device, signing in through the sample's login page with a redirect and calling the print API.
 import { LocalStorage, TokenManager } from '/demo/tokenward-client.mjs';
 
 const HINT = 'Token-Expires-In';
 const api = globalThis.location.origin;
+/** Each app's sign-in comes back to its own callback path: the page knows which app it is for. */
+const CALLBACK = '/demo/callback/';
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.getAttribute('content');
 const issuer = meta('tokenward-issuer') ?? '';
 
@@ -17,7 +19,7 @@ const APPS = [
   ...a,
   tm: undefined,
   panel: undefined,
-  /** `tenant/username` signed in, or undefined. */
+  /** `tenant/username` signed in, or undefined (kept in sessionStorage: the page reloads at each sign-in). */
   user: undefined,
   /** Last known seconds left: `{ seconds, at, source }`. */
   hint: undefined,
@@ -39,16 +41,14 @@ const button = (app, action) => app.panel.querySelector(`[data-action="${action}
 
 /**
  * Turn each button on only when pressing it can work: nothing before the page is ready or while
- * the app's own request runs, only "sign in" while signed out (and only with both fields filled).
+ * the app's own request runs, only "sign in" while signed out.
  */
 function updateControls(app) {
   const known = app.signedIn !== undefined;
   const why = !known ? 'the page is starting' : app.busy ? `wait: ${app.busy}` : undefined;
-  const filled = field(app, 'username').value !== '' && field(app, 'password').value !== '';
-  field(app, 'sign-in-fields').disabled = why !== undefined;
   const signIn = button(app, 'sign-in');
-  signIn.disabled = why !== undefined || !filled;
-  signIn.title = why ?? (filled ? '' : 'enter a username and a password');
+  signIn.disabled = why !== undefined;
+  signIn.title = why ?? '';
   for (const action of ['call', 'renew', 'sign-out']) {
     const b = button(app, action);
     b.disabled = why !== undefined || !app.signedIn;
@@ -56,6 +56,14 @@ function updateControls(app) {
   }
   app.panel.setAttribute('aria-busy', String(app.busy !== undefined));
   setText(app, 'activity', app.busy ?? '');
+}
+
+/** Who the app is signed in as, remembered for this tab across the page loads sign-ins make. */
+function setUser(app, user) {
+  app.user = user;
+  const key = `demo:user:${app.clientId}`;
+  if (user === undefined) sessionStorage.removeItem(key);
+  else sessionStorage.setItem(key, user);
 }
 
 function log(app, text) {
@@ -119,7 +127,7 @@ async function callApi(app) {
     setText(app, 'me-status', String(me.status));
     if (me.ok && body.identity) {
       const { kind, id, tenantId } = body.identity;
-      if (kind === 'user') app.user = `${tenantId}/${id}`;
+      if (kind === 'user') setUser(app, `${tenantId}/${id}`);
       setText(
         app,
         'identity',
@@ -158,16 +166,34 @@ async function renew(app) {
   }
 }
 
+/** Off to the sample's login page (the authorization server's authorize endpoint sends the tab there). */
 async function signIn(app) {
-  const username = field(app, 'username').value;
-  const password = field(app, 'password').value;
-  const previous = app.user;
-  app.user = `acme/${username}`; // both demo apps belong to tenant acme
   try {
-    await app.tm.signIn(username, password);
+    await app.tm.signInWithRedirect();
   } catch (err) {
-    app.user = previous;
     log(app, `sign-in failed: ${describeError(err)}`);
+  }
+}
+
+/**
+ * Back from the login page at /demo/callback/<client>: the TokenManager checks the state and the
+ * issuer and redeems the code; GET /me then says who signed in. The URL loses the code either way.
+ */
+async function finishSignIn() {
+  const { pathname } = globalThis.location;
+  if (!pathname.startsWith(CALLBACK)) return;
+  const app = APPS.find((a) => a.clientId === pathname.slice(CALLBACK.length));
+  try {
+    if (!app) return;
+    await app.tm.handleRedirectCallback();
+    const me = await app.tm.fetch(`${api}/me`);
+    const { identity } = await readJson(me);
+    if (identity?.kind === 'user') setUser(app, `${identity.tenantId}/${identity.id}`);
+    log(app, `signed in as ${identity?.id ?? '?'}: priority ${app.tm.tokens()[0]?.priority}`);
+  } catch (err) {
+    log(app, `sign-in failed: ${describeError(err)}`);
+  } finally {
+    globalThis.history.replaceState(null, '', '/demo');
   }
 }
 
@@ -180,9 +206,9 @@ function watch(app) {
   const { tm } = app;
   const seconds = (expiresAt) => Math.max(0, Math.round((expiresAt - Date.now()) / 1000));
   tm.on('signed-in', ({ expiresAt }) => {
+    setUser(app, undefined); // until GET /me says who
     sawSignIn(app, true);
     sawExpiry(app, seconds(expiresAt), 'sign-in (expires_in)');
-    log(app, `signed in as ${app.user?.split('/')[1]}: priority ${tm.tokens()[0]?.priority}`);
   });
   tm.on('renewed', ({ expiresAt, adopted }) => {
     sawExpiry(app, seconds(expiresAt), 'renewal (expires_in)');
@@ -192,7 +218,7 @@ function watch(app) {
     log(app, `renewal failed: ${describeError(error)}${signedOut ? ' — signed out' : ''}`);
   });
   tm.on('signed-out', ({ reason }) => {
-    app.user = undefined;
+    setUser(app, undefined);
     app.hint = undefined;
     sawSignIn(app, false);
     log(app, `signed out (${reason})`);
@@ -274,7 +300,15 @@ async function main() {
     for (const el of app.panel.querySelectorAll('[data-field="client-id"]'))
       el.textContent = app.clientId;
     container.append(app.panel);
-    app.tm = new TokenManager({ issuer, clientId: app.clientId, storage, fetch: fetchFor(app) });
+    app.user = sessionStorage.getItem(`demo:user:${app.clientId}`) ?? undefined;
+    app.tm = new TokenManager({
+      issuer,
+      clientId: app.clientId,
+      storage,
+      fetch: fetchFor(app),
+      // Registered for this client by the sample (seed.ts), for this page's origin.
+      redirectUri: `${api}${CALLBACK}${app.clientId}`,
+    });
     watch(app);
     // One action at a time per app, its buttons off meanwhile; `data-actions` counts finished
     // ones (the test waits on it), counted once the buttons show the state the action left.
@@ -295,16 +329,20 @@ async function main() {
         app.panel.dataset.actions = String(Number(app.panel.dataset.actions ?? 0) + 1);
       }
     };
-    field(app, 'sign-in-form').addEventListener('submit', action(signIn, 'signing in…'));
-    for (const name of ['username', 'password'])
-      field(app, name).addEventListener('input', () => updateControls(app));
+    button(app, 'sign-in').addEventListener('click', action(signIn, 'signing in…'));
     button(app, 'call').addEventListener('click', action(callApi, 'calling the API…'));
     button(app, 'renew').addEventListener('click', action(renew, 'renewing…'));
     button(app, 'sign-out').addEventListener('click', action(signOut, 'signing out…'));
   }
+  // Signing in as someone else: end the session of the sample's login page, then come back here.
+  const hostLogout = document.querySelector('[data-field="host-logout"]');
+  hostLogout.action = `${issuer}/logout`;
+  hostLogout.elements.return_to.value = `${api}/demo`;
+  await finishSignIn();
   const ids = await Promise.all(APPS.map((a) => a.tm.deviceId()));
   document.querySelector('[data-field="device-id"]').textContent = [...new Set(ids)].join(' / ');
   await renderAll();
+  hostLogout.querySelector('button').disabled = false;
   setInterval(() => {
     renderAll().catch(() => undefined);
   }, 250);

@@ -1,4 +1,4 @@
-// The sample's demo page (GET /demo) in headless Chromium: its walkthrough, two apps signing in on one device, calling the API, renewing, keeping each other alive, and buttons on only when they can work.
+// The sample's demo page (GET /demo) in headless Chromium: its walkthrough, two apps signing in on one device through the sample's login page (signInWithRedirect), calling the API, renewing, keeping each other alive, and buttons on only when they can work.
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { type Sample, startSample } from '../../sample-app/sample';
 import { launchChromium } from '../client/chromium';
@@ -46,10 +46,45 @@ async function act(app: string, action: Action): Promise<void> {
   await page.waitForSelector(`section[data-app="${app}"][data-actions="${done + 1}"]`);
 }
 
-async function signIn(app: string, username: string, password: string): Promise<void> {
-  await panel(app).locator('[data-field="username"]').fill(username);
-  await panel(app).locator('[data-field="password"]').fill(password);
-  await act(app, 'sign-in');
+/** The tab's requests to the authorize endpoint and the login page (GET), and its callbacks. */
+const visited: { authorize: URL[]; login: URL[]; callbacks: string[] } = {
+  authorize: [],
+  login: [],
+  callbacks: [],
+};
+
+/** Wait for a page load of /demo that has finished starting (and handled any callback). */
+async function demoReady(): Promise<void> {
+  await page.waitForSelector('body[data-ready="true"]:not([data-left])');
+  expect(page.url()).toBe(`${sample.printUrl}/demo`);
+}
+
+/**
+ * Press an app's "sign in": the tab goes to the authorization endpoint, then — when nobody is
+ * signed in at the sample's login page — to that page, where `user` signs in, and back to /demo.
+ */
+async function signIn(app: string, user?: { username: string; password: string }): Promise<void> {
+  // Marks this document: the one the sign-in comes back to is a new one.
+  await page.evaluate(() => {
+    document.body.dataset.left = 'true';
+  });
+  await panel(app).locator('[data-action="sign-in"]').click();
+  if (user) {
+    await page.waitForURL((url) => url.pathname === '/login');
+    await page.locator('input[name="username"]').fill(user.username);
+    await page.locator('input[name="password"]').fill(user.password);
+    await page.locator('button[type="submit"]').click();
+  }
+  await demoReady();
+}
+
+/** Press "sign out of the login page": the sample's login session ends, the tab comes back. */
+async function signOutOfLoginPage(): Promise<void> {
+  await page.evaluate(() => {
+    document.body.dataset.left = 'true';
+  });
+  await page.locator('[data-action="host-sign-out"]').click();
+  await demoReady();
 }
 
 beforeAll(async () => {
@@ -61,6 +96,15 @@ beforeAll(async () => {
   page = await context.newPage();
   page.setDefaultTimeout(10_000);
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('request', (req) => {
+    const url = new URL(req.url());
+    if (url.origin === sample.issuer && url.pathname === '/oauth2/authorize')
+      visited.authorize.push(url);
+    // The login form shown (its POST is the form sent back).
+    if (url.origin === sample.issuer && url.pathname === '/login' && req.method() === 'GET')
+      visited.login.push(url);
+    if (url.pathname.startsWith('/demo/callback/')) visited.callbacks.push(url.href);
+  });
 }, 300_000);
 
 afterAll(async () => {
@@ -82,7 +126,8 @@ it('serves the page, its script and the client bundle from the print server', as
   // Before its script runs (or if it cannot), no button of the page can be pressed.
   const html = await (await fetch(`${sample.printUrl}/demo`)).text();
   const buttons = html.match(/<button\b[^>]*>/g) ?? [];
-  expect(buttons).toHaveLength(ACTIONS.length);
+  // Each app's four, and "sign out of the login page".
+  expect(buttons).toHaveLength(ACTIONS.length + 1);
   for (const b of buttons) expect(b).toMatch(/\sdisabled[\s>]/);
   await page.goto(`${sample.printUrl}/demo`);
   await page.waitForSelector('body[data-ready="true"]');
@@ -118,6 +163,9 @@ it('walks the reader through what the page offers, in numbered steps', async () 
     expect(step).toMatch(order[i] as RegExp);
   });
   expect(steps[5]).toContain(`more than ${IDLE} s`);
+  expect(steps[0]).toMatch(/the tab goes to the sample's login page/);
+  expect(steps[1]).toMatch(/still signed in at the login page, so it comes straight back/);
+  expect(steps[6]).toContain('press sign out of the login page');
   // Every button is named as it is labelled.
   for (const label of await panel(A).locator('button').allTextContents())
     expect(steps.join(' ')).toContain(label.trim());
@@ -131,15 +179,66 @@ it('walks the reader through what the page offers, in numbered steps', async () 
   }
 });
 
-it('signs both apps in through the form: one token each, priority 1', async () => {
-  await signIn(A, 'alice', 'alice-password');
-  await signIn(B, 'alice', 'alice-password');
+it('signs app A in through the login page with a redirect: PKCE, the device id, one token of priority 1', async () => {
+  await page.evaluate(() => {
+    document.body.dataset.left = 'true';
+  });
+  await panel(A).locator('[data-action="sign-in"]').click();
+  // Nobody is signed in at the sample's login: the authorize endpoint sends the tab there.
+  await page.waitForURL((url) => url.pathname === '/login');
+  const [authorize] = visited.authorize;
+  expect(Object.fromEntries(authorize?.searchParams ?? [])).toMatchObject({
+    response_type: 'code',
+    client_id: A,
+    redirect_uri: `${sample.printUrl}/demo/callback/${A}`,
+    code_challenge_method: 'S256',
+    device_id: deviceId,
+  });
+  expect(authorize?.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  expect(visited.login[0]?.searchParams.get('return_to')).toMatch(/^\/oauth2\/authorize\?/);
+  // A wrong password stays on the login page.
+  await page.locator('input[name="username"]').fill('alice');
+  await page.locator('input[name="password"]').fill('wrong');
+  await page.locator('button[type="submit"]').click();
+  expect(await page.locator('[role="alert"]').textContent()).toBe('Wrong username or password.');
+  await page.locator('input[name="password"]').fill('alice-password');
+  await page.locator('button[type="submit"]').click();
+  await demoReady();
+  // Back with a code at A's callback; the page's URL has lost it.
+  expect(visited.callbacks).toHaveLength(1);
+  expect(visited.callbacks[0]).toMatch(
+    new RegExp(`^${sample.printUrl}/demo/callback/${A}\\?code=[^&]+&state=[^&]+&iss=`),
+  );
+  expect(await text(A, 'state')).toBe('signed in as alice');
+  expect(await priorities(A)).toEqual([1]);
+  expect((await log(A))[0]).toMatch(/signed in as alice: priority 1$/);
+  expect(await enabled(A)).toEqual(SIGNED_IN);
+  expect(await enabled(B)).toEqual(SIGNED_OUT);
+});
+
+it('signs app B in without the login form: the login page still knows alice', async () => {
+  const logins = visited.login.length;
+  await signIn(B);
+  expect(visited.login.length).toBe(logins);
+  expect(visited.authorize.at(-1)?.searchParams.get('device_id')).toBe(deviceId);
   for (const app of [A, B]) {
     expect(await text(app, 'state')).toBe('signed in as alice');
     expect(await priorities(app)).toEqual([1]);
-    expect((await log(app))[0]).toMatch(/signed in as alice: priority 1$/);
     expect(await enabled(app)).toEqual(SIGNED_IN);
   }
+  expect((await log(B))[0]).toMatch(/signed in as alice: priority 1$/);
+});
+
+it('refuses a callback opened again (its state was used): nothing changes', async () => {
+  const used = visited.callbacks[0] ?? '';
+  await page.evaluate(() => {
+    document.body.dataset.left = 'true';
+  });
+  await page.goto(used);
+  await demoReady();
+  expect((await log(A))[0]).toMatch(/sign-in failed: state_mismatch/);
+  expect(await text(A, 'state')).toBe('signed in as alice');
+  expect(await priorities(A)).toEqual([1]);
 });
 
 it("turns an app's buttons off while its request runs, and back on when it ends", async () => {
@@ -162,7 +261,6 @@ it("turns an app's buttons off while its request runs, and back on when it ends"
     await panel(A).locator('[data-action="call"]').click();
     await sent;
     expect(await enabled(A)).toEqual(BUSY);
-    expect(await panel(A).locator('[data-field="username"]').isEditable()).toBe(false);
     expect(await text(A, 'activity')).toBe('calling the API…');
     expect(await panel(A).getAttribute('aria-busy')).toBe('true');
     // The other app is not waiting on anything.
@@ -254,7 +352,12 @@ it('signs both apps out once the whole device has been idle', async () => {
 });
 
 it('turns the buttons back on at the next sign-in, and off again at sign-out', async () => {
-  await signIn(A, 'bob', 'bob-password');
+  // Another user: end the login page's session first, or it would sign alice in again.
+  await signOutOfLoginPage();
+  expect(await enabled(A)).toEqual(SIGNED_OUT);
+  const logins = visited.login.length;
+  await signIn(A, { username: 'bob', password: 'bob-password' });
+  expect(visited.login.length).toBe(logins + 1);
   expect(await text(A, 'state')).toBe('signed in as bob');
   expect(await enabled(A)).toEqual(SIGNED_IN);
   expect(await enabled(B)).toEqual(SIGNED_OUT);
@@ -262,10 +365,5 @@ it('turns the buttons back on at the next sign-in, and off again at sign-out', a
   expect(await text(A, 'identity')).toMatch(/^user bob \(tenant acme\)/);
   await act(A, 'sign-out');
   expect(await text(A, 'state')).toBe('signed out');
-  expect(await enabled(A)).toEqual(SIGNED_OUT);
-  // Sign-in needs both fields.
-  await panel(A).locator('[data-field="password"]').fill('');
-  expect(await enabled(A)).toEqual({ ...SIGNED_OUT, 'sign-in': false });
-  await panel(A).locator('[data-field="password"]').fill('alice-password');
   expect(await enabled(A)).toEqual(SIGNED_OUT);
 });
