@@ -91,9 +91,11 @@ describe('signInWithRedirect', () => {
     expect(again.get('code_challenge')).not.toBe(q.get('code_challenge'));
   });
 
-  it('needs the redirectUri option', async () => {
+  it('needs the redirectUri option, an absolute URL without a fragment', async () => {
     const { tm } = manager({ redirectUri: undefined });
     await expect(tm.signInWithRedirect()).rejects.toThrow(/redirectUri option/);
+    for (const redirectUri of ['/cb', 'https://app.example/cb#', 'https://app.example/cb#x', ''])
+      expect(() => manager({ redirectUri })).toThrow(/redirectUri must be/);
   });
 });
 
