@@ -10,11 +10,14 @@ export { TokenManagerError } from './client/errors';
 export { FileStorage } from './client/file-storage';
 export type { FetchLike } from './client/oauth-client';
 export type { TokenManagerOptions } from './client/options';
+export type { RedirectResult, RedirectSignInOptions } from './client/redirect-sign-in';
 export type { TokenStorage } from './client/storage';
 export { MemoryStorage } from './client/storage';
 export type { TokenInfo } from './client/token-list';
+export type { BrowserSignInOptions } from './client/token-manager';
 export { TokenManager } from './client/token-manager';
 export type { Logger } from './core/logger';
+export type { RejectionCause } from './core/rejection';
 export type { OAuthErrorCode } from './errors';
 export { ConfigError, OAuthError, StoreUnavailableError, ValidationError } from './errors';
 export type { AuthServerEvents, EventListener, Events, GuardEvents } from './events';
@@ -26,11 +29,18 @@ export type {
   PasswordHashingOptions,
   RateLimitOptions,
 } from './options/auth-server-options';
-export type { GuardOptions, IntrospectionOptions } from './options/guard-options';
+export type { AuthorizeOptions, SignedInUser } from './options/authorize-options';
+export type { CorsOptions } from './options/cors-options';
+export type {
+  GuardOptions,
+  IntrospectionOptions,
+  ResourceMetadataOptions,
+} from './options/guard-options';
 export type {
   Admin,
   ClientInput,
   ClientView,
+  ResourceInput,
   ScopeInput,
   TenantInput,
   UserInput,

@@ -1,6 +1,6 @@
 // Form parameters of the token, revocation and introspection endpoints (RFC 6749 §3.1, §3.2).
 import type { Request } from 'express';
-import { invalidRequest } from '../errors';
+import { invalidRequest, OAuthError } from '../errors';
 
 export type Params = Readonly<Record<string, string>>;
 
@@ -22,6 +22,9 @@ export function readParams(req: Request): Params {
   const body: unknown = req.body ?? {};
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+    // RFC 8707 §2 allows several resources; tokenward issues a token for one audience at a time.
+    if (key === 'resource' && Array.isArray(value))
+      throw new OAuthError('invalid_target', 'one resource per request');
     if (typeof value !== 'string') {
       // Echo only plain names: error_description allows a narrow character set (RFC 6749 §5.2).
       throw invalidRequest(

@@ -180,10 +180,10 @@ describe.each(['memory', 'redis'] as const)('RFC 8707 resource indicators (%s)',
           `grant_type=client_credentials&resource=${encodeURIComponent(PRINT)}&resource=${encodeURIComponent(SCAN)}`,
         );
       expect(res.status).toBe(400);
-      // Repeated parameters are refused before any grant runs (RFC 6749 §3.1).
+      // RFC 8707 §2 allows several; tokenward issues for one audience at a time: invalid_target.
       expect(res.body).toEqual({
-        error: 'invalid_request',
-        error_description: 'parameter resource is repeated',
+        error: 'invalid_target',
+        error_description: 'one resource per request',
       });
       expect(await ts.snapshot()).toBe(before);
     });

@@ -56,15 +56,16 @@ export function registerToken(program: Command, ctx: Ctx): void {
   const warn = (message: string) => ctx.io.stderr.write(`warning: ${message}\n`);
 
   /** Why an access token may have read as inactive: its iss or aud is not what the CLI checks. */
-  const mismatch = (t: string, c: Checking): string | undefined => {
+  const mismatch = async (t: string, c: Checking): Promise<string | undefined> => {
     const claims = unverifiedClaims(t);
     if (!claims) return undefined;
     if (claims.iss !== undefined && claims.iss !== c.issuer)
       return `the token's iss is ${JSON.stringify(claims.iss)}, not ${JSON.stringify(c.issuer)}: pass --issuer ${claims.iss}`;
-    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-    if (claims.aud !== undefined && !aud.includes(c.audience))
-      return `the token's aud is ${JSON.stringify(claims.aud)}, not ${JSON.stringify(c.audience)}: pass --audience`;
-    return undefined;
+    // A registered resource's URI is an audience the server issues too (RFC 8707).
+    const aud = claims.aud;
+    if (typeof aud !== 'string' || aud === c.audience) return undefined;
+    if (await (await ctx.admin()).getResource(aud)) return undefined;
+    return `the token's aud is ${JSON.stringify(aud)}, neither ${JSON.stringify(c.audience)} nor a registered resource: pass --audience`;
   };
 
   token
@@ -88,7 +89,7 @@ export function registerToken(program: Command, ctx: Ctx): void {
         });
       });
       if (!answer.active) {
-        const why = mismatch(t, c);
+        const why = await mismatch(t, c);
         ctx.refuse(why ? `token is not active (${why})` : 'token is not active');
       }
     });
@@ -104,7 +105,7 @@ export function registerToken(program: Command, ctx: Ctx): void {
       const t = await read(value);
       const c = await checked();
       if (!(await (await ctx.admin()).revokeToken(t))) {
-        const why = mismatch(t, c);
+        const why = await mismatch(t, c);
         ctx.refuse(
           why
             ? `nothing revoked: ${why}`
