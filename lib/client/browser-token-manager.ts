@@ -22,6 +22,7 @@ import {
   redirectTo,
   takePending,
 } from './redirect-sign-in';
+import { Renewal } from './renewal';
 import { expiresInHint, type Input, isInvalidToken, replayable } from './request';
 import { generateDeviceId, storageKeys } from './session';
 import { MemoryStorage, warnDeviceIdNotKept } from './storage';
@@ -61,7 +62,7 @@ export class TokenManager {
   private readonly events = new Emitter();
   private readonly session: HeldSession;
   private loaded: Promise<void> | undefined;
-  private renewing: Promise<void> | undefined;
+  private readonly renewal: Renewal;
   private deviceIdPromise: Promise<string> | undefined;
   private unsubscribe: (() => void) | undefined;
   private adopting: Promise<unknown> = Promise.resolve();
@@ -77,6 +78,14 @@ export class TokenManager {
       this.events,
       this.config.clock,
     );
+    this.renewal = new Renewal({
+      client: this.client,
+      session: this.session,
+      events: this.events,
+      clock: this.config.clock,
+      renewBeforeSeconds: this.config.renewBeforeSeconds,
+      locked: (fn) => this.withLock(this.keys.renewLock, fn),
+    });
   }
 
   /**
@@ -174,10 +183,10 @@ export class TokenManager {
       return res;
     }
     if (!retryable) {
-      this.renew(token).catch(() => undefined);
+      this.renewal.renew(token).catch(() => undefined);
       return res;
     }
-    const next = await this.renew(token).then(
+    const next = await this.renewal.renew(token).then(
       () => this.session.list.valid(this.config.clock()),
       () => undefined,
     );
@@ -209,7 +218,7 @@ export class TokenManager {
    */
   async signOut(): Promise<{ revoked: boolean }> {
     await this.ready();
-    await this.renewing?.catch(() => undefined);
+    await this.renewal.settled();
     const refresh = this.session.refreshToken;
     const access = this.session.list.head()?.accessToken;
     let revoked = false;
@@ -312,7 +321,7 @@ export class TokenManager {
 
   /** A sign-in's tokens become the top priority, under the lock renewals take (other tabs too). */
   private async signedIn(res: TokenEndpointResponse, scope: string | undefined): Promise<void> {
-    await this.renewing?.catch(() => undefined);
+    await this.renewal.settled();
     const held = await this.withLock(this.keys.renewLock, () =>
       this.session.accept(res, scope, true),
     );
@@ -342,22 +351,15 @@ export class TokenManager {
     return storage.lock ? storage.lock(name, fn) : fn();
   }
 
-  private needsRenewal(t: HeldToken, now: number): boolean {
-    const remaining = (t.expiresAt - now) / 1000;
-    if (remaining <= 0) return true;
-    if (remaining >= this.config.renewBeforeSeconds) return false;
-    return now - t.issuedAt >= (t.lifetime * 1000) / 2;
-  }
-
   private async usableToken(): Promise<HeldToken> {
     await this.ready();
-    await this.renewing?.catch(() => undefined);
+    await this.renewal.settled();
     const { list } = this.session;
     const now = this.config.clock();
     let top = list.valid(now);
-    if ((!top || this.needsRenewal(top, now)) && this.session.refreshToken !== undefined) {
+    if ((!top || this.renewal.due(top, now)) && this.session.refreshToken !== undefined) {
       try {
-        await this.renew(top ?? list.head());
+        await this.renewal.renew(top ?? list.head());
       } catch (err) {
         // A still-valid token keeps working when renewal failed for a passing reason.
         if (!list.valid(this.config.clock())) throw err;
@@ -375,45 +377,7 @@ export class TokenManager {
     const hint = expiresInHint(res);
     const now = this.config.clock();
     if (hint !== undefined) head.expiresAt = now + hint * 1000;
-    if (this.session.refreshToken !== undefined && this.needsRenewal(head, now))
-      this.renew(head).catch(() => undefined);
-  }
-
-  /** One renewal at a time: every caller shares the one in flight. `seen` is the token found stale. */
-  private renew(seen: HeldToken | undefined): Promise<void> {
-    this.renewing ??= this.withLock(this.keys.renewLock, () => this.renewLocked(seen)).finally(
-      () => {
-        this.renewing = undefined;
-      },
-    );
-    return this.renewing;
-  }
-
-  private async renewLocked(seen: HeldToken | undefined): Promise<void> {
-    // Another tab may have renewed while we waited for the lock: take its tokens rather than
-    // replaying a refresh token it already rotated (which would revoke the family as reuse).
-    await this.session.adoptStored();
-    const now = this.config.clock();
-    const top = this.session.list.valid(now);
-    if (top && (!seen || top.priority > seen.priority) && !this.needsRenewal(top, now)) return;
-    const refreshToken = this.session.refreshToken;
-    if (refreshToken === undefined)
-      throw new TokenManagerError('not_signed_in', 'no refresh token: sign in again');
-    let res: TokenEndpointResponse;
-    try {
-      res = await this.client.token({ grant_type: 'refresh_token', refresh_token: refreshToken });
-    } catch (err) {
-      const signedOut = err instanceof TokenManagerError && err.code === 'invalid_grant';
-      if (signedOut) await this.session.clear();
-      this.events.emit('renewal-failed', { error: err as Error, signedOut });
-      if (signedOut) this.events.emit('signed-out', { reason: 'invalid_grant' });
-      throw err;
-    }
-    const held = await this.session.accept(res, this.session.scope, false);
-    this.events.emit('renewed', {
-      scope: this.session.scope,
-      expiresAt: new Date(held.expiresAt),
-      adopted: false,
-    });
+    if (this.session.refreshToken !== undefined && this.renewal.due(head, now))
+      this.renewal.renew(head).catch(() => undefined);
   }
 }
