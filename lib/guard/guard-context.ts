@@ -62,7 +62,7 @@ export function verifiedOf(ctx: GuardContext, req: Request, middleware: string):
   const v = ctx.verifiedBy.get(req);
   if (!v)
     throw new MisconfiguredError(
-      `${middleware}() ran without this guard's authenticate() before it ${req.route ? ` on ${req.method} ${req.baseUrl}${String(req.route.path)}` : ''}: ` +
+      `${middleware}() ran without this guard's authenticate() before it${req.route ? ` on ${req.method} ${req.baseUrl}${String(req.route.path)}` : ''}: ` +
         `put guard.authenticate() first, from the same guard, e.g. app.get(path, guard.authenticate(), guard.${middleware}(…), handler)`,
     );
   return v;

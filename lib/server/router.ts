@@ -29,7 +29,9 @@ function whereToMount(issuer: string, issuerPath: string, mountPath: string): st
     `auth.router() is mounted at "${mountPath}", but it serves the issuer's paths itself ` +
     `(issuer ${issuer}: token endpoint at ${issuerPath}${PATHS.token}, metadata at ${metadataPath}). ` +
     'Mount it at the application root with app.use(auth.router())' +
-    (issuerPath ? '' : `, or set the issuer to end in "${mountPath}" to serve it there`) +
+    (issuerPath
+      ? ''
+      : `; to serve it under "${mountPath}", end the issuer with that path (${issuer}${mountPath}) and still mount it at the root`) +
     '.'
   );
 }

@@ -197,7 +197,7 @@ describe('mounting the authorization server', () => {
     const auth = server();
     expect(() => app.use('/auth', auth.router())).toThrow(ConfigError);
     expect(() => express().use('/auth', auth.router())).toThrow(
-      /mounted at "\/auth".*Mount it at the application root with app\.use\(auth\.router\(\)\), or set the issuer to end in "\/auth"/,
+      /mounted at "\/auth".*Mount it at the application root with app\.use\(auth\.router\(\)\); to serve it under "\/auth", end the issuer with that path \(http:\/\/localhost:4000\/auth\) and still mount it at the root/,
     );
   });
 
