@@ -21,7 +21,8 @@ export interface HostLogin {
   /**
    * GET/POST /login and POST /logout. After signing in the browser goes back to
    * `safeReturnTo(return_to)` (the authorization request that sent it here) or `/login`; after signing
-   * out to `return_to` when its origin is one of `pageOrigins` (the demo page), else `/login`.
+   * out to `return_to` when its origin is one of `origins.pages` (the demo page), else `/login`.
+   * Forms posted from other origins than these and the login's own are refused (403).
    */
   router(safeReturnTo: (value: unknown) => string | undefined): Router;
 }
@@ -65,9 +66,17 @@ ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
 /** An in-memory session map behind an HttpOnly cookie: enough for a sample (one process). */
 export function createHostLogin(
   users: readonly HostUser[],
-  pageOrigins: ReadonlySet<string>,
+  origins: { own: string; pages: ReadonlySet<string> },
 ): HostLogin {
   const sessions = new Map<string, { user: SignedIn; until: number }>();
+  /**
+   * Forms are accepted only from pages of these origins (the browser's Origin header): another
+   * site must not sign the browser in to an account of its choosing (login CSRF), nor out.
+   */
+  const fromOrigin = (req: Request, allowed: (origin: string) => boolean) => {
+    const origin = req.headers.origin;
+    return typeof origin === 'string' && allowed(origin);
+  };
   const current = (req: Request) => {
     const sid = cookie(req, COOKIE);
     const s = sid === undefined ? undefined : sessions.get(sid);
@@ -98,6 +107,10 @@ export function createHostLogin(
           .send(loginPage(returnTo, undefined, current(req)));
       });
       router.post('/login', form, (req, res) => {
+        if (!fromOrigin(req, (o) => o === origins.own)) {
+          res.status(403).type('text/plain').send('sign-in form from another site refused\n');
+          return;
+        }
         const returnTo = safeReturnTo(req.body?.return_to);
         const user = check(req.body?.username, req.body?.password);
         if (!user) {
@@ -121,12 +134,16 @@ export function createHostLogin(
         res.redirect(303, returnTo ?? '/login');
       });
       router.post('/logout', form, (req, res) => {
+        if (!fromOrigin(req, (o) => o === origins.own || origins.pages.has(o))) {
+          res.status(403).type('text/plain').send('sign-out form from another site refused\n');
+          return;
+        }
         const sid = cookie(req, COOKIE);
         if (sid !== undefined) sessions.delete(sid);
         res.clearCookie(COOKIE, { path: '/' });
         const back = typeof req.body?.return_to === 'string' ? req.body.return_to : '';
         const origin = URL.canParse(back) ? new URL(back).origin : '';
-        res.redirect(303, pageOrigins.has(origin) ? back : '/login');
+        res.redirect(303, origins.pages.has(origin) ? back : '/login');
       });
       return router;
     },

@@ -42,10 +42,11 @@ function demoPage(options: PrintServerOptions): express.Router {
   const script = readFileSync(path.join(DEMO_DIR, 'demo.js'), 'utf8');
   const router = express.Router();
   // The page, also where each app's sign-in comes back (its redirect URI, with the code in the
-  // query): no Referer may carry that code to the scripts or the API.
+  // query): a Referer carries at most the origin, never that code (strict-origin, unlike
+  // no-referrer, keeps the Origin header the login's sign-out form is checked by).
   router.get(['/demo', '/demo/callback/:clientId'], (_req, res) => {
     res
-      .set({ 'Cache-Control': 'no-cache', 'Referrer-Policy': 'no-referrer' })
+      .set({ 'Cache-Control': 'no-cache', 'Referrer-Policy': 'strict-origin' })
       .type('html')
       .send(html);
   });

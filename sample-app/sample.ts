@@ -85,7 +85,7 @@ export async function startSample(options: SampleOptions): Promise<Sample> {
   // router sends no CORS headers, so the sample lets that page's origins read the AS's answers.
   const pageOrigins = new Set<string>();
   // The host application's own login (GET/POST /login): the code flow asks it who is signed in.
-  const login = createHostLogin(HOST_USERS, pageOrigins);
+  const login = createHostLogin(HOST_USERS, { own: issuer, pages: pageOrigins });
   const auth = createAuthServer({
     issuer,
     store,

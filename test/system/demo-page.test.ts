@@ -216,6 +216,22 @@ it('signs app A in through the login page with a redirect: PKCE, the device id, 
   expect(await enabled(B)).toEqual(SIGNED_OUT);
 });
 
+it("refuses the login page's forms posted from another site (login CSRF)", async () => {
+  for (const path of ['/login', '/logout']) {
+    const res = await fetch(`${sample.issuer}${path}`, {
+      method: 'POST',
+      headers: {
+        Origin: 'https://evil.example',
+        'Content-Type': 'application/x-www-form-urlencoded',
+      },
+      body: 'username=alice&password=alice-password',
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('set-cookie')).toBeNull();
+  }
+});
+
 it('signs app B in without the login form: the login page still knows alice', async () => {
   const logins = visited.login.length;
   await signIn(B);
