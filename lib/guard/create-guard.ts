@@ -90,10 +90,15 @@ export function createGuard(options: Readonly<GuardOptions>): Guard {
       );
   // Checked on the next turn, once the application has wired its routes: a misconfiguration shows
   // in the log at start-up rather than as the first user's error.
+  // An authorization server still starting (or started after this process) is asked again a few
+  // times, 2 s apart, before a warning; ready() settles with the first answer.
+  const CHECKS = 5;
+  const check = async (attempt: number): Promise<void> => {
+    if (!remote || (await remote.checkCredentials(config.logger, attempt === CHECKS))) return;
+    if (attempt < CHECKS) setTimeout(() => check(attempt + 1).catch(() => undefined), 2000).unref();
+  };
   const checked: Promise<void> = remote
-    ? new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
-        remote.checkCredentials(config.logger),
-      )
+    ? new Promise<void>((resolve) => setImmediate(resolve)).then(() => check(1))
     : Promise.resolve();
   checked.catch(() => undefined); // logged already; ready() hands the rejection to who asks
   const ctx: GuardContext = {

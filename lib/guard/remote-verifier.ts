@@ -90,22 +90,25 @@ export class RemoteVerifier implements Verifier {
   /**
    * Ask about a token that cannot exist, to learn at start-up whether the authorization server
    * accepts this guard's introspection credentials. A refusal logs the fix and rejects with a
-   * ConfigError; an unreachable server logs a warning and resolves (requests answer 503 meanwhile).
+   * ConfigError; an unreachable server resolves false, with a warning when `warnUnreachable`.
    */
-  async checkCredentials(logger: Logger): Promise<void> {
+  async checkCredentials(logger: Logger, warnUnreachable: boolean): Promise<boolean> {
     try {
       await this.introspection.ask(CREDENTIAL_PROBE);
+      return true;
     } catch (err) {
       if (err instanceof MisconfiguredError) {
         logger.error({ error: 'misconfigured' }, err.fix);
         throw new ConfigError(`createGuard: ${err.fix}`);
       }
       const cause = (err as { cause?: { message?: string } })?.cause?.message;
-      (logger.warn ?? logger.error).call(
-        logger,
-        { error: 'unreachable' },
-        `could not check the guard's introspection credentials yet (${cause ?? 'no answer'}): guarded requests answer 503 until the authorization server answers`,
-      );
+      if (warnUnreachable)
+        (logger.warn ?? logger.error).call(
+          logger,
+          { error: 'unreachable' },
+          `could not check the guard's introspection credentials (${cause ?? 'no answer'}): guarded requests answer 503 until the authorization server answers`,
+        );
+      return false;
     }
   }
 

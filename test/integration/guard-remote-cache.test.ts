@@ -458,7 +458,8 @@ describe('remote-mode guard against a live authorization server', () => {
         });
         expect(res.headers['retry-after']).toBe('1');
       }
-      expect(metadataHits).toBe(2);
+      // At least once per request (the start-up check may ask again meanwhile, 2 s apart).
+      expect(metadataHits).toBeGreaterThanOrEqual(2);
       expect(live.counts.jwks).toBe(jwksBefore);
       expect(logger.lines.length).toBeGreaterThan(0);
     });

@@ -3,11 +3,11 @@
 // callback (state and RFC 9207 iss checked by oauth4webapi), the code exchange and a refresh.
 import * as oauth from 'oauth4webapi';
 
-const [issuerUrl, redirectUri, username, password] = process.argv.slice(2);
+const [issuerUrl, redirectUri, username, password, clientId, audience] = process.argv.slice(2);
 const issuer = new URL(issuerUrl);
 const opts = { [oauth.allowInsecureRequests]: true };
 const out = {};
-const client = { client_id: 'web-app' };
+const client = { client_id: clientId };
 
 const as = await oauth.processDiscoveryResponse(
   issuer,
@@ -47,27 +47,38 @@ const hops = [];
 let callback;
 for (let i = 0; i < 10 && !callback; i++) {
   const location = res.headers.get('location');
-  if (res.status === 302 && location) {
+  if (res.status >= 300 && res.status < 400 && location) {
     const next = new URL(location, res.url || url);
     hops.push(next.pathname);
     if (next.href.startsWith(redirectUri)) callback = next;
     else res = await go(next);
   } else if (res.status === 200 && (await res.clone().text()).includes('<form')) {
-    // The host's login form: post the credentials to it, with the return_to it carries.
+    // The host's login form, as a browser submits it: its action, its hidden return_to, and the
+    // Origin header browsers send with a form post.
+    const html = await res.text();
     const page = new URL(res.url);
+    const action = new URL(/<form[^>]*action="([^"]*)"/.exec(html)?.[1] ?? page.pathname, page);
+    const hidden = /name="return_to" value="([^"]*)"/.exec(html)?.[1];
+    // HTML character references, as a browser decodes the attribute (&amp; &#38; &#x26; …).
+    const decode = (v) =>
+      v
+        .replace(/&#x([0-9a-f]+);/gi, (_, h) => String.fromCodePoint(Number.parseInt(h, 16)))
+        .replace(/&#(\d+);/g, (_, d) => String.fromCodePoint(Number(d)))
+        .replaceAll('&quot;', '"')
+        .replaceAll('&lt;', '<')
+        .replaceAll('&gt;', '>')
+        .replaceAll('&amp;', '&');
+    const returnTo = decode(hidden ?? page.searchParams.get('return_to') ?? '');
     hops.push('form');
-    res = await go(new URL(page.pathname, page), {
+    res = await go(action, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        username,
-        password,
-        return_to: page.searchParams.get('return_to'),
-      }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: page.origin },
+      body: new URLSearchParams({ username, password, return_to: returnTo }),
     });
   } else throw new Error(`unexpected answer ${res.status} at ${res.url}`);
 }
 out.hops = hops;
+if (!callback) throw new Error(`the redirect URI was never reached: ${JSON.stringify(hops)}`);
 const params = oauth.validateAuthResponse(as, client, callback, state);
 const tokens = await oauth.processAuthorizationCodeResponse(
   as,
@@ -92,7 +103,7 @@ const claims = await oauth.validateJwtAccessToken(
   new Request('http://rs.example/print', {
     headers: { authorization: `Bearer ${tokens.access_token}` },
   }),
-  issuer.href,
+  audience, // the sample's access tokens are for its issuer, written without a trailing slash
   opts,
 );
 out.claims = { sub: claims.sub, gty: claims.gty, tenant_id: claims.tenant_id };
