@@ -74,7 +74,9 @@ export interface AuthServerEvents {
   'password.failed': { clientId: string; tenantId: string; username: string };
   /** A request was answered 429: which limit (see the `rateLimit` option). */
   rate_limited: { limiter: LimiterName };
-  'store.unavailable': { endpoint: 'authorize' | 'token' | 'revocation' | 'introspection' | 'jwks' };
+  'store.unavailable': {
+    endpoint: 'authorize' | 'token' | 'revocation' | 'introspection' | 'jwks';
+  };
   'keys.rotated': { kid: string };
 }
 

@@ -76,7 +76,10 @@ export function metadataEndpoint(ctx: ServerContext): RequestHandler {
         pending = undefined;
       });
   return async function metadataEndpoint(_req, res) {
-    if (ctx.config.clock() >= until) await (pending ??= refresh());
+    if (ctx.config.clock() >= until) {
+      pending ??= refresh();
+      await pending;
+    }
     res.setHeader('Cache-Control', 'public, max-age=300');
     res.json(doc);
   };

@@ -120,6 +120,8 @@ describe('bin', () => {
     expect(refused.status).toBe(1);
     expect(JSON.parse(refused.stdout)).toEqual({ active: false });
     // An empty store has no server's issuer noted: the CLI says it is guessing, then refuses.
-    expect(refused.stderr).toMatch(/^warning: no server has noted its issuer in this store yet .*\nerror: token is not active\n$/);
+    expect(refused.stderr).toMatch(
+      /^warning: no server has noted its issuer in this store yet .*\nerror: token is not active\n$/,
+    );
   });
 });

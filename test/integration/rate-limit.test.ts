@@ -107,7 +107,7 @@ describe.each(['memory', 'redis', 'cluster'] as const)('rate limits on %s', (kin
     expect((await signIn(t, '10.0.0.67', ALICE)).status).toBe(200);
   });
 
-  it('behind a proxy without trust proxy every address shares one bucket (why the recipe sets it); the router reads its parent app\'s setting', async () => {
+  it("behind a proxy without trust proxy every address shares one bucket (why the recipe sets it); the router reads its parent app's setting", async () => {
     const t = await built({ failedPasswordsPerIp: 2 });
     t.app.set('trust proxy', false); // X-Forwarded-For ignored: every request is the proxy's
     for (const ip of ['10.1.0.1', '10.1.0.2'])
