@@ -27,6 +27,13 @@ export interface CodeContent {
 
 const VERSION = 'c1';
 
+/** The sealed array: ten strings in CodeContent's order ('' for no device or resource), then the expiry. */
+type SealedFields = [
+  ...[string, string, string, string, string],
+  ...[string, string, string, string, string],
+  number,
+];
+
 /** Seals and opens codes; `secret` is the same on every instance, the issuer is bound in. */
 export class CodeSealer {
   private readonly key: Buffer;
@@ -84,19 +91,7 @@ export class CodeSealer {
         resource,
         generation,
         expiresAt,
-      ] = JSON.parse(text) as [
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        number,
-      ];
+      ] = JSON.parse(text) as SealedFields;
       return {
         grantId,
         clientId,

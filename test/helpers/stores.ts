@@ -43,7 +43,7 @@ async function dumpRedis(nodes: Redis[], prefix: string): Promise<string> {
               : type === 'set'
                 ? JSON.stringify((await node.smembers(key)).sort())
                 : type === 'zset'
-                  ? JSON.stringify(await node.zrange(key, 0, -1, 'WITHSCORES'))
+                  ? JSON.stringify(await node.zrange(key, 0, '-1', 'WITHSCORES'))
                   : type;
         out.push(`${key}=${value}`);
       }
