@@ -1,7 +1,7 @@
 // The whole sample: authorization server and cloud-print resource server, on MemoryStore or RedisStore.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type RequestHandler } from 'express';
+import express from 'express';
 import Redis from 'ioredis';
 import {
   type AuthServer,
@@ -46,21 +46,6 @@ export interface Sample {
   close(): Promise<void>;
 }
 
-/** CORS for browser pages of `origins` only (no cookies are involved: no credentials allowed). */
-function corsFor(origins: ReadonlySet<string>): RequestHandler {
-  return (req, res, next) => {
-    const origin = req.headers.origin;
-    if (origin === undefined || !origins.has(origin)) return next();
-    res.setHeader('Access-Control-Allow-Origin', origin);
-    res.vary('Origin');
-    if (req.method !== 'OPTIONS') return next();
-    res.setHeader('Access-Control-Allow-Methods', 'GET, POST');
-    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
-    res.setHeader('Access-Control-Max-Age', '600');
-    res.status(204).end();
-  };
-}
-
 /** Start both servers, seeded with the demo records. */
 export async function startSample(options: SampleOptions): Promise<Sample> {
   const redis = options.redisUrl
@@ -81,9 +66,18 @@ export async function startSample(options: SampleOptions): Promise<Sample> {
     authServer.once('error', reject).listen(options.authPort, resolve),
   );
   const issuer = `http://localhost:${(authServer.address() as AddressInfo).port}`;
-  // The demo page (GET /demo on the print server, another origin) signs in from the browser: the
-  // router sends no CORS headers, so the sample lets that page's origins read the AS's answers.
-  const pageOrigins = new Set<string>();
+  // The print server serves the demo page (GET /demo, another origin), which signs in from the
+  // browser: its origins get CORS at the AS (the `cors` option) and register their callbacks.
+  const printServer = await startPrintServer({
+    issuer,
+    port: options.printPort,
+    clientId: DEMO.printService.id,
+    clientSecret: DEMO.printService.secret,
+    deviceIdleTtl: options.deviceIdleTtl ?? 300,
+  });
+  const printPort = (printServer.address() as AddressInfo).port;
+  const printUrl = `http://localhost:${printPort}`;
+  const pageOrigins = new Set([printUrl, `http://127.0.0.1:${printPort}`]);
   // The host application's own login (GET/POST /login): the code flow asks it who is signed in.
   const login = createHostLogin(HOST_USERS, { own: issuer, pages: pageOrigins });
   const auth = createAuthServer({
@@ -97,22 +91,12 @@ export async function startSample(options: SampleOptions): Promise<Sample> {
     ...(redis ? { keyEncryptionSecret: options.keyEncryptionSecret ?? DEV_KEY_SECRET } : {}),
     // Sign-in with the authorization code: nobody signed in → the login page, then back.
     authorize: { authenticate: (req) => login.authenticate(req), loginUrl: '/login' },
+    cors: { origins: [...pageOrigins] },
   });
   const app = express();
-  app.use(corsFor(pageOrigins));
   app.get('/metrics', auth.metricsHandler());
   app.use(login.router((value) => auth.safeReturnTo(value)));
   app.use(auth.router());
-  const printServer = await startPrintServer({
-    issuer,
-    port: options.printPort,
-    clientId: DEMO.printService.id,
-    clientSecret: DEMO.printService.secret,
-    deviceIdleTtl: options.deviceIdleTtl ?? 300,
-  });
-  const printPort = (printServer.address() as AddressInfo).port;
-  const printUrl = `http://localhost:${printPort}`;
-  pageOrigins.add(printUrl).add(`http://127.0.0.1:${printPort}`);
   // Seeded once the page's origins are known: its apps register their callbacks there.
   await seedDemo(auth, [...pageOrigins]);
   ready = app;
