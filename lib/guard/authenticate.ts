@@ -6,6 +6,7 @@ import { MisconfiguredError, OAuthError } from '../errors';
 import type { GuardEvents } from '../events';
 import type { AuthContext } from '../types';
 import { AuthenticationRequiredError, readBearerToken } from './bearer';
+import { RejectedTokenError } from './challenge';
 import { afterResponse, fail, type GuardContext } from './guard-context';
 import { setRenewalHint } from './renewal-hint';
 
@@ -19,13 +20,6 @@ const rejection = (err: unknown): GuardEvents['token.rejected']['reason'] =>
         : err instanceof OAuthError && err.error === 'invalid_token'
           ? 'invalid'
           : 'unavailable';
-
-/** An invalid token, carrying why for the operator; the caller gets the plain RFC 6750 answer. */
-class RejectedTokenError extends OAuthError {
-  constructor(readonly rejection: TokenRejection) {
-    super('invalid_token', 'the access token is invalid, expired or revoked', 401);
-  }
-}
 
 /** The `authenticate()` middleware of a guard. */
 export function authenticate(ctx: GuardContext): RequestHandler {

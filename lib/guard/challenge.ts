@@ -3,6 +3,7 @@
 import type { Response } from 'express';
 import { NOT_QUOTED_STRING_SAFE } from '../core/ids';
 import type { Logger } from '../core/logger';
+import type { TokenRejection } from '../core/rejection';
 import { MisconfiguredError, OAuthError } from '../errors';
 import { sendOAuthError, toOAuthError } from '../http/error-handler';
 import { exposeHeader } from '../http/expose-header';
@@ -19,8 +20,16 @@ export class InsufficientScopeError extends OAuthError {
   }
 }
 
-export const invalidToken = () =>
-  new OAuthError('invalid_token', 'the access token is invalid, expired or revoked', 401);
+/**
+ * A refused token (RFC 6750 §3.1 invalid_token): the caller gets the same answer whatever the
+ * cause; `rejection` says why, for the operator only.
+ */
+export class RejectedTokenError extends OAuthError {
+  constructor(readonly rejection: TokenRejection) {
+    super('invalid_token', 'the access token is invalid, expired or revoked', 401);
+    this.name = 'RejectedTokenError';
+  }
+}
 
 /**
  * RFC 6750 §3: the challenge for `error`; a request without credentials gets no error code. With
