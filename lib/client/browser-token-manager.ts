@@ -6,6 +6,10 @@ import {
   authorizationCode,
   authorizationRequest,
 } from './authorization-code';
+import { authorizedFetch } from './authorized-fetch';
+import type { DpopKey } from './dpop';
+import { indexedDbDpopKey } from './dpop-key-indexeddb';
+import { DpopProver } from './dpop-prover';
 import { Emitter, type Listener, type TokenManagerEventName } from './emitter';
 import { TokenManagerError } from './errors';
 import { HeldSession } from './held-session';
@@ -23,7 +27,7 @@ import {
   takePending,
 } from './redirect-sign-in';
 import { Renewal } from './renewal';
-import { expiresInHint, type Input, isInvalidToken, replayable } from './request';
+import type { Input } from './request';
 import { generateDeviceId, storageKeys } from './session';
 import { MemoryStorage, warnDeviceIdNotKept } from './storage';
 import type { HeldToken, TokenInfo } from './token-list';
@@ -58,7 +62,8 @@ import type { HeldToken, TokenInfo } from './token-list';
 export class TokenManager {
   protected readonly config: TokenManagerConfig;
   protected readonly client: OAuthClient;
-  private readonly keys: ReturnType<typeof storageKeys>;
+  protected readonly keys: ReturnType<typeof storageKeys>;
+  private readonly dpop: DpopProver;
   private readonly events = new Emitter();
   private readonly session: HeldSession;
   private loaded: Promise<void> | undefined;
@@ -70,7 +75,19 @@ export class TokenManager {
   constructor(options: Readonly<TokenManagerOptions>) {
     this.config = parseTokenManagerOptions(options);
     const { issuer, clientId, clientSecret, fetch, timeoutMs } = this.config;
-    this.client = new OAuthClient({ issuer, clientId, clientSecret, fetch, timeoutMs });
+    // The key is loaded on first use, under the lock deviceId() takes: every tab and process agrees on one.
+    this.dpop = new DpopProver(
+      () => this.withLock(`${this.keys.device}:lock`, () => this.loadDpopKey()),
+      this.config.clock,
+    );
+    this.client = new OAuthClient({
+      issuer,
+      clientId,
+      clientSecret,
+      fetch,
+      timeoutMs,
+      dpop: this.dpop,
+    });
     this.keys = storageKeys(issuer, clientId);
     this.session = new HeldSession(
       this.config.storage,
@@ -84,6 +101,7 @@ export class TokenManager {
       events: this.events,
       clock: this.config.clock,
       renewBeforeSeconds: this.config.renewBeforeSeconds,
+      withProof: () => this.withProof(),
       locked: (fn) => this.withLock(this.keys.renewLock, fn),
     });
   }
@@ -109,13 +127,16 @@ export class TokenManager {
     await this.ready();
     const deviceId = await this.deviceId();
     const wanted = scope ?? this.config.scope;
-    const res = await this.client.token({
-      grant_type: 'password',
-      username,
-      password,
-      device_id: deviceId,
-      ...(wanted !== undefined ? { scope: wanted } : {}),
-    });
+    const res = await this.client.token(
+      {
+        grant_type: 'password',
+        username,
+        password,
+        device_id: deviceId,
+        ...(wanted !== undefined ? { scope: wanted } : {}),
+      },
+      this.config.dpop,
+    );
     await this.signedIn(res, wanted);
   }
 
@@ -161,43 +182,18 @@ export class TokenManager {
   }
 
   /**
-   * `fetch` with `Authorization: Bearer <highest-priority valid token>`, renewing first when due.
-   * Reads `Token-Expires-In` on every response; a 401 `invalid_token` is renewed and retried once
-   * (not for stream bodies, which cannot be sent twice); a second 401 is returned as it is.
+   * `fetch` with the highest-priority valid token, renewing first when due: `Authorization: Bearer
+   * <token>`, or for a DPoP-bound token (the `dpop` option) `Authorization: DPoP <token>` with a
+   * fresh proof of the method, URL and token (RFC 9449 §7.1), retried once when the resource server
+   * asks for its nonce (§9). Reads `Token-Expires-In` on every response; a 401 `invalid_token` is
+   * renewed and retried once (not for stream bodies, which cannot be sent twice); a second 401 is
+   * returned as it is.
    */
   async fetch(input: Input, init?: RequestInit): Promise<Response> {
     const token = await this.usableToken();
-    const isRequest = typeof Request !== 'undefined' && input instanceof Request;
-    const retryable = isRequest ? !input.bodyUsed : replayable(init?.body);
-    const spare = isRequest && retryable && input.body !== null ? input.clone() : undefined;
-    const send = (t: HeldToken, what: Input) => {
-      const base = init?.headers ?? (what instanceof Request ? what.headers : undefined);
-      const headers = new Headers(base);
-      headers.set('Authorization', `Bearer ${t.accessToken}`);
-      return this.config.fetch(what, { ...init, headers });
-    };
-    const res = await send(token, input);
-    this.observe(res, token);
-    if (!(await isInvalidToken(res))) {
-      await spare?.body?.cancel();
-      return res;
-    }
-    if (!retryable) {
-      this.renewal.renew(token).catch(() => undefined);
-      return res;
-    }
-    const next = await this.renewal.renew(token).then(
-      () => this.session.list.valid(this.config.clock()),
-      () => undefined,
-    );
-    if (!next || next.priority <= token.priority) {
-      await spare?.body?.cancel();
-      return res;
-    }
-    await res.body?.cancel();
-    const again = await send(next, spare ?? input);
-    this.observe(again, next);
-    return again;
+    const { fetch, clock } = this.config;
+    const deps = { fetch, clock, dpop: this.dpop, session: this.session, renewal: this.renewal };
+    return authorizedFetch(deps, token, input, init);
   }
 
   /** The access token to send now, renewed first when it is due. */
@@ -280,10 +276,35 @@ export class TokenManager {
     return this.session.list.snapshot();
   }
 
+  /**
+   * The RFC 7638 thumbprint of this device's DPoP key (what the server binds tokens to, `cnf.jkt`),
+   * creating the key on first use; `undefined` when the `dpop` option is off.
+   *
+   * @example
+   * const jkt = await tm.dpopThumbprint(); // 43 characters of base64url, the same for every app of the device
+   */
+  async dpopThumbprint(): Promise<string | undefined> {
+    return this.config.dpop ? this.dpop.thumbprint() : undefined;
+  }
+
   /** Stop listening to other tabs' storage changes. */
   close(): void {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+  }
+
+  /**
+   * Load this device's DPoP key, creating it when there is none; called once, under the device
+   * lock. Browsers: a non-extractable CryptoKey pair in IndexedDB. Node's class keeps it in the
+   * TokenStorage instead.
+   */
+  protected loadDpopKey(): Promise<DpopKey> {
+    return indexedDbDpopKey(this.keys.dpopKey);
+  }
+
+  /** Token requests carry a proof when the option is on, or when the tokens held are DPoP-bound. */
+  private withProof(): boolean {
+    return this.config.dpop || this.session.list.head()?.tokenType === 'DPoP';
   }
 
   /** An authorization request from the metadata's endpoint, with this device's id. */
@@ -310,12 +331,15 @@ export class TokenManager {
     scope: string | undefined,
   ): Promise<void> {
     await this.ready();
-    const res = await this.client.token({
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: redirectUri,
-      code_verifier: verifier,
-    });
+    const res = await this.client.token(
+      {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: redirectUri,
+        code_verifier: verifier,
+      },
+      this.config.dpop,
+    );
     await this.signedIn(res, scope);
   }
 
@@ -368,16 +392,5 @@ export class TokenManager {
     }
     if (!top) throw new TokenManagerError('not_signed_in', 'no valid access token: sign in first');
     return top;
-  }
-
-  /** The response's hint corrects the expiry of the token it answered, if that is still our top token. */
-  private observe(res: Response, sent: HeldToken): void {
-    const head = this.session.list.head();
-    if (!head || head.priority !== sent.priority) return;
-    const hint = expiresInHint(res);
-    const now = this.config.clock();
-    if (hint !== undefined) head.expiresAt = now + hint * 1000;
-    if (this.session.refreshToken !== undefined && this.renewal.due(head, now))
-      this.renewal.renew(head).catch(() => undefined);
   }
 }

@@ -67,6 +67,7 @@ export class HeldSession {
       expiresAt: now + lifetime * 1000,
       lifetime,
       ...(granted !== undefined ? { scope: granted } : {}),
+      ...(res.token_type === 'DPoP' ? { tokenType: 'DPoP' as const } : {}),
     });
     // RFC 6749 §6: a refresh response without a refresh token leaves the current one in use.
     if (signIn || res.refresh_token !== undefined) this.refreshToken = res.refresh_token;

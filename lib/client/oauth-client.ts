@@ -1,4 +1,5 @@
-// The TokenManager's calls to the authorization server: discovery (RFC 8414), token (RFC 6749), revocation (RFC 7009).
+// The TokenManager's calls to the authorization server: discovery (RFC 8414), token (RFC 6749, with DPoP proofs of RFC 9449 §5), revocation (RFC 7009).
+import { DPOP_HEADER, type DpopProver } from './dpop-prover';
 import { TokenManagerError } from './errors';
 
 /**
@@ -12,7 +13,8 @@ export type FetchLike = (input: string | URL | Request, init?: RequestInit) => P
 /** A successful token response (RFC 6749 §5.1). */
 export interface TokenEndpointResponse {
   access_token: string;
-  token_type: string;
+  /** `Bearer`, or `DPoP` for a token bound to the key of the proof sent (RFC 9449 §5). */
+  token_type: 'Bearer' | 'DPoP';
   expires_in?: number;
   refresh_token?: string;
   scope?: string;
@@ -36,6 +38,8 @@ export interface OAuthClientConfig {
   clientSecret: string | undefined;
   fetch: FetchLike;
   timeoutMs: number;
+  /** Makes the DPoP proofs of token requests that ask for one. */
+  dpop?: DpopProver;
 }
 
 /** RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path. */
@@ -120,17 +124,30 @@ export class OAuthClient {
     else body.set('client_id', this.config.clientId);
   }
 
-  /** POST to the token endpoint (RFC 6749 §3.2); errors become TokenManagerError (§5.2). */
-  async token(params: Record<string, string>): Promise<TokenEndpointResponse> {
+  /**
+   * POST to the token endpoint (RFC 6749 §3.2); errors become TokenManagerError (§5.2). With
+   * `proof`, a DPoP proof goes along (RFC 9449 §5) and a `use_dpop_nonce` answer is retried once
+   * with the nonce it gives (§8), in a fresh proof.
+   */
+  async token(params: Record<string, string>, proof = false): Promise<TokenEndpointResponse> {
     const { token } = await this.discover();
+    const dpop = proof ? this.config.dpop : undefined;
     const body = new URLSearchParams(params);
     const headers: Record<string, string> = {
       'Content-Type': 'application/x-www-form-urlencoded',
       Accept: 'application/json',
     };
     this.authenticate(body, headers);
-    const res = await this.call(token, { method: 'POST', headers, body });
-    const json: unknown = await res.json().catch(() => undefined);
+    const post = async () => {
+      if (dpop) headers[DPOP_HEADER] = await dpop.proof('POST', token);
+      const res = await this.call(token, { method: 'POST', headers, body });
+      const fresh = dpop?.observe(token, res) ?? false;
+      const json: unknown = await res.json().catch(() => undefined);
+      return { res, json, fresh };
+    };
+    let { res, json, fresh } = await post();
+    if (dpop && fresh && res.status === 400 && isObject(json) && json.error === 'use_dpop_nonce')
+      ({ res, json } = await post());
     if (!res.ok) {
       const error = isObject(json) && typeof json.error === 'string' ? json.error : undefined;
       const description =
@@ -143,18 +160,21 @@ export class OAuthClient {
         { status: res.status, ...(error ? { oauthError: error } : {}) },
       );
     }
-    if (
-      !isObject(json) ||
-      typeof json.access_token !== 'string' ||
-      typeof json.token_type !== 'string' ||
-      json.token_type.toLowerCase() !== 'bearer'
-    )
+    const type = isObject(json) && typeof json.token_type === 'string' ? json.token_type : '';
+    // RFC 9449 §5: `DPoP` only in answer to a proof; a server without DPoP answers `Bearer`.
+    const tokenType =
+      type.toLowerCase() === 'bearer'
+        ? 'Bearer'
+        : dpop && type.toLowerCase() === 'dpop'
+          ? 'DPoP'
+          : undefined;
+    if (!isObject(json) || typeof json.access_token !== 'string' || tokenType === undefined)
       throw new TokenManagerError('oauth_error', 'token endpoint answered an unusable response', {
         status: res.status,
       });
     return {
       access_token: json.access_token,
-      token_type: json.token_type,
+      token_type: tokenType,
       ...(typeof json.expires_in === 'number' ? { expires_in: json.expires_in } : {}),
       ...(typeof json.refresh_token === 'string' ? { refresh_token: json.refresh_token } : {}),
       ...(typeof json.scope === 'string' ? { scope: json.scope } : {}),

@@ -49,6 +49,19 @@ export interface TokenManagerOptions {
    * `Date.now` (the default). For tests and simulations, which move time instead of sleeping.
    */
   clock?: () => number;
+  /**
+   * Sender-constrained tokens (RFC 9449, DPoP; default false): every token request and every
+   * `tm.fetch` carries a proof signed with this device's key, so a stolen token is useless
+   * without the key. The key is the device's, like the device id: one per issuer, shared by every
+   * app of the device, kept when signing out. Browsers keep it in IndexedDB as a non-extractable
+   * CryptoKey; Node keeps its private JWK in `storage` (a FileStorage file is 0600). Server
+   * nonces (`use_dpop_nonce`) are retried once. A server without DPoP answers Bearer tokens,
+   * which are then sent as Bearer.
+   *
+   * @example
+   * new TokenManager({ issuer, clientId: 'cli', storage: new FileStorage(file), dpop: true });
+   */
+  dpop?: boolean;
 }
 
 export interface TokenManagerConfig {
@@ -63,6 +76,7 @@ export interface TokenManagerConfig {
   fetch: FetchLike;
   timeoutMs: number;
   clock: MillisecondClock;
+  dpop: boolean;
 }
 
 const KNOWN: KeysEnum<TokenManagerOptions> = {
@@ -77,6 +91,7 @@ const KNOWN: KeysEnum<TokenManagerOptions> = {
   fetch: true,
   timeoutMs: true,
   clock: true,
+  dpop: true,
 };
 
 function nonEmpty(name: string, v: unknown): string {
@@ -141,6 +156,8 @@ export function parseTokenManagerOptions(
   // RFC 6749 §3.1.2: an absolute URI without a fragment component (`#` alone is one too).
   if (redirectUri !== undefined && (!absoluteUrl(redirectUri) || redirectUri.includes('#')))
     throw new ConfigError('TokenManager: redirectUri must be an absolute URL without a fragment');
+  const dpop = options.dpop ?? false;
+  if (typeof dpop !== 'boolean') throw new ConfigError('TokenManager: dpop must be a boolean');
   const storage = options.storage ?? new MemoryStorage();
   for (const m of ['get', 'set', 'delete'] as const)
     if (typeof storage[m] !== 'function')
@@ -162,5 +179,6 @@ export function parseTokenManagerOptions(
     fetch,
     timeoutMs,
     clock,
+    dpop,
   });
 }

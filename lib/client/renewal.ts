@@ -12,6 +12,8 @@ export interface RenewalDeps {
   events: Emitter;
   clock: MillisecondClock;
   renewBeforeSeconds: number;
+  /** Whether refresh requests carry a DPoP proof: the option is on, or the tokens held are bound. */
+  withProof(): boolean;
   /** Runs `fn` under the lock renewals and sign-ins take (other tabs and processes too). */
   locked<T>(fn: () => Promise<T>): Promise<T>;
 }
@@ -61,7 +63,10 @@ export class Renewal {
       throw new TokenManagerError('not_signed_in', 'no refresh token: sign in again');
     let res: TokenEndpointResponse;
     try {
-      res = await client.token({ grant_type: 'refresh_token', refresh_token: refreshToken });
+      res = await client.token(
+        { grant_type: 'refresh_token', refresh_token: refreshToken },
+        this.d.withProof(),
+      );
     } catch (err) {
       const signedOut = err instanceof TokenManagerError && err.code === 'invalid_grant';
       if (signedOut) await session.clear();

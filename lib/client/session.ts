@@ -16,6 +16,8 @@ export function storageKeys(issuer: string, clientId: string) {
     session,
     // One device id per issuer: every app (client) of the device presents the same one, so they share one device session.
     device: `${ns}:device_id`,
+    // The device's DPoP key, per issuer like the device id: the server binds a device session to the key that started it.
+    dpopKey: `${ns}:dpop_key`,
     renewLock: `${session}:renew`,
     // Kept in the tab's sessionStorage, not in the TokenStorage: the PKCE verifier of a pending redirect sign-in.
     redirect: `${ns}:redirect:${encodeURIComponent(clientId)}`,
@@ -32,7 +34,8 @@ function isHeldToken(t: unknown): t is HeldToken {
   return (
     typeof o.accessToken === 'string' &&
     ['priority', 'issuedAt', 'expiresAt', 'lifetime'].every((k) => typeof o[k] === 'number') &&
-    (o.scope === undefined || typeof o.scope === 'string')
+    (o.scope === undefined || typeof o.scope === 'string') &&
+    (o.tokenType === undefined || o.tokenType === 'DPoP')
   );
 }
 

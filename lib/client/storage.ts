@@ -79,3 +79,20 @@ export function warnDeviceIdNotKept(): void {
       '(browsers), or pass the deviceId option.',
   );
 }
+
+let warnedDpopKey = false;
+
+/**
+ * Tell the developer, once per process, that a DPoP device key generated in a MemoryStorage is lost
+ * with the process: the next run proves possession of another key, and a server that bound the
+ * device id to this one refuses it for that device id.
+ */
+export function warnDpopKeyNotKept(): void {
+  if (warnedDpopKey) return;
+  warnedDpopKey = true;
+  console.warn(
+    '[tokenward] TokenManager: the DPoP device key was generated in a MemoryStorage, which forgets ' +
+      'it when the process ends: the next run has another key, and the server refuses it for a ' +
+      'device id bound to this one. To keep the key, use new FileStorage(path).',
+  );
+}

@@ -15,6 +15,8 @@ export interface HeldToken {
   /** `expires_in` at issue, in seconds. */
   lifetime: number;
   scope?: string;
+  /** `DPoP` for a token bound to the device key (RFC 9449 §5), sent only with a proof; absent for Bearer. */
+  tokenType?: 'DPoP';
 }
 
 /**

@@ -2,6 +2,8 @@
 import { ConfigError } from '../errors';
 import { authorizationCode } from './authorization-code';
 import { TokenManager as BrowserTokenManager } from './browser-token-manager';
+import type { DpopKey } from './dpop';
+import { storedDpopKey } from './dpop-key-storage';
 import { listenLoopback } from './loopback';
 
 /** How long `signInWithBrowser` waits for the user by default: 5 minutes. */
@@ -93,5 +95,13 @@ export class TokenManager extends BrowserTokenManager {
     } finally {
       await loopback.close();
     }
+  }
+
+  /**
+   * Node keeps the DPoP device key in the TokenStorage, beside the device id: its private JWK, in a
+   * FileStorage file of mode 0600, imported as a non-extractable CryptoKey.
+   */
+  protected override loadDpopKey(): Promise<DpopKey> {
+    return storedDpopKey(this.config.storage, this.keys.dpopKey);
   }
 }
