@@ -196,7 +196,10 @@ export class TokenManager {
     return authorizedFetch(deps, token, input, init);
   }
 
-  /** The access token to send now, renewed first when it is due. */
+  /**
+   * The access token to send now, renewed first when it is due. A DPoP-bound one (`tokens()[0]
+   * .tokenType`) is useless without a proof of the device key: send those with `tm.fetch`.
+   */
   async getAccessToken(): Promise<string> {
     return (await this.usableToken()).accessToken;
   }

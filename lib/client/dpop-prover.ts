@@ -52,14 +52,12 @@ export class DpopProver {
 
   /**
    * Keep the `DPoP-Nonce` a response from `url` carries, on success or error alike (RFC 9449 §8.2:
-   * a server may hand out the next nonce with any answer). Returns whether it carried a new one.
+   * a server may hand out the next nonce with any answer). Returns whether it carried one.
    */
   observe(url: string, res: Response): boolean {
     const nonce = res.headers.get(DPOP_NONCE_HEADER)?.trim();
     if (nonce === undefined || !NONCE.test(nonce)) return false;
-    const origin = new URL(url).origin;
-    const changed = this.nonces.get(origin) !== nonce;
-    this.nonces.set(origin, nonce);
-    return changed;
+    this.nonces.set(new URL(url).origin, nonce);
+    return true;
   }
 }

@@ -141,12 +141,14 @@ export class OAuthClient {
     const post = async () => {
       if (dpop) headers[DPOP_HEADER] = await dpop.proof('POST', token);
       const res = await this.call(token, { method: 'POST', headers, body });
-      const fresh = dpop?.observe(token, res) ?? false;
+      // Retried whenever the refusal names a nonce: comparing it with the stored one could miss a
+      // nonce that a concurrent answer stored after this proof was made.
+      const nonced = dpop?.observe(token, res) ?? false;
       const json: unknown = await res.json().catch(() => undefined);
-      return { res, json, fresh };
+      return { res, json, nonced };
     };
-    let { res, json, fresh } = await post();
-    if (dpop && fresh && res.status === 400 && isObject(json) && json.error === 'use_dpop_nonce')
+    let { res, json, nonced } = await post();
+    if (nonced && res.status === 400 && isObject(json) && json.error === 'use_dpop_nonce')
       ({ res, json } = await post());
     if (!res.ok) {
       const error = isObject(json) && typeof json.error === 'string' ? json.error : undefined;

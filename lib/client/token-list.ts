@@ -40,6 +40,8 @@ export interface TokenInfo {
   readonly scope: string | undefined;
   /** 8 hex digits telling tokens apart; never the token. */
   readonly fingerprint: string;
+  /** `DPoP` when bound to the device key (sent only with a proof, RFC 9449), else `Bearer`. */
+  readonly tokenType: 'Bearer' | 'DPoP';
 }
 
 /** FNV-1a, 32 bits, as 8 hex digits: enough to tell tokens apart on a page, useless to an attacker. */
@@ -110,6 +112,7 @@ export class TokenList {
         expiresAt: new Date(t.expiresAt),
         scope: t.scope,
         fingerprint: fingerprint(t.accessToken),
+        tokenType: t.tokenType ?? 'Bearer',
       }),
     );
   }

@@ -264,6 +264,7 @@ describe('proofs at the token endpoint', () => {
     // ≥ 96 random bits: 128 here, 22 base64url characters.
     expect(payload.jti).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(await tm.dpopThumbprint()).toBe(jkt);
+    expect(tm.tokens()[0]?.tokenType).toBe('DPoP');
     // The signature is raw r||s (64 bytes), as JWS ES256 wants.
     expect(Buffer.from(call.rawProof?.split('.')[2] ?? '', 'base64url')).toHaveLength(64);
   });
@@ -326,6 +327,7 @@ describe('proofs at the token endpoint', () => {
     await tm.signIn('alice', 'secret');
     const res = await tm.fetch(`${api.url}/jobs`);
     expect(await res.json()).toMatchObject({ ok: true, scheme: 'Bearer' });
+    expect(tm.tokens()[0]?.tokenType).toBe('Bearer');
     expect(api.calls[0]?.authorization).toMatch(/^Bearer /);
     expect(api.calls[0]?.proof).toBeUndefined();
   });
