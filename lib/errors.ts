@@ -1,6 +1,6 @@
 // Error classes: OAuth errors carry their wire code, HTTP status and headers; ConfigError is for start-up.
 
-/** Wire error codes (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2) that tokenward sends. */
+/** Wire error codes (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2, RFC 9449) that tokenward sends. */
 export type OAuthErrorCode =
   | 'invalid_request'
   | 'invalid_client'
@@ -14,7 +14,11 @@ export type OAuthErrorCode =
   | 'insufficient_scope'
   | 'unsupported_token_type'
   | 'temporarily_unavailable'
-  | 'server_error';
+  | 'server_error'
+  /** RFC 9449 §5, §7.1: the DPoP proof is missing, malformed or does not match the request. */
+  | 'invalid_dpop_proof'
+  /** RFC 9449 §8, §9: the server asks for a nonce; the one to use is in `DPoP-Nonce`. */
+  | 'use_dpop_nonce';
 
 /**
  * An error answered to the client as `{ error, error_description }` with `status` and `headers`.

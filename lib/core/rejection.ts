@@ -28,7 +28,26 @@ export type RejectionCause =
   | 'grant_mismatch'
   | 'device_session_ended'
   /** Remote mode: the authorization server answered `active: false`. */
-  | 'inactive';
+  | 'inactive'
+  /** A DPoP-bound token (RFC 9449 §6) sent as a Bearer token. */
+  | 'dpop_bound'
+  /** The guard accepts DPoP-bound tokens only (`dpop: 'required'`). */
+  | 'dpop_required'
+  /** A token sent with the DPoP scheme is not bound to any key. */
+  | 'not_dpop_bound'
+  /** The DPoP proof is missing, malformed, or does not match the request (RFC 9449 §4.3). */
+  | 'bad_dpop_proof'
+  /** The DPoP proof is made with another key than the one the token is bound to. */
+  | 'dpop_key_mismatch'
+  /** The DPoP proof was presented before (its `jti`). */
+  | 'dpop_replayed';
+
+/** Causes that are the DPoP proof's fault: answered `invalid_dpop_proof` (RFC 9449 §7.1). */
+export const PROOF_CAUSES: ReadonlySet<RejectionCause> = new Set([
+  'bad_dpop_proof',
+  'dpop_key_mismatch',
+  'dpop_replayed',
+]);
 
 /**
  * A refused token: the cause and one line saying what was expected. Values quoted from the token are

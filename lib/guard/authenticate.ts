@@ -1,12 +1,13 @@
-// authenticate(): reads the bearer token (RFC 6750 §2.1), asks the guard's mode whether it is live,
+// authenticate(): reads the access token (RFC 6750 §2.1, RFC 9449 §7.1), asks the guard's mode whether it is live,
 // sets `req.auth` and the renewal hint; device-bound tokens postpone their device session's deadline.
 import type { RequestHandler } from 'express';
 import { TokenRejection } from '../core/rejection';
 import { MisconfiguredError, OAuthError } from '../errors';
 import type { GuardEvents } from '../events';
 import type { AuthContext } from '../types';
-import { AuthenticationRequiredError, readBearerToken } from './bearer';
+import { AuthenticationRequiredError, readAccessToken } from './bearer';
 import { RejectedTokenError } from './challenge';
+import { presentationOf } from './dpop-presentation';
 import { afterResponse, fail, type GuardContext } from './guard-context';
 import { setRenewalHint } from './renewal-hint';
 
@@ -17,7 +18,8 @@ const rejection = (err: unknown): GuardEvents['token.rejected']['reason'] =>
       ? 'misconfigured'
       : err instanceof OAuthError && err.error === 'invalid_request'
         ? 'malformed'
-        : err instanceof OAuthError && err.error === 'invalid_token'
+        : err instanceof OAuthError &&
+            (err.error === 'invalid_token' || err.error === 'invalid_dpop_proof')
           ? 'invalid'
           : 'unavailable';
 
@@ -27,8 +29,8 @@ export function authenticate(ctx: GuardContext): RequestHandler {
   return async function authenticate(req, res, next) {
     const start = metrics ? process.hrtime.bigint() : 0n;
     try {
-      const token = readBearerToken(req);
-      const v = await verifier.verify(token);
+      const { scheme, token } = readAccessToken(req);
+      const v = await verifier.verify(token, presentationOf(req, scheme));
       if (v instanceof TokenRejection) throw new RejectedTokenError(v);
       const c = v.claims;
       const auth: AuthContext = {

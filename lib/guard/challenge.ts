@@ -1,13 +1,14 @@
-// Guard error answers (RFC 6750 §3): WWW-Authenticate challenge plus a JSON body, never a stack trace.
+// Guard error answers (RFC 6750 §3, RFC 9449 §7.1): WWW-Authenticate challenges plus a JSON body, never a stack trace.
 
 import type { Response } from 'express';
 import { NOT_QUOTED_STRING_SAFE } from '../core/ids';
 import type { Logger } from '../core/logger';
-import type { TokenRejection } from '../core/rejection';
+import { PROOF_CAUSES, type TokenRejection } from '../core/rejection';
 import { MisconfiguredError, OAuthError } from '../errors';
 import { sendOAuthError, toOAuthError } from '../http/error-handler';
 import { exposeHeader } from '../http/expose-header';
 import { redactTokens } from '../http/redact';
+import type { GuardDpopConfig } from '../options/guard-options';
 import { AuthenticationRequiredError } from './bearer';
 
 /** A 403 insufficient_scope error naming the scope(s) that would admit the request (RFC 6750 §3.1). */
@@ -21,51 +22,75 @@ export class InsufficientScopeError extends OAuthError {
 }
 
 /**
- * A refused token (RFC 6750 §3.1 invalid_token): the caller gets the same answer whatever the
- * cause; `rejection` says why, for the operator only.
+ * A refused token (RFC 6750 §3.1 invalid_token), or its refused DPoP proof (RFC 9449 §7.1
+ * invalid_dpop_proof): the caller gets the same answer whatever the cause; `rejection` says why,
+ * for the operator only.
  */
 export class RejectedTokenError extends OAuthError {
   constructor(readonly rejection: TokenRejection) {
-    super('invalid_token', 'the access token is invalid, expired or revoked', 401);
+    const proof = PROOF_CAUSES.has(rejection.cause);
+    super(
+      proof ? 'invalid_dpop_proof' : 'invalid_token',
+      proof
+        ? 'the DPoP proof is invalid or was used before'
+        : 'the access token is invalid, expired or revoked',
+      401,
+    );
     this.name = 'RejectedTokenError';
   }
 }
 
-/**
- * RFC 6750 §3: the challenge for `error`; a request without credentials gets no error code. With
- * `resourceMetadata` (the URL of the guard's protected-resource metadata), every challenge names it
- * (RFC 9728 §5.1), so a client can find the authorization server and the scopes to ask for.
- */
-export function bearerChallenge(
-  realm: string,
-  error?: OAuthError,
-  resourceMetadata?: string,
-): string {
-  let challenge = `Bearer realm="${realm}"`;
-  // A URL of RFC 3986 characters: nothing a quoted-string cannot carry (checked when computed).
-  if (resourceMetadata !== undefined) challenge += `, resource_metadata="${resourceMetadata}"`;
-  if (!error || error instanceof AuthenticationRequiredError) return challenge;
-  // Descriptions are our own fixed texts; strip anything a quoted-string cannot carry anyway.
-  const description = error.message.replace(NOT_QUOTED_STRING_SAFE, '');
-  challenge += `, error="${error.error}", error_description="${description}"`;
-  if (error instanceof InsufficientScopeError) challenge += `, scope="${error.scope}"`;
-  return challenge;
+/** What a guard's challenges name. */
+export interface ChallengeOptions {
+  realm: string;
+  /** The URL of the guard's protected-resource metadata (RFC 9728 §5.1), once served. */
+  resourceMetadata?: string;
+  dpop: GuardDpopConfig;
 }
 
 /**
- * Answer a guard failure: 400/401/403 with a challenge (naming `resourceMetadata` when given), 503
- * with Retry-After, JSON body always.
+ * The WWW-Authenticate value for `error` (undefined or AuthenticationRequiredError: no credentials).
+ * Bearer per RFC 6750 §3; DPoP per RFC 9449 §7.1, with the proof algorithms accepted, for a request
+ * that used the DPoP scheme and wherever DPoP is required. A request without credentials, where
+ * both are accepted, is offered both. Every challenge names the resource metadata when given.
+ */
+export function challengeFor(
+  options: ChallengeOptions,
+  error: OAuthError | undefined,
+  usedDpop: boolean,
+): string {
+  const common = [`realm="${options.realm}"`];
+  // A URL of RFC 3986 characters: nothing a quoted-string cannot carry (checked when computed).
+  if (options.resourceMetadata !== undefined)
+    common.push(`resource_metadata="${options.resourceMetadata}"`);
+  const errorParams: string[] = [];
+  if (error && !(error instanceof AuthenticationRequiredError)) {
+    // Descriptions are our own fixed texts; strip anything a quoted-string cannot carry anyway.
+    const description = error.message.replace(NOT_QUOTED_STRING_SAFE, '');
+    errorParams.push(`error="${error.error}"`, `error_description="${description}"`);
+    if (error instanceof InsufficientScopeError) errorParams.push(`scope="${error.scope}"`);
+  }
+  const algs = `algs="${options.dpop.algorithms.join(' ')}"`;
+  if (usedDpop || options.dpop.required)
+    return `DPoP ${[...common, ...errorParams, algs].join(', ')}`;
+  const bearer = `Bearer ${[...common, ...errorParams].join(', ')}`;
+  return errorParams.length === 0 ? `${bearer}, DPoP ${[...common, algs].join(', ')}` : bearer;
+}
+
+/**
+ * Answer a guard failure: 400/401/403 with a challenge (see {@link challengeFor}), 503 with
+ * Retry-After, JSON body always.
  */
 export function sendGuardError(
   res: Response,
   err: unknown,
-  realm: string,
+  options: ChallengeOptions,
   logger: Logger,
-  resourceMetadata?: string,
 ): void {
   const error = toOAuthError(err);
   if (error.status === 401 || error.status === 403 || error.status === 400) {
-    res.setHeader('WWW-Authenticate', bearerChallenge(realm, error, resourceMetadata));
+    const usedDpop = /^dpop(?: |$)/i.test(res.req.headers.authorization ?? '');
+    res.setHeader('WWW-Authenticate', challengeFor(options, error, usedDpop));
     // Browser clients on another origin need the challenge to tell invalid_token from the rest.
     exposeHeader(res, 'WWW-Authenticate');
   }

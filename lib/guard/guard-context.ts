@@ -51,7 +51,18 @@ export function fail(ctx: GuardContext, res: Response, err: unknown): void {
       }),
     );
   }
-  sendGuardError(res, err, ctx.config.realm, ctx.logger, ctx.resourceMetadataUrl);
+  sendGuardError(
+    res,
+    err,
+    {
+      realm: ctx.config.realm,
+      dpop: ctx.config.dpop,
+      ...(ctx.resourceMetadataUrl !== undefined
+        ? { resourceMetadata: ctx.resourceMetadataUrl }
+        : {}),
+    },
+    ctx.logger,
+  );
 }
 
 /**

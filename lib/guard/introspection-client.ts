@@ -19,6 +19,8 @@ export interface IntrospectionAnswer {
   exp?: number;
   local_user?: string;
   device_id?: string;
+  /** RFC 9449 §6.2: the key a DPoP-bound token is bound to. */
+  cnf?: { jkt: string };
   registry?: RegistryFacts;
 }
 
@@ -67,6 +69,9 @@ function readAnswer(body: Record<string, unknown>): IntrospectionAnswer {
     ...str('local_user'),
     ...str('device_id'),
     ...(typeof body.exp === 'number' ? { exp: body.exp } : {}),
+    ...(typeof (body.cnf as { jkt?: unknown } | undefined)?.jkt === 'string'
+      ? { cnf: { jkt: (body.cnf as { jkt: string }).jkt } }
+      : {}),
     ...(registry ? { registry } : {}),
   };
 }

@@ -9,6 +9,7 @@ import type { GuardConfig } from '../options/guard-options';
 import type { ScopeRecord, Store } from '../store/store';
 import { KeyRing } from '../tokens/signing-keys';
 import { VerifiedTokenCache } from '../tokens/verified-token-cache';
+import { checkPresentation, type Presentation } from './dpop-presentation';
 import type { VerifiedToken, Verifier } from './verifier';
 
 /**
@@ -61,14 +62,24 @@ export class LocalVerifier implements Verifier {
     this.serviceScopes = new ShortCache(1000, config.clock, 1000);
   }
 
-  async verify(token: string): Promise<VerifiedToken | TokenRejection> {
+  async verify(token: string, presentation: Presentation): Promise<VerifiedToken | TokenRejection> {
     const claims = await this.verified.claims(token, this.keys, this.config);
     if (claims instanceof TokenRejection) return claims;
-    // The one store round trip of a guarded request: grant record and revocation flags together.
     const now = this.now();
-    const state = await this.store.getAccessTokenState(claims.gid, claims.jti, now);
+    const proof = checkPresentation(claims, token, presentation, this.config.dpop, now);
+    if (proof instanceof TokenRejection) return proof;
+    // The one store round trip of a guarded request: grant record and revocation flags together,
+    // and a DPoP proof spent with them (RFC 9449 §11.1).
+    const state = await this.store.getAccessTokenState(
+      claims.gid,
+      claims.jti,
+      now,
+      proof && { id: proof.jtiHash, expiresAt: proof.expiresAt },
+    );
     const live = accessTokenLiveness(claims, state, now);
     if (!live) return whyDead(claims, state, now);
+    if (state.proofReplayed)
+      return new TokenRejection('dpop_replayed', 'the DPoP proof was presented before (jti)');
     // A grant for a resource (RFC 8707) issues tokens for that audience only.
     const resource = state.grant?.resource;
     if (resource !== undefined && resource !== claims.aud)

@@ -8,7 +8,10 @@ import { TokenRejection } from '../core/rejection';
 import { ConfigError, MisconfiguredError } from '../errors';
 import type { GuardConfig } from '../options/guard-options';
 import type { ScopeRecord } from '../store/store';
+import type { CheckedProof } from '../tokens/dpop-proof';
+import { ProofReplayCache } from '../tokens/dpop-replay';
 import { VerifiedTokenCache } from '../tokens/verified-token-cache';
+import { checkPresentation, type Presentation } from './dpop-presentation';
 import { upstreamUnavailable } from './fetch-json';
 import { IntrospectionClient } from './introspection-client';
 import { RemoteKeys } from './remote-keys';
@@ -26,6 +29,8 @@ export class RemoteVerifier implements Verifier {
   private readonly keys: RemoteKeys;
   private readonly verified: VerifiedTokenCache;
   private readonly introspection: IntrospectionClient;
+  /** DPoP proofs spent, without a `replayStore`. */
+  private readonly replays = new ProofReplayCache();
 
   constructor(
     private readonly config: GuardConfig & {
@@ -44,10 +49,13 @@ export class RemoteVerifier implements Verifier {
     });
   }
 
-  async verify(token: string): Promise<VerifiedToken | TokenRejection> {
-    // The signature first: forged or foreign tokens never reach the authorization server.
+  async verify(token: string, presentation: Presentation): Promise<VerifiedToken | TokenRejection> {
+    // The signature first, then the proof: forged or foreign tokens, or bound tokens without their
+    // key, never reach the authorization server.
     const claims = await this.verified.claims(token, this.keys, this.config);
     if (claims instanceof TokenRejection) return claims;
+    const proof = checkPresentation(claims, token, presentation, this.config.dpop, this.now());
+    if (proof instanceof TokenRejection) return proof;
     const answer = await this.introspection.introspect(token, claims.exp);
     if (!answer.active) return INACTIVE;
     // The answer must be about this very token; then the same rule as introspection and local mode,
@@ -61,6 +69,12 @@ export class RemoteVerifier implements Verifier {
       return new TokenRejection(
         'grant_mismatch',
         "the introspection answer gives another audience than the token's",
+      );
+    // RFC 9449 §6.2: the key the server says the token is bound to is the one the JWT names.
+    if (answer.cnf?.jkt !== claims.cnf?.jkt)
+      return new TokenRejection(
+        'grant_mismatch',
+        "the introspection answer gives another DPoP key binding (cnf) than the token's",
       );
     const state = {
       grant: {
@@ -79,12 +93,23 @@ export class RemoteVerifier implements Verifier {
     const now = this.now();
     const live = accessTokenLiveness(claims, state, now);
     if (!live) return whyDead(claims, state, now);
+    if (proof && !(await this.spend(proof, now)))
+      return new TokenRejection('dpop_replayed', 'the DPoP proof was presented before (jti)');
     return {
       claims,
       scopes: live.scopes,
       expiresAt: live.expiresAt,
       registry: answer.registry ?? { scopes: [] },
     };
+  }
+
+  /** Spend a DPoP proof: in `replayStore` when given (every instance), else in this process. */
+  private spend(proof: CheckedProof, now: number): Promise<boolean> | boolean {
+    const use = { id: proof.jtiHash, expiresAt: proof.expiresAt };
+    const store = this.config.replayStore;
+    return store
+      ? store.spendDpopProof(proof.jkt, use, now)
+      : this.replays.spend(`${proof.jkt}|${use.id}`, use.expiresAt, now);
   }
 
   /**

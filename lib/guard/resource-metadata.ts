@@ -58,6 +58,10 @@ export interface ResourceMetadataDocument {
   scopes_supported?: string[];
   bearer_methods_supported: ['header'];
   resource_name?: string;
+  /** RFC 9728 §2, RFC 9449: the DPoP proof algorithms the guard accepts. */
+  dpop_signing_alg_values_supported: string[];
+  /** RFC 9728 §2: only DPoP-bound tokens are accepted. */
+  dpop_bound_access_tokens_required: boolean;
 }
 
 /** In local mode, what the registry says about the guard's resource: its name and its services' scopes. */
@@ -97,6 +101,8 @@ function documentSource(ctx: GuardContext): () => Promise<ResourceMetadataDocume
       // RFC 6750 §2.1 only: guards refuse tokens in the body or query.
       bearer_methods_supported: ['header'],
       ...(name !== undefined ? { resource_name: name } : {}),
+      dpop_signing_alg_values_supported: [...config.dpop.algorithms],
+      dpop_bound_access_tokens_required: config.dpop.required,
     };
     cached = { until: now + FRESH_SECONDS * 1000, doc };
     return doc;

@@ -2,6 +2,7 @@
 import type { TokenRejection } from '../core/rejection';
 import type { ScopeRecord } from '../store/store';
 import type { AccessTokenClaims } from '../tokens/access-token';
+import type { Presentation } from './dpop-presentation';
 
 /** Registry facts about a token, as the authorization server answered them at introspection. */
 export interface RegistryFacts {
@@ -29,10 +30,11 @@ export interface VerifiedToken {
 /** How a guard checks tokens and reads the registry; one implementation per mode. */
 export interface Verifier {
   /**
-   * The verified, live token, or why it is not (→ 401). Throws when it cannot tell (→ 503), or when
+   * The verified, live token, presented as `presentation` says (a DPoP-bound token with a proof of
+   * its key, spent once), or why it is not (→ 401). Throws when it cannot tell (→ 503), or when
    * the guard is misconfigured (→ 500).
    */
-  verify(token: string): Promise<VerifiedToken | TokenRejection>;
+  verify(token: string, presentation: Presentation): Promise<VerifiedToken | TokenRejection>;
   /** The token's tenant's localUserMode now. */
   localUserMode(token: VerifiedToken): Promise<boolean>;
   /** The token user's roles now; undefined for client tokens and unknown users. */

@@ -4,8 +4,8 @@
 import corsMiddleware from 'cors';
 import type { RequestHandler } from 'express';
 
-/** Headers a browser may read from our answers: challenges, retry hints, the renewal hint. */
-const EXPOSED = ['WWW-Authenticate', 'Retry-After', 'Token-Expires-In'];
+/** Headers a browser may read from our answers: challenges, retry hints, the renewal hint, DPoP nonces. */
+const EXPOSED = ['WWW-Authenticate', 'Retry-After', 'Token-Expires-In', 'DPoP-Nonce'];
 
 /**
  * A middleware answering CORS for `origins`: preflights end here with 204; other requests get

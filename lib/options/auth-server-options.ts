@@ -19,8 +19,10 @@ import {
   type AuthorizeConfig,
   type AuthorizeOptions,
   parseAuthorizeOptions,
+  sharedServerSecret,
 } from './authorize-options';
 import { type CorsOptions, parseCorsOptions } from './cors-options';
+import { type DpopConfig, type DpopOptions, parseDpopOptions } from './dpop-options';
 import { clockOption, omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
 
 /**
@@ -146,6 +148,14 @@ export interface AuthServerOptions {
    * Default off: no authorization endpoint.
    */
   authorize?: AuthorizeOptions;
+  /**
+   * DPoP (RFC 9449): a token request with a `DPoP` proof gets tokens bound to the proof's key
+   * (`token_type: "DPoP"`, `cnf.jkt`); a public client's refresh token then rotates only with a
+   * proof from the same key, and a device session started with a key belongs to that key.
+   * Always on for requests that carry a proof; clients registered with `dpop: 'required'` must.
+   * These options tune it: `{ nonce: true }` asks for server nonces.
+   */
+  dpop?: DpopOptions;
 }
 
 const KNOWN: KeysEnum<AuthServerOptions> = {
@@ -171,6 +181,7 @@ const KNOWN: KeysEnum<AuthServerOptions> = {
   clock: true,
   cors: true,
   authorize: true,
+  dpop: true,
 };
 
 const DEFAULTS = Object.freeze({
@@ -228,6 +239,8 @@ export interface AuthServerConfig {
   cors?: Required<CorsOptions>;
   /** The authorization-code flow, when on. */
   authorize?: AuthorizeConfig;
+  /** DPoP proofs at the token endpoint (RFC 9449). */
+  dpop: DpopConfig;
 }
 
 /** Validate and default createAuthServer options. Throws ConfigError. */
@@ -302,12 +315,14 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
   const insecureClearKeys = parseInsecureClearKeys(f, o);
   const cors = parseCorsOptions(f, o.cors);
   const staticKeys = o.keys ? loadStaticKeys(o.keys, o.signingAlg) : undefined;
-  const authorize = parseAuthorizeOptions(f, o.authorize, {
-    issuer,
+  const secret = sharedServerSecret({
     ...(o.keyEncryptionSecret ? { secret: o.keyEncryptionSecret } : {}),
     ...(staticKeys ? { staticKeys } : {}),
     shared: o.store?.shared === true,
   });
+  const authorize = parseAuthorizeOptions(f, o.authorize, { issuer, secret });
+  const clockTolerance = seconds(f, 'clockTolerance', o.clockTolerance, 0, 300);
+  const dpop = parseDpopOptions(f, o.dpop, { issuer, secret, clockTolerance });
   if (o.audience !== undefined && (typeof o.audience !== 'string' || o.audience === '')) {
     throw new ConfigError(`${f}: "audience" must be a non-empty string`);
   }
@@ -333,7 +348,7 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
     ...(staticKeys ? { staticKeys } : {}),
     ...(o.keyEncryptionSecret ? { sealer: new KeySealer(o.keyEncryptionSecret) } : {}),
     insecureClearKeys,
-    clockTolerance: seconds(f, 'clockTolerance', o.clockTolerance, 0, 300),
+    clockTolerance,
     clientCacheTtl: seconds(f, 'clientCacheTtl', o.clientCacheTtl, 0, 60),
     rateLimit,
     passwordHashing,
@@ -341,6 +356,7 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
     ...(o.metrics ? { metrics: o.metrics } : {}),
     ...(cors ? { cors } : {}),
     ...(authorize ? { authorize } : {}),
+    dpop,
   };
 }
 

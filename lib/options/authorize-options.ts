@@ -44,14 +44,28 @@ export interface AuthorizeConfig {
 const KNOWN: KeysEnum<AuthorizeOptions> = { authenticate: true, loginUrl: true, codeTtl: true };
 
 /**
- * Validate `authorize`. Codes are sealed under a key every instance derives alike: from
- * `keyEncryptionSecret`, else from the first of `keys`, else (a store of this process only) a key
- * of this process; a shared store without either cannot seal codes every instance can open.
+ * The secret every instance of a server derives its stateless tokens' keys from (sealed
+ * authorization codes, DPoP nonces): `keyEncryptionSecret`, else the first of `keys`, else (a store
+ * of this process only) a random one of this process. Undefined for a shared store without either:
+ * no key every instance shares.
+ */
+export function sharedServerSecret(from: {
+  secret?: string;
+  staticKeys?: LoadedKey[];
+  shared: boolean;
+}): string | Buffer | undefined {
+  const key = from.staticKeys?.[0]?.privateKey?.export({ format: 'jwk' }).d;
+  return from.secret ?? key ?? (from.shared ? undefined : randomBytes(32));
+}
+
+/**
+ * Validate `authorize`. Codes are sealed under a key derived from the {@link sharedServerSecret};
+ * a shared store without one cannot seal codes every instance can open.
  */
 export function parseAuthorizeOptions(
   f: string,
   authorize: AuthorizeOptions | undefined,
-  from: { issuer: string; secret?: string; staticKeys?: LoadedKey[]; shared: boolean },
+  from: { issuer: string; secret: string | Buffer | undefined },
 ): AuthorizeConfig | undefined {
   if (authorize === undefined) return undefined;
   if (typeof authorize !== 'object' || authorize === null)
@@ -72,8 +86,7 @@ export function parseAuthorizeOptions(
     throw new ConfigError(
       `${f}: "authorize.loginUrl" must be a path of this application ('/login') or an absolute http(s) URL, without a fragment`,
     );
-  const key = from.staticKeys?.[0]?.privateKey?.export({ format: 'jwk' }).d;
-  const secret = from.secret ?? key ?? (from.shared ? undefined : randomBytes(32));
+  const secret = from.secret;
   if (secret === undefined)
     throw new ConfigError(
       `${f}: "authorize" on a shared store (RedisStore) seals its authorization codes with "keyEncryptionSecret" (or the first of "keys"), so that every instance opens them: set one`,

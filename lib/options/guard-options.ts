@@ -1,4 +1,5 @@
 // createGuard options: local mode (shared store) or remote mode (RFC 7662 introspection), validated once.
+
 import type { MillisecondClock } from '../core/clock';
 import { isLoopbackHost, SCOPE_TOKEN, TENANT_ID } from '../core/ids';
 import type { KeysEnum } from '../core/known-keys';
@@ -6,6 +7,7 @@ import { consoleLogger, type Logger } from '../core/logger';
 import { ConfigError } from '../errors';
 import type { MetricsOption } from '../metrics';
 import type { Store } from '../store/store';
+import { DPOP_ALGORITHMS } from '../tokens/dpop-proof';
 import {
   type LoadedKey,
   loadVerificationKeys,
@@ -86,6 +88,21 @@ export interface GuardOptions {
   clock?: () => number;
   /** Fields of the protected-resource metadata `guard.router()` serves (RFC 9728). */
   resourceMetadata?: ResourceMetadataOptions;
+  /**
+   * DPoP-bound tokens (RFC 9449): `'allowed'` (the default) accepts Bearer tokens and DPoP-bound
+   * ones, each only as what it is (a bound token sent as Bearer is refused); `'required'` accepts
+   * DPoP-bound tokens only. A bound token needs `Authorization: DPoP <token>` and a `DPoP` proof
+   * of its key for this request; each proof is accepted once (local mode: in the store, in the
+   * same round trip as the token's state; remote mode: in this process, or `replayStore`).
+   * The URL a proof names is this request's, as Express sees it: behind a proxy, set `trust proxy`.
+   */
+  dpop?: 'allowed' | 'required';
+  /**
+   * Remote mode: where DPoP proofs are spent, so that a proof accepted by one instance of the
+   * resource server is refused by every other (a RedisStore shared by them). Default: each
+   * instance remembers the proofs it saw.
+   */
+  replayStore?: Store;
 }
 
 const KNOWN: KeysEnum<GuardOptions> = {
@@ -104,6 +121,8 @@ const KNOWN: KeysEnum<GuardOptions> = {
   metrics: true,
   clock: true,
   resourceMetadata: true,
+  dpop: true,
+  replayStore: true,
 };
 
 const KNOWN_RESOURCE_METADATA: KeysEnum<ResourceMetadataOptions> = {
@@ -119,6 +138,17 @@ const KNOWN_INTROSPECTION: KeysEnum<IntrospectionOptions> = {
   cacheSize: true,
   timeout: true,
 };
+
+/** A guard's DPoP settings, parsed. */
+export interface GuardDpopConfig {
+  /** Only DPoP-bound tokens are accepted (`dpop: 'required'`). */
+  required: boolean;
+  /** Seconds a proof is accepted after its `iat`. */
+  proofMaxAge: number;
+  /** Seconds a proof's `iat` may lie ahead of the guard's clock. */
+  leeway: number;
+  algorithms: readonly string[];
+}
 
 export interface GuardConfig {
   issuer: string;
@@ -140,6 +170,9 @@ export interface GuardConfig {
   staticKeys?: LoadedKey[];
   introspection?: Required<Omit<IntrospectionOptions, 'endpoint'>> & { endpoint?: string };
   resourceMetadata?: ResourceMetadataOptions;
+  dpop: GuardDpopConfig;
+  /** Remote mode: where DPoP proofs are spent, when not in process. */
+  replayStore?: Store;
 }
 
 const F = 'createGuard';
@@ -234,6 +267,17 @@ export function parseGuardOptions(options: Readonly<GuardOptions>): GuardConfig 
       timeout: seconds(F, 'introspection.timeout', i.timeout, 1, 60000),
     };
   }
+  if (o.dpop !== undefined && o.dpop !== 'allowed' && o.dpop !== 'required')
+    throw new ConfigError(`${F}: "dpop" must be 'allowed' or 'required'`);
+  if (o.replayStore !== undefined) {
+    if (!o.introspection)
+      throw new ConfigError(
+        `${F}: "replayStore" is for remote mode; local mode spends DPoP proofs in its store`,
+      );
+    if (typeof (o.replayStore as Partial<Store>).spendDpopProof !== 'function')
+      throw new ConfigError(`${F}: "replayStore" must be a tokenward Store (RedisStore)`);
+  }
+  const clockTolerance = seconds(F, 'clockTolerance', o.clockTolerance ?? 5, 0, 300);
   // The realm is sent inside a quoted-string (RFC 9110 §5.6.4): no quotes or backslashes.
   const realm = text('realm', o.realm ?? 'tokenward', /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,128}$/);
   return {
@@ -241,7 +285,7 @@ export function parseGuardOptions(options: Readonly<GuardOptions>): GuardConfig 
     issuerPath: path,
     audience: o.audience === undefined ? issuer : text('audience', o.audience, /^.{1,1024}$/),
     realm,
-    clockTolerance: seconds(F, 'clockTolerance', o.clockTolerance ?? 5, 0, 300),
+    clockTolerance,
     tokenCacheSize: seconds(F, 'tokenCacheSize', o.tokenCacheSize ?? 10000, 0, 1e7),
     registryCacheTtl: seconds(F, 'registryCacheTtl', o.registryCacheTtl ?? 0, 0, 300),
     jwksRefreshInterval: seconds(F, 'jwksRefreshInterval', o.jwksRefreshInterval ?? 5, 1, 3600),
@@ -255,5 +299,12 @@ export function parseGuardOptions(options: Readonly<GuardOptions>): GuardConfig 
     ...(o.resourceMetadata !== undefined
       ? { resourceMetadata: resourceMetadata(o.resourceMetadata) }
       : {}),
+    dpop: {
+      required: o.dpop === 'required',
+      proofMaxAge: 60,
+      leeway: clockTolerance,
+      algorithms: DPOP_ALGORITHMS,
+    },
+    ...(o.replayStore ? { replayStore: o.replayStore } : {}),
   };
 }

@@ -50,6 +50,11 @@ export interface ClientInput {
    * RFC 8252 §7.3), or a native app's reverse-domain scheme (`com.example.app:/cb`).
    */
   redirectUris?: string[];
+  /**
+   * `'required'`: the token endpoint refuses this client's requests without a DPoP proof (RFC
+   * 9449), so every token it holds is bound to its key. Omit (or `'allowed'`) to make it optional.
+   */
+  dpop?: 'allowed' | 'required';
 }
 
 export interface UserInput {
@@ -233,8 +238,14 @@ export function createAdmin(ctx: ServerContext) {
           'introspectAllTenants',
           'clientCredentialsRefresh',
           'redirectUris',
+          'dpop',
         ],
         'client',
+      );
+      check(
+        input.dpop === undefined || input.dpop === 'allowed' || input.dpop === 'required',
+        'client.dpop',
+        "must be 'allowed' or 'required'",
       );
       check(
         typeof input.id === 'string' && CLIENT_ID.test(input.id),
@@ -301,6 +312,7 @@ export function createAdmin(ctx: ServerContext) {
           'client.clientCredentialsRefresh',
         ),
         ...(redirectUris.length > 0 ? { redirectUris } : {}),
+        ...(input.dpop === 'required' ? { dpop: 'required' as const } : {}),
       };
       await store.putClient(client);
       // A new client inherits nothing of a namesake's; a client moved to another tenant, or no

@@ -26,6 +26,8 @@ export interface IntrospectionResponse {
   tenant_id?: string;
   local_user?: string;
   device_id?: string;
+  /** RFC 9449 §6.2: the key a bound token (or refresh-token family) is bound to. */
+  cnf?: { jkt: string };
   /** tokenward's extension (RFC 7662 §2.2): what a remote guard needs to resolve local users and check service scopes and roles now. */
   tokenward?: IntrospectionRegistryFacts;
 }
@@ -81,6 +83,7 @@ export async function introspect(
       tenant_id: g.tenantId,
       ...(g.localUser ? { local_user: g.localUser } : {}),
       ...(g.deviceId ? { device_id: g.deviceId } : {}),
+      ...(g.jkt ? { cnf: { jkt: g.jkt } } : {}),
     };
   }
   // Our own audience or a resource's (RFC 8707); which one the grant decides, once read.
@@ -103,7 +106,9 @@ export async function introspect(
     scope: live.scopes.join(' '),
     client_id: claims.client_id,
     ...(isUserGrant(claims.gty) ? { username: claims.sub } : {}),
-    token_type: 'Bearer',
+    // RFC 9449 §6.2: a bound token is a DPoP token, and says which key it is bound to.
+    token_type: claims.cnf ? 'DPoP' : 'Bearer',
+    ...(claims.cnf ? { cnf: { jkt: claims.cnf.jkt } } : {}),
     // The effective expiry: the device session's deadline when it comes first.
     exp: live.expiresAt,
     iat: claims.iat,

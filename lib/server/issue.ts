@@ -10,10 +10,10 @@ import { newRefreshToken } from '../tokens/refresh-token';
 import { randomId } from '../tokens/secrets';
 import type { ServerContext } from './context';
 
-/** The token endpoint's success body (RFC 6749 §5.1). */
+/** The token endpoint's success body (RFC 6749 §5.1); `DPoP` for a token bound to a key (RFC 9449 §5). */
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   refresh_token?: string;
   scope: string;
@@ -38,6 +38,11 @@ export interface IssueRequest {
    * second redemption finds the grant created and revokes it instead.
    */
   codeGrantId?: string;
+  /**
+   * The thumbprint of the key the request proved possession of (RFC 9449): the access token is
+   * bound to it, a public client's refresh-token family too, and a device session it starts.
+   */
+  jkt?: string;
 }
 
 /** Claims of an access token issued from `grant` with `scope`. */
@@ -47,6 +52,7 @@ export function accessClaims(
   scope: string,
   jti: string,
   now: number,
+  jkt?: string,
 ): AccessTokenClaims {
   return {
     iss: ctx.config.issuer,
@@ -63,8 +69,14 @@ export function accessClaims(
     gty: grant.grantType,
     ...(grant.deviceId ? { device_id: grant.deviceId } : {}),
     ...(grant.localUser ? { local_user: grant.localUser } : {}),
+    // RFC 9449 §6.1: the key the token is bound to.
+    ...(jkt !== undefined ? { cnf: { jkt } } : {}),
   };
 }
+
+/** RFC 9449 §5: the token_type of an access token bound (or not) to a key. */
+export const tokenType = (jkt: string | undefined): TokenResponse['token_type'] =>
+  jkt !== undefined ? 'DPoP' : 'Bearer';
 
 /** Seconds the new access token is usable: its lifetime, or less when its device session ends first. */
 export function expiresIn(ctx: ServerContext, now: number, deviceDeadline?: number): number {
@@ -108,11 +120,17 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
     ...(req.localUser ? { localUser: req.localUser } : {}),
     ...(req.deviceId ? { deviceId: req.deviceId } : {}),
     ...(req.resource ? { resource: req.resource } : {}),
+    // RFC 9449 §5: a public client's refresh tokens are bound to its key (a confidential client's
+    // are bound to its own authentication already).
+    ...(req.jkt !== undefined && req.client.secretHash === undefined ? { jkt: req.jkt } : {}),
     createdAt: now,
     maxExpiresAt: now + config.refreshTokenMaxAge,
   };
   const jti = randomId(16);
-  const access = await signAccessToken(accessClaims(ctx, grant, req.scope, jti, now), ctx.keys);
+  const access = await signAccessToken(
+    accessClaims(ctx, grant, req.scope, jti, now, req.jkt),
+    ctx.keys,
+  );
   const refresh = req.withRefresh ? newRefreshToken(grant.id) : undefined;
   const tokens: IssuedTokens = {
     jti,
@@ -132,6 +150,7 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
             maxAge: config.deviceSessionMaxAge,
             candidateId: randomId(16),
             now,
+            ...(req.jkt !== undefined ? { jkt: req.jkt } : {}),
           }
         : undefined,
       user ? { generation: req.userGeneration ?? '', until } : undefined,
@@ -164,6 +183,13 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
         ? 'authorization code is no longer valid'
         : 'invalid username or password',
     );
+  // RFC 9449: the device's live session was started with another key (or none): this request
+  // does not prove it is that device.
+  if (created.refused === 'device_key')
+    throw new OAuthError(
+      'invalid_grant',
+      "the device's session is bound to another DPoP key: sign in with that key, or end the session",
+    );
   const { deviceDeadline } = created;
   ctx.events.emit('token.issued', {
     grantType: grant.grantType,
@@ -179,7 +205,7 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
   });
   return {
     access_token: access,
-    token_type: 'Bearer',
+    token_type: tokenType(req.jkt),
     expires_in: expiresIn(ctx, now, deviceDeadline),
     ...(refresh ? { refresh_token: refresh.token } : {}),
     scope: req.scope,

@@ -46,6 +46,8 @@ export function metadataDocument(ctx: ServerContext, passwordInUse = true) {
     access_token_signing_alg_values_supported: ctx.config.staticKeys
       ? [...new Set(ctx.config.staticKeys.map((k) => k.alg))]
       : [ctx.config.signingAlg],
+    // RFC 9449 §5.1: proofs are accepted at the token endpoint, signed with these.
+    dpop_signing_alg_values_supported: ctx.config.dpop.algorithms,
     service_documentation: 'https://www.npmjs.com/package/tokenward',
   };
 }

@@ -3,13 +3,16 @@ import type { RequestHandler } from 'express';
 import { invalidRequest, OAuthError } from '../errors';
 import { authenticateClient } from './client-auth';
 import type { ServerContext } from './context';
+import { TokenRequestProofs } from './dpop';
 import { findGrant } from './grants';
 import { ClientChangedError, type TokenResponse } from './issue';
 import { readParams } from './params';
 import { clientIp } from './rate-limit';
 
 export function tokenEndpoint(ctx: ServerContext): RequestHandler {
+  const proofs = new TokenRequestProofs(ctx);
   return async function tokenEndpoint(req, res) {
+    proofs.offerNonce(res);
     const params = readParams(req);
     const grantType = params.grant_type;
     if (grantType === undefined) throw invalidRequest('missing parameter grant_type');
@@ -17,6 +20,9 @@ export function tokenEndpoint(ctx: ServerContext): RequestHandler {
     // Codes exist only where the authorization endpoint issues them (the `authorize` option).
     if (!grant || (grant.type === 'authorization_code' && !ctx.config.authorize))
       throw new OAuthError('unsupported_grant_type', 'grant_type is not supported');
+    // RFC 9449 §5: a proof binds what is issued to its key; checked before the client, so a bad
+    // proof costs no secret check.
+    const proof = proofs.read(req);
     const authorizeAndIssue = async () => {
       const { client, generation } = await authenticateClient(
         ctx,
@@ -28,7 +34,16 @@ export function tokenEndpoint(ctx: ServerContext): RequestHandler {
       if (!client.grants.includes(grant.type)) {
         throw new OAuthError('unauthorized_client', 'client is not allowed to use this grant_type');
       }
-      return grant.handle({ ctx, ip: clientIp(req), params, client, clientGeneration: generation });
+      if (client.dpop === 'required' && !proof)
+        throw new OAuthError('invalid_dpop_proof', 'this client must send a DPoP proof (RFC 9449)');
+      return grant.handle({
+        ctx,
+        ip: clientIp(req),
+        params,
+        client,
+        clientGeneration: generation,
+        ...(proof ? { proof } : {}),
+      });
     };
     let body: TokenResponse;
     try {

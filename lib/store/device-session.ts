@@ -34,6 +34,7 @@ export function parseDeviceSessions(
       deadline,
       expiresAt,
       apps: (apps.get(deviceId) ?? []).sort((a, b) => a.clientId.localeCompare(b.clientId)),
+      ...(f.k ? { jkt: f.k } : {}),
     });
   }
   return out.sort((a, b) => a.deviceId.localeCompare(b.deviceId));

@@ -19,6 +19,7 @@ export const GRANT_HASH = {
   localUser: 'lu',
   deviceId: 'dev',
   resource: 'res',
+  jkt: 'jkt',
   createdAt: 'cat',
   maxExpiresAt: 'max',
   sessionId: 'ses',
@@ -37,7 +38,7 @@ export type ReplyValue = string | number | null | undefined;
 export function decodeGrant(
   v: Readonly<Partial<Record<GrantField, ReplyValue>>>,
 ): GrantRecord | undefined {
-  const { id, cid, tid, gty, sub, scope, lu, dev, res, cat, max, ses } = v;
+  const { id, cid, tid, gty, sub, scope, lu, dev, res, jkt, cat, max, ses } = v;
   if (!id || !cid || !tid || !sub || scope == null) return undefined;
   return {
     id: String(id),
@@ -49,6 +50,7 @@ export function decodeGrant(
     ...(lu ? { localUser: String(lu) } : {}),
     ...(dev ? { deviceId: String(dev) } : {}),
     ...(res ? { resource: String(res) } : {}),
+    ...(jkt ? { jkt: String(jkt) } : {}),
     ...(ses ? { sessionId: String(ses) } : {}),
     createdAt: Number(cat),
     maxExpiresAt: Number(max),
@@ -65,7 +67,10 @@ export function grantPairs(grant: GrantRecord): (string | number)[] {
     const value = grant[prop];
     if (prop === 'sessionId' || value === undefined) continue;
     // An empty optional property is no property (the decoder reads it back as absent).
-    if (value === '' && (prop === 'localUser' || prop === 'deviceId' || prop === 'resource'))
+    if (
+      value === '' &&
+      (prop === 'localUser' || prop === 'deviceId' || prop === 'resource' || prop === 'jkt')
+    )
       continue;
     out.push(field, value);
   }

@@ -3,6 +3,7 @@
 
 import { epochSeconds } from '../core/clock';
 import { tagOfGrant, userTag } from '../core/grant-id';
+import { ProofReplayCache } from '../tokens/dpop-replay';
 import { byRecency, changedDeployment } from './deployments';
 import { isSubScope, rotateKeySet } from './key-set';
 import { grantHorizon, isClientOwner, LEDGER_GRACE_SECONDS } from './ledger';
@@ -18,6 +19,7 @@ import type {
   IssuedTokens,
   LedgerEntry,
   LedgerOwner,
+  ProofUse,
   RefreshTokenState,
   ResourceRecord,
   RevokeGrantResult,
@@ -61,6 +63,8 @@ interface SessionState {
   apps: Map<string, number>;
   /** Its grants, each until the epoch second after which it cannot be live: it ends with the last. */
   grants: Map<string, number>;
+  /** The DPoP key (thumbprint) the session belongs to, when it was started with one. */
+  jkt?: string;
 }
 
 /** A grant ledger (see GrantLedgerStore); mirrors RedisStore's ZSET. */
@@ -101,6 +105,8 @@ export class MemoryStore implements Store {
   private readonly tombstones = new Map<string, number>();
   private keys: SigningKeyRecord[] = [];
   private readonly deployments = new Map<string, DeploymentRecord>();
+  /** DPoP proofs spent, each kept while its proof is acceptable (RedisStore: a ZSET per grant or key). */
+  private readonly proofs = new ProofReplayCache(1_000_000);
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
 
@@ -333,6 +339,18 @@ export class MemoryStore implements Store {
     }
     const tomb = this.tombstones.get(grant.id);
     if (this.live(grant.id) || (tomb !== undefined && tomb > now)) return { refused: 'revoked' };
+    // A live session started with a DPoP key is joined only with that key.
+    if (session && grant.deviceId && tag !== undefined) {
+      const ses = this.sessions.get(tag)?.get(grant.deviceId);
+      if (
+        ses &&
+        ses.deadline > session.now &&
+        ses.expiresAt > session.now &&
+        ses.jkt !== undefined &&
+        ses.jkt !== session.jkt
+      )
+        return { refused: 'device_key' };
+    }
     if (ledgerKey !== undefined)
       this.ledgerAdd(ledgerKey, grant.id, ledger?.until ?? grantHorizon(grant, tokens), now);
     const stored = clone(grant);
@@ -351,6 +369,7 @@ export class MemoryStore implements Store {
           lastSeen: now,
           apps: new Map(),
           grants: new Map(),
+          ...(session.jkt !== undefined ? { jkt: session.jkt } : {}),
         };
         devices.set(grant.deviceId, ses);
       }
@@ -407,6 +426,8 @@ export class MemoryStore implements Store {
     if (fam.revoked) return { ok: false, reason: 'revoked' };
     if (!fam.issued.has(input.presentedHash)) return { ok: false, reason: 'not_found' };
     if (fam.grant.clientId !== input.clientId) return { ok: false, reason: 'client_mismatch' };
+    if (fam.grant.jkt !== undefined && fam.grant.jkt !== input.jkt)
+      return { ok: false, reason: 'key_mismatch' };
     const isCurrent = input.presentedHash === fam.current;
     const undone = !isCurrent && fam.undo === `${input.presentedHash}|${fam.current}`;
     const isRetry =
@@ -494,18 +515,30 @@ export class MemoryStore implements Store {
     return 'revoked';
   }
 
-  async getAccessTokenState(grantId: string, jti: string, now: number): Promise<AccessTokenState> {
+  async getAccessTokenState(
+    grantId: string,
+    jti: string,
+    now: number,
+    proof?: ProofUse,
+  ): Promise<AccessTokenState> {
     const fam = this.live(grantId);
     if (!fam) return { revoked: false };
     const revoked = fam.revoked || fam.revokedJtis.has(jti);
-    if (!fam.grant.sessionId) return { grant: clone(fam.grant), revoked };
+    const spent = proof
+      ? { proofReplayed: !this.proofs.spend(`g|${grantId}|${proof.id}`, proof.expiresAt, now) }
+      : {};
+    if (!fam.grant.sessionId) return { grant: clone(fam.grant), revoked, ...spent };
     const ses = this.session(fam.grant, now);
     const deviceDeadline = !ses
       ? 0
       : revoked
         ? ses.deadline
         : this.touch(ses, fam.grant.clientId, now);
-    return { grant: clone(fam.grant), revoked, deviceDeadline };
+    return { grant: clone(fam.grant), revoked, deviceDeadline, ...spent };
+  }
+
+  async spendDpopProof(jkt: string, proof: ProofUse, now: number): Promise<boolean> {
+    return this.proofs.spend(`k|${jkt}|${proof.id}`, proof.expiresAt, now);
   }
 
   async getRefreshTokenState(
@@ -543,6 +576,7 @@ export class MemoryStore implements Store {
         apps: [...s.apps]
           .map(([clientId, lastSeen]) => ({ clientId, lastSeen }))
           .sort((x, y) => x.clientId.localeCompare(y.clientId)),
+        ...(s.jkt !== undefined ? { jkt: s.jkt } : {}),
       });
     }
     return out.sort((x, y) => x.deviceId.localeCompare(y.deviceId));

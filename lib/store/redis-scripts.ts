@@ -10,7 +10,8 @@
 // Device-session hash fields, per device: i|<dev> session id, b|<dev> start, c|<dev> absolute end,
 // d|<dev> idle deadline, t|<dev> idle seconds, s|<dev> last seen, a|<dev>|<client> app last seen,
 // g|<dev>|<grant id> epoch second after which that grant of the session cannot be live (its key's
-// expiry): a session ends with the revocation of its last live grant.
+// expiry): a session ends with the revocation of its last live grant; k|<dev> the thumbprint of the
+// DPoP key the session belongs to (RFC 9449), when it was started with one.
 import { GRANT_FIELDS, GRANT_HASH, type GrantField, replyLayout } from './grant-hash';
 import { defineScript, luaHmget } from './lua-script';
 
@@ -93,6 +94,17 @@ local function leaveSession(ds, dev, ses, gid, now)
 end
 `;
 
+// Spend DPoP proof `id` (RFC 9449 §11.1) in ZSET `key`, where each proof is scored by the epoch
+// second it may be forgotten at: '1' when it was there already (a replay), else '0'.
+const SPEND = `
+local function spend(key, id, exp, now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZADD', key, 'NX', exp, id) == 0 then return '1' end
+  if redis.call('TTL', key) < exp - now then redis.call('EXPIRE', key, exp - now) end
+  return '0'
+end
+`;
+
 // Grant ledgers (ledger.ts): a ZSET of grant ids scored by the epoch second after which each can no
 // longer be live, plus one member '~gen:<generation>' scored +inf, which pruning never reaches.
 const LEDGER = `
@@ -114,7 +126,7 @@ end
 export function buildScripts(fields: readonly GrantField[] = GRANT_FIELDS) {
   const replies = {
     /** getAccessTokenState: revocation flags and the device session's deadline ('' without one). */
-    access: replyLayout(['rev', 'x', 'deadline'], fields),
+    access: replyLayout(['rev', 'x', 'deadline', 'replayed'], fields),
     /** rotateRefreshToken: `status` 'ok' (with the rest) or why not. */
     rotate: replyLayout(['status', 'retried', 'deadline'], fields),
     /** getRefreshTokenState: whether the hash was issued in the family, and the family's state. */
@@ -146,6 +158,7 @@ export function buildScripts(fields: readonly GrantField[] = GRANT_FIELDS) {
         'generation',
         '#horizon',
         '#code',
+        'jkt',
       ],
       rest: true,
       functions: [SESSION, FORGET, LEAVE_SESSION, REVOKE_FAMILY, LEDGER],
@@ -163,6 +176,13 @@ if redis.call('EXISTS', grantKey) == 1 then
     return 'replayed'
   end
   return 'revoked'
+end
+-- A live device session started with a DPoP key is joined only with that key (RFC 9449).
+if device ~= '' then
+  local k = redis.call('HMGET', sessionsKey, 'i|' .. device, 'd|' .. device, 'c|' .. device, 'k|' .. device)
+  if k[1] and (tonumber(k[2]) or 0) > now and (tonumber(k[3]) or 0) > now and k[4] and k[4] ~= jkt then
+    return 'device_key'
+  end
 end
 if ledgerKey ~= grantKey then ledgerAdd(ledgerKey, grantId, horizon, now) end
 redis.call('HSET', grantKey, unpack(rest))
@@ -183,6 +203,7 @@ if not sid or (tonumber(s.deadline) or 0) <= now or cap <= now then
   forget(sessionsKey, device)
   sid, cap = candidateId, now + maxAge
   redis.call('HSET', sessionsKey, 'i|' .. device, sid, 'c|' .. device, cap, 'b|' .. device, now)
+  if jkt ~= '' then redis.call('HSET', sessionsKey, 'k|' .. device, jkt) end
 end
 local dl = math.min(now + idleTtl, cap)
 redis.call('HSET', sessionsKey, 'd|' .. device, dl, 't|' .. device, idleTtl, 's|' .. device, now,
@@ -194,14 +215,18 @@ return tostring(dl)`,
 
     /**
      * The grant, its revocation flags and (device-bound grants) the session deadline; a live
-     * device-bound token is activity and postpones its device session's deadline.
+     * device-bound token is activity and postpones its device session's deadline. With a DPoP
+     * proof (`proofId` not ''), the proof is spent in the grant's proofs key (`replayed` '1' when
+     * it was spent before). Without one, `proofsKey` is the grant key, which it never touches.
      */
     twAccessState: defineScript({
-      keys: ['grantKey', 'sessionsKey'],
-      args: ['jti', '#now'],
-      functions: [SESSION, TOUCH],
+      keys: ['grantKey', 'sessionsKey', 'proofsKey'],
+      args: ['jti', '#now', 'proofId', '#proofExp'],
+      functions: [SESSION, TOUCH, SPEND],
       body: `
 ${readGrant('f', 'grantKey', ['rev', ['x', "'x:' .. jti"]])}
+local replayed = false
+if f.id and proofId ~= '' then replayed = spend(proofsKey, proofId, proofExp, now) end
 local dl = ''
 if f.id and f.${ses} and f.dev then
   local s
@@ -209,7 +234,15 @@ if f.id and f.${ses} and f.dev then
   if dl > 0 and f.rev ~= '1' and f.x ~= '1' then dl = touch(sessionsKey, f.dev, f.cid, now, dl, s) end
   dl = tostring(dl)
 end
-return ${replies.access.lua({ rev: 'f.rev', x: 'f.x', deadline: 'dl' }, 'f')}`,
+return ${replies.access.lua({ rev: 'f.rev', x: 'f.x', deadline: 'dl', replayed: 'replayed' }, 'f')}`,
+    }),
+
+    /** Spend a DPoP proof in the proofs key of its signing key: '1' when it was spent before. */
+    twSpendProof: defineScript({
+      keys: ['proofsKey'],
+      args: ['proofId', '#proofExp', '#now'],
+      functions: [SPEND],
+      body: `return spend(proofsKey, proofId, proofExp, now)`,
     }),
 
     /**
@@ -230,11 +263,12 @@ return ${replies.access.lua({ rev: 'f.rev', x: 'f.x', deadline: 'dl' }, 'f')}`,
         '#nextAccessExp',
         'clientScope',
         'resource',
+        'jkt',
       ],
       functions: [SESSION, TOUCH, FORGET, LEAVE_SESSION, REVOKE_FAMILY],
       body: `
 local function fail(reason) return ${replies.rotate.lua({ status: 'reason' })} end
-${luaHmget('s', 'grantKey', ['rev', 'cid', 'cur', 'cexp', 'prev', 'pat', 'scope', 'max', 'aexp', 'cjti', 'undo', ['res', `'${GRANT_HASH.resource}'`]])}
+${luaHmget('s', 'grantKey', ['rev', 'cid', 'cur', 'cexp', 'prev', 'pat', 'scope', 'max', 'aexp', 'cjti', 'undo', ['res', `'${GRANT_HASH.resource}'`], ['jkt', `'${GRANT_HASH.jkt}'`]])}
 if not s.cid then return fail('not_found') end
 if s.rev == '1' then return fail('revoked') end
 -- Its successor is already known: the rotation was abandoned before it ran (its caller answered
@@ -242,6 +276,9 @@ if s.rev == '1' then return fail('revoked') end
 if redis.call('SISMEMBER', issuedKey, nextHash) == 1 then return fail('abandoned') end
 if redis.call('SISMEMBER', issuedKey, presentedHash) == 0 then return fail('not_found') end
 if s.cid ~= clientId then return fail('client_mismatch') end
+-- A family bound to a DPoP key (RFC 9449 §5): without that key the token is inert, so it changes
+-- nothing, not even reuse detection (its holder proves nothing).
+if s.jkt and s.jkt ~= jkt then return fail('key_mismatch') end
 local isCur = (presentedHash == s.cur)
 -- An abandoned rotation (its caller answered 503) lets its presented token rotate once more.
 local undone = (not isCur) and s.undo == presentedHash .. '|' .. (s.cur or '')

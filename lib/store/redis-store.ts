@@ -25,6 +25,7 @@ import type {
   IssuedTokens,
   LedgerEntry,
   LedgerOwner,
+  ProofUse,
   RefreshTokenState,
   ResourceRecord,
   RevokeGrantResult,
@@ -270,10 +271,12 @@ export class RedisStore implements Store {
         generation: ledger?.generation ?? '',
         horizon: ledger?.until ?? grantHorizon(grant, tokens),
         code: origin?.authorizationCode ? 1 : 0,
+        jkt: session?.jkt ?? '',
       },
       fields,
     );
-    if (reply === 'stale' || reply === 'revoked' || reply === 'replayed') return { refused: reply };
+    if (reply === 'stale' || reply === 'revoked' || reply === 'replayed' || reply === 'device_key')
+      return { refused: reply };
     return reply === '' || reply == null ? {} : { deviceDeadline: Number(reply) };
   }
 
@@ -323,6 +326,7 @@ export class RedisStore implements Store {
         nextAccessExp: next.accessExpiresAt,
         clientScope: input.clientScope ?? '-',
         resource: input.resource ?? '',
+        jkt: input.jkt ?? '',
       },
       [],
       () => this.abandons.sent(nextHash),
@@ -449,10 +453,16 @@ export class RedisStore implements Store {
     return results.filter((r) => r === 'revoked').length;
   }
 
-  async getAccessTokenState(grantId: string, jti: string, now: number): Promise<AccessTokenState> {
+  async getAccessTokenState(
+    grantId: string,
+    jti: string,
+    now: number,
+    proof?: ProofUse,
+  ): Promise<AccessTokenState> {
     const grantKey = this.keys.grant(grantId);
-    if (!isDeviceGrant(grantId)) {
-      // No device session to check or postpone: a plain HMGET is cheaper for Redis than a script.
+    if (!isDeviceGrant(grantId) && !proof) {
+      // No device session to check or postpone, no proof to spend: a plain HMGET is cheaper for
+      // Redis than a script.
       const fields = PLAIN_ACCESS.hmgetFields({ rev: 'rev', x: `x:${jti}` });
       const reply = await this.runner.run(() => this.redis.hmget(grantKey, ...fields));
       const { head, grant } = PLAIN_ACCESS.decode(reply);
@@ -461,8 +471,12 @@ export class RedisStore implements Store {
     const reply = (await this.call('twAccessState', {
       grantKey,
       sessionsKey: this.keys.sessionsOfGrant(grantId),
+      // (Created by the first proof spent: see the note on TRYAGAIN in keys.ts.)
+      proofsKey: proof ? this.keys.proofs(grantId) : grantKey,
       jti,
       now,
+      proofId: proof?.id ?? '',
+      proofExp: proof?.expiresAt ?? 0,
     })) as ReplyValue[];
     const { head, grant } = replies.access.decode(reply);
     if (!grant) return { revoked: false };
@@ -470,7 +484,18 @@ export class RedisStore implements Store {
       grant,
       revoked: head.rev === '1' || head.x === '1',
       ...(head.deadline ? { deviceDeadline: Number(head.deadline) } : {}),
+      ...(proof ? { proofReplayed: head.replayed === '1' } : {}),
     };
+  }
+
+  async spendDpopProof(jkt: string, proof: ProofUse, now: number): Promise<boolean> {
+    const reply = await this.call('twSpendProof', {
+      proofsKey: this.keys.proofsOfKey(jkt),
+      proofId: proof.id,
+      proofExp: proof.expiresAt,
+      now,
+    });
+    return reply !== '1';
   }
 
   async getRefreshTokenState(grantId: string, refreshHash: string, now: number) {

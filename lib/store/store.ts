@@ -45,6 +45,11 @@ export interface ClientRecord {
   clientCredentialsRefresh: boolean;
   /** Where the authorization endpoint may send codes (RFC 6749 §3.1.2), matched exactly. */
   redirectUris?: string[];
+  /**
+   * `'required'`: every token request must carry a DPoP proof (RFC 9449), so the client's tokens
+   * are always bound to its key. Absent: a proof is optional.
+   */
+  dpop?: 'required';
 }
 
 /** A user of a tenant, signing in with the password grant. */
@@ -101,6 +106,11 @@ export interface GrantRecord {
    * refresh. Absent: the server's `audience`.
    */
   resource?: string;
+  /**
+   * The JWK thumbprint (RFC 7638) of the key a public client proved with DPoP when the grant began
+   * (RFC 9449 §5): its refresh tokens rotate only with a proof from that key.
+   */
+  jkt?: string;
   /** The device session this grant belongs to; set by the store for device-bound grants. */
   sessionId?: string;
   /** Epoch seconds. */
@@ -129,6 +139,12 @@ export interface DeviceSessionInput {
   /** Session id used when no live session exists for the device. */
   candidateId: string;
   now: number;
+  /**
+   * The thumbprint of the DPoP key the sign-in proved (RFC 9449). A session started with one belongs
+   * to that key: joining it with another key, or none, is refused (`device_key`). A session
+   * started without one accepts any.
+   */
+  jkt?: string;
 }
 
 /** A live device session, as listed by the admin API. Times are epoch seconds. */
@@ -143,6 +159,8 @@ export interface DeviceSessionRecord {
   expiresAt: number;
   /** Apps (clients) that signed in on the device in this session, with their last activity. */
   apps: { clientId: string; lastSeen: number }[];
+  /** The thumbprint of the DPoP key the session belongs to (RFC 9449); absent when not key-bound. */
+  jkt?: string;
 }
 
 /** Input to an atomic refresh-token rotation (RFC 6749 §6, RFC 9700 §4.14.2). */
@@ -165,6 +183,11 @@ export interface RotateInput {
    * the family's own. Absent (or ''): the family's, whatever it is.
    */
   resource?: string;
+  /**
+   * The thumbprint of the DPoP key the refresh request proved (RFC 9449 §5). A family bound to a
+   * key rotates only when it is that key: otherwise `key_mismatch`, and nothing changes.
+   */
+  jkt?: string;
   next: IssuedTokens & { refresh: { hash: string; expiresAt: number } };
 }
 
@@ -186,7 +209,8 @@ export type RotateResult =
         | 'reused'
         | 'client_mismatch'
         | 'invalid_scope'
-        | 'invalid_target';
+        | 'invalid_target'
+        | 'key_mismatch';
     };
 
 /**
@@ -207,6 +231,15 @@ export type RevokeRefreshResult =
  */
 export type RevokeGrantResult = 'revoked' | 'already_revoked' | 'not_found';
 
+/**
+ * A DPoP proof to spend (RFC 9449 §11.1): its id (the hashed `jti`) is accepted once while the proof
+ * is acceptable, until `expiresAt` (epoch seconds).
+ */
+export interface ProofUse {
+  id: string;
+  expiresAt: number;
+}
+
 /** A grant's live state as seen when checking an access token, read in one round trip. */
 export interface AccessTokenState {
   /** Absent when the grant is unknown or has expired. */
@@ -218,6 +251,8 @@ export interface AccessTokenState {
    * the token is live; 0 when the session has ended or was revoked.
    */
   deviceDeadline?: number;
+  /** With a proof to spend: true when it was spent before (a replay), on any instance. */
+  proofReplayed?: boolean;
 }
 
 /** A refresh token's live state, for introspection. */
@@ -345,9 +380,23 @@ export interface TokenStore {
   revokeGrant(grantId: string, now: number): Promise<RevokeGrantResult>;
   /**
    * One round trip: the grant, whether it or access token `jti` is revoked, and for device-bound
-   * grants the device session's deadline — postponed by this call when the token is live.
+   * grants the device session's deadline — postponed by this call when the token is live. With
+   * `proof` (a DPoP-bound token, RFC 9449), the proof is spent in the same step, kept with the
+   * grant: `proofReplayed` says whether it had been spent before. Nothing is spent for an
+   * unknown grant.
    */
-  getAccessTokenState(grantId: string, jti: string, now: number): Promise<AccessTokenState>;
+  getAccessTokenState(
+    grantId: string,
+    jti: string,
+    now: number,
+    proof?: ProofUse,
+  ): Promise<AccessTokenState>;
+  /**
+   * Spend a DPoP proof made with key `jkt` (its RFC 7638 thumbprint): true the first time, false
+   * for a replay within the proof's lifetime, on any instance sharing the store. For guards that
+   * read no grant state from this store (remote mode's `replayStore`).
+   */
+  spendDpopProof(jkt: string, proof: ProofUse, now: number): Promise<boolean>;
   /** The state of a refresh token of a family, or undefined when it was never issued there. */
   getRefreshTokenState(
     grantId: string,
@@ -375,9 +424,9 @@ export interface CreateGrantResult {
    * Why nothing was stored: `stale`, the user's ledger moved past the generation given (their
    * grants were ended meanwhile); `revoked`, the grant id was revoked before it was created;
    * `replayed`, the authorization code naming this grant id was redeemed before, and the grant it
-   * created is now revoked.
+   * created is now revoked; `device_key`, the device's live session belongs to another DPoP key.
    */
-  refused?: 'stale' | 'revoked' | 'replayed';
+  refused?: 'stale' | 'revoked' | 'replayed' | 'device_key';
 }
 
 /** How a grant comes to be created. */

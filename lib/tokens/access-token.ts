@@ -23,6 +23,8 @@ export interface AccessTokenClaims {
   gty: GrantOrigin;
   device_id?: string;
   local_user?: string;
+  /** RFC 9449 §6.1: the thumbprint of the DPoP key the token is bound to. */
+  cnf?: { jkt: string };
 }
 
 /** RFC 9068 §2.1: the `typ` header of access tokens. */
@@ -65,7 +67,11 @@ function isClaims(p: unknown): p is AccessTokenClaims {
     typeof c.scope === 'string' &&
     typeof c.exp === 'number' &&
     typeof c.iat === 'number' &&
-    isGrantOrigin(c.gty)
+    isGrantOrigin(c.gty) &&
+    (c.cnf === undefined ||
+      (typeof c.cnf === 'object' &&
+        c.cnf !== null &&
+        typeof (c.cnf as { jkt?: unknown }).jkt === 'string'))
   );
 }
 

@@ -17,7 +17,11 @@ import {
 const MODES = ['local', 'remote'] as const;
 type Mode = (typeof MODES)[number];
 const ACCESS_TOKEN_TTL = 300;
-const BARE = 'Bearer realm="tokenward"';
+/** RFC 9449 §7.1: where Bearer and DPoP are both accepted, a request without credentials is offered both. */
+const DPOP_ALGS = 'ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512';
+const bareChallenge = (realm: string) =>
+  `Bearer realm="${realm}", DPoP realm="${realm}", algs="${DPOP_ALGS}"`;
+const BARE = bareChallenge('tokenward');
 
 let store: MemoryStore;
 let live: LiveAuthServer;
@@ -88,7 +92,7 @@ function expectError(res: Response, status: number, error: string): Record<strin
 /** The bare 401 of §3.1 for a request without authentication information. */
 function expectBare(res: Response, realm = 'tokenward'): void {
   expect(res.status).toBe(401);
-  expect(res.headers['www-authenticate']).toBe(`Bearer realm="${realm}"`);
+  expect(res.headers['www-authenticate']).toBe(bareChallenge(realm));
   expect(res.headers['content-type']).toMatch(/^application\/json/);
   expect(res.body).not.toHaveProperty('error');
   expect(res.headers['cache-control']).toBe('no-store');

@@ -61,6 +61,22 @@ function challenge(res: Response): Record<string, string> {
   return params;
 }
 
+/** RFC 9728 §2 with RFC 9449: the proof algorithms guards accept; Bearer tokens too by default. */
+const DPOP_FIELDS = {
+  dpop_signing_alg_values_supported: [
+    'ES256',
+    'ES384',
+    'ES512',
+    'PS256',
+    'PS384',
+    'PS512',
+    'RS256',
+    'RS384',
+    'RS512',
+  ],
+  dpop_bound_access_tokens_required: false,
+};
+
 describe('RFC 9728 §2 the metadata document', () => {
   it('§2 local mode, registered resource: resource, authorization_servers, scopes_supported of its services, bearer_methods_supported, resource_name', async () => {
     const res = await request(resourceServer(local(PRINT))).get(WELL_KNOWN);
@@ -72,6 +88,7 @@ describe('RFC 9728 §2 the metadata document', () => {
       scopes_supported: ['print', 'print:color'],
       bearer_methods_supported: ['header'],
       resource_name: 'Cloud Print',
+      ...DPOP_FIELDS,
     });
   });
 
@@ -83,12 +100,14 @@ describe('RFC 9728 §2 the metadata document', () => {
       resource: 'https://fax.example',
       authorization_servers: [live.issuer],
       bearer_methods_supported: ['header'],
+      ...DPOP_FIELDS,
     });
     const viaIntrospection = await request(resourceServer(remote(PRINT))).get(WELL_KNOWN);
     expect(viaIntrospection.body).toStrictEqual({
       resource: PRINT,
       authorization_servers: [live.issuer],
       bearer_methods_supported: ['header'],
+      ...DPOP_FIELDS,
     });
   });
 
@@ -200,8 +219,9 @@ describe.each(['local', 'remote'] as const)(
     it('§5.1 a request without a token: 401 Bearer realm=…, resource_metadata="<URL of the document>"', async () => {
       const res = await request(app).get('/jobs');
       expect(res.status).toBe(401);
+      // Bearer (RFC 6750) and DPoP (RFC 9449 §7.1) are both accepted: both are offered.
       expect(res.headers['www-authenticate']).toBe(
-        `Bearer realm="tokenward", resource_metadata="${URL_OF_PRINT}"`,
+        `Bearer realm="tokenward", resource_metadata="${URL_OF_PRINT}", DPoP realm="tokenward", resource_metadata="${URL_OF_PRINT}", algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512"`,
       );
     });
 
@@ -251,7 +271,9 @@ describe.each(['local', 'remote'] as const)(
 
     it('a guard that serves no metadata (no router) names none: its challenges are plain RFC 6750', async () => {
       const res = await request(withoutRouter).get('/jobs');
-      expect(res.headers['www-authenticate']).toBe('Bearer realm="tokenward"');
+      expect(res.headers['www-authenticate']).toBe(
+        'Bearer realm="tokenward", DPoP realm="tokenward", algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512"',
+      );
     });
   },
 );

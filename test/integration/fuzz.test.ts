@@ -798,7 +798,9 @@ describe.each(['memory', 'redis'] as const)('hostile input, property-based, on %
         // RFC 6750 §3.1: no credentials (or another scheme) → a bare challenge, no error code.
         expect(res.status).toBe(401);
         expect(Object.keys(b)).toEqual(['error_description']);
-        expect(res.headers['www-authenticate']).toBe('Bearer realm="tokenward"');
+        expect(res.headers['www-authenticate']).toBe(
+          'Bearer realm="tokenward", DPoP realm="tokenward", algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512"',
+        );
       } else {
         expect(GUARD_ERRORS).toContain(b.error);
         expect(Object.keys(b).sort()).toEqual(['error', 'error_description']);

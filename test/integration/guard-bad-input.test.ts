@@ -521,7 +521,9 @@ function expectRefused(
   const challenge = String(res.headers['www-authenticate']);
   if (expected.error === undefined) {
     // RFC 6750 §3.1: no authentication information → no error code anywhere.
-    expect(challenge).toBe('Bearer realm="tokenward"');
+    expect(challenge).toBe(
+      'Bearer realm="tokenward", DPoP realm="tokenward", algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512"',
+    );
     expect(body).not.toHaveProperty('error');
   } else {
     expect(body).toEqual({ error: expected.error, error_description: expect.any(String) });

@@ -323,6 +323,8 @@ describe('requireScope / requireService arguments are checked when the middlewar
     });
     const res = await request(app).get('/print');
     expect(res.status).toBe(401);
-    expect(res.headers['www-authenticate']).toBe('Bearer realm="tokenward"');
+    expect(res.headers['www-authenticate']).toBe(
+      'Bearer realm="tokenward", DPoP realm="tokenward", algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512"',
+    );
   });
 });

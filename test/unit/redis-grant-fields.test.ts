@@ -96,6 +96,7 @@ describe('grant hash layout', () => {
         localUser: 'carol',
         deviceId: 'phone',
         resource: 'https://print.example',
+        jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
         createdAt: NOW,
         maxExpiresAt: NOW + 86400,
       };
@@ -113,6 +114,7 @@ describe('grant hash layout', () => {
           refreshHash: root,
           device: 'phone',
           code: 0,
+          jkt: '',
           now: NOW,
           idleTtl: 300,
           maxAge: 3600,
@@ -132,12 +134,15 @@ describe('grant hash layout', () => {
         (await run(built.scripts.twAccessState, {
           grantKey: g.grantKey,
           sessionsKey: g.sessionsKey,
+          proofsKey: `${g.grantKey}:dp`,
           jti: 'jti-1',
           now: NOW + 10,
+          proofId: 'proof-1',
+          proofExp: NOW + 70,
         })) as string[],
       );
       expect(access).toStrictEqual({
-        head: { rev: null, x: null, deadline: String(NOW + 310) },
+        head: { rev: null, x: null, deadline: String(NOW + 310), replayed: '0' },
         grant: stored,
       });
 
@@ -152,6 +157,7 @@ describe('grant hash layout', () => {
           clientScope: '-',
           requestedScope: 'read',
           resource: 'https://print.example',
+          jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
           nextHash: next,
           nextRefreshExp: NOW + 3620,
           nextJti: 'jti-2',
@@ -192,6 +198,7 @@ describe('grant hash layout', () => {
           clientScope: '-',
           requestedScope: '',
           resource: '',
+          jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
           nextHash: randomId(),
           nextRefreshExp: NOW + 3640,
           nextJti: 'jti-3',

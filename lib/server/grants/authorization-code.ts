@@ -21,7 +21,7 @@ function pkceMatches(verifier: string, challenge: string): boolean {
 export const authorizationCodeGrant: Grant = {
   type: 'authorization_code',
   allowsPublicClients: true,
-  async handle({ ctx, params, client, clientGeneration }) {
+  async handle({ ctx, params, client, clientGeneration, proof }) {
     const code = required(params, 'code', 4096);
     const redirectUri = required(params, 'redirect_uri', 2048);
     const verifier = required(params, 'code_verifier', 128);
@@ -61,6 +61,7 @@ export const authorizationCodeGrant: Grant = {
       ...(content.deviceId !== undefined ? { deviceId: content.deviceId } : {}),
       withRefresh: client.grants.includes('refresh_token'),
       codeGrantId: content.grantId,
+      ...(proof ? { jkt: proof.jkt } : {}),
       ...(content.resource !== undefined ? { resource: content.resource } : {}),
     });
   },

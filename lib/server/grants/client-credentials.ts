@@ -24,7 +24,7 @@ const isLocalUser = (s: string): boolean => LOCAL_USER.test(s) && s.normalize('N
 export const clientCredentialsGrant: Grant = {
   type: 'client_credentials',
   allowsPublicClients: false,
-  async handle({ ctx, params, client, clientGeneration }) {
+  async handle({ ctx, params, client, clientGeneration, proof }) {
     const localUser = optional(params, 'local_user', 512);
     if (localUser !== undefined) {
       if (!isLocalUser(localUser))
@@ -46,6 +46,7 @@ export const clientCredentialsGrant: Grant = {
       ...(localUser !== undefined ? { localUser } : {}),
       ...(target.resource !== undefined ? { resource: target.resource } : {}),
       withRefresh: client.clientCredentialsRefresh,
+      ...(proof ? { jkt: proof.jkt } : {}),
     });
   },
 };

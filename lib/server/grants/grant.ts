@@ -1,5 +1,6 @@
 // The interface every grant module implements; the token endpoint looks grants up by grant_type.
 import type { ClientRecord, GrantType } from '../../store/store';
+import type { CheckedProof } from '../../tokens/dpop-proof';
 import type { ServerContext } from '../context';
 import type { TokenResponse } from '../issue';
 import type { Params } from '../params';
@@ -12,6 +13,8 @@ export interface GrantInput {
   ip: string;
   /** The client's grant-ledger generation, read with its record (see GrantLedgerStore). */
   clientGeneration: string;
+  /** The request's DPoP proof (RFC 9449 §5), checked: what is issued is bound to its key. */
+  proof?: CheckedProof;
 }
 
 export interface Grant {

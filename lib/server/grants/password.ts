@@ -63,7 +63,7 @@ async function upgradeHash(ctx: ServerContext, user: UserRecord, password: strin
 export const passwordGrant: Grant = {
   type: 'password',
   allowsPublicClients: true,
-  async handle({ ctx, ip, params, client, clientGeneration }) {
+  async handle({ ctx, ip, params, client, clientGeneration, proof }) {
     const username = required(params, 'username', 256);
     const password = required(params, 'password', 1024);
     const deviceId = optional(params, 'device_id', 512);
@@ -103,6 +103,7 @@ export const passwordGrant: Grant = {
       ...(deviceId !== undefined ? { deviceId } : {}),
       ...(target.resource !== undefined ? { resource: target.resource } : {}),
       withRefresh: client.grants.includes('refresh_token'),
+      ...(proof ? { jkt: proof.jkt } : {}),
     });
   },
 };

@@ -5,7 +5,7 @@ import type { RotateInput, RotateResult } from '../../store/store';
 import { signAccessToken } from '../../tokens/access-token';
 import { newRefreshToken, parseRefreshToken } from '../../tokens/refresh-token';
 import { randomId } from '../../tokens/secrets';
-import { accessClaims, expiresIn } from '../issue';
+import { accessClaims, expiresIn, tokenType } from '../issue';
 import { optional, required } from '../params';
 import { refreshResource } from '../resource';
 import { parseScope } from '../scope';
@@ -18,6 +18,8 @@ const REASONS = {
   reused: 'refresh token was already used; the token family has been revoked',
   client_mismatch: 'refresh token was not issued to this client',
   invalid_target: "a refresh keeps its family's resource: name the same resource, or none",
+  key_mismatch:
+    'refresh token is bound to a DPoP key (RFC 9449 §5): send a proof made with that key',
 } as const;
 
 /**
@@ -47,7 +49,7 @@ async function rotate(
 export const refreshTokenGrant: Grant = {
   type: 'refresh_token',
   allowsPublicClients: true,
-  async handle({ ctx, ip, params, client }) {
+  async handle({ ctx, ip, params, client, proof }) {
     const presented = required(params, 'refresh_token', 256);
     const requested = parseScope(optional(params, 'scope'));
     // RFC 8707 §2: a family's audience never changes; the store compares it with the rotation.
@@ -75,6 +77,7 @@ export const refreshTokenGrant: Grant = {
       // The family keeps only what the client may still be issued.
       clientScope: client.scopes.join(' '),
       ...(resource !== undefined ? { resource } : {}),
+      ...(proof ? { jkt: proof.jkt } : {}),
       leewaySeconds: config.refreshReuseLeewaySeconds,
       next: {
         jti,
@@ -126,13 +129,13 @@ export const refreshTokenGrant: Grant = {
     // effort, alongside signing: the rotation has committed, so its answer must go out.
     const counted = limits?.add('refresh_family', parsed.grantId).catch(() => 0);
     const access = await signAccessToken(
-      accessClaims(ctx, result.grant, scope, jti, now),
+      accessClaims(ctx, result.grant, scope, jti, now, proof?.jkt),
       ctx.keys,
     );
     await counted;
     return {
       access_token: access,
-      token_type: 'Bearer',
+      token_type: tokenType(proof?.jkt),
       expires_in: expiresIn(ctx, now, result.deviceDeadline),
       refresh_token: next.token,
       scope,
