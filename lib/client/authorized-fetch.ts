@@ -1,6 +1,7 @@
 // `tm.fetch`: a resource request with the token (Bearer, or DPoP with a fresh proof), a nonce retry, the renewal hint read, and one renew-and-retry on invalid_token.
 import type { MillisecondClock } from '../core/clock';
-import { DPOP_HEADER, DPOP_NONCE_HEADER, type DpopProver } from './dpop-prover';
+import { DPOP, DPOP_NONCE } from '../core/headers';
+import type { DpopProver } from './dpop-prover';
 import type { HeldSession } from './held-session';
 import type { FetchLike } from './oauth-client';
 import type { Renewal } from './renewal';
@@ -39,7 +40,7 @@ async function send(
   }
   const url = requestUrl(what);
   headers.set('Authorization', `DPoP ${t.accessToken}`);
-  headers.set(DPOP_HEADER, await d.dpop.proof(requestMethod(what, init), url, t.accessToken));
+  headers.set(DPOP, await d.dpop.proof(requestMethod(what, init), url, t.accessToken));
   const res = await d.fetch(what, { ...init, headers });
   d.dpop.observe(url, res);
   return res;
@@ -75,7 +76,7 @@ export async function authorizedFetch(
   // One exchange: the request, and again once when the resource server asks for its nonce (RFC 9449 §9).
   const exchange = async (t: HeldToken): Promise<Response> => {
     let res = await send(d, t, next(), init);
-    const nonced = t.tokenType === 'DPoP' && res.headers.has(DPOP_NONCE_HEADER);
+    const nonced = t.tokenType === 'DPoP' && res.headers.has(DPOP_NONCE);
     if (nonced && retryable && (await isNonceChallenge(res))) {
       await res.body?.cancel();
       res = await send(d, t, next(), init);

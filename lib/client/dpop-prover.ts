@@ -1,11 +1,7 @@
 // The TokenManager's DPoP state (RFC 9449): the device key, loaded once, and the latest server nonce of each origin.
 import type { MillisecondClock } from '../core/clock';
+import { DPOP_NONCE } from '../core/headers';
 import { createProof, type DpopKey, jwkThumbprint } from './dpop';
-
-/** RFC 9449 §4.1: the request header carrying a proof. */
-export const DPOP_HEADER = 'DPoP';
-/** RFC 9449 §8.1: the response header carrying the nonce to put in the next proof. */
-export const DPOP_NONCE_HEADER = 'DPoP-Nonce';
 
 /** A nonce as RFC 9449 §8.1 allows it (`1*NQCHAR`), and no longer than any server needs. */
 const NONCE = /^[\x21\x23-\x5b\x5d-\x7e]{1,512}$/;
@@ -55,7 +51,7 @@ export class DpopProver {
    * a server may hand out the next nonce with any answer). Returns whether it carried one.
    */
   observe(url: string, res: Response): boolean {
-    const nonce = res.headers.get(DPOP_NONCE_HEADER)?.trim();
+    const nonce = res.headers.get(DPOP_NONCE)?.trim();
     if (nonce === undefined || !NONCE.test(nonce)) return false;
     this.nonces.set(new URL(url).origin, nonce);
     return true;

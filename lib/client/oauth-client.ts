@@ -1,5 +1,6 @@
 // The TokenManager's calls to the authorization server: discovery (RFC 8414), token (RFC 6749, with DPoP proofs of RFC 9449 §5), revocation (RFC 7009).
-import { DPOP_HEADER, type DpopProver } from './dpop-prover';
+import { DPOP } from '../core/headers';
+import type { DpopProver } from './dpop-prover';
 import { TokenManagerError } from './errors';
 
 /**
@@ -139,7 +140,7 @@ export class OAuthClient {
     };
     this.authenticate(body, headers);
     const post = async () => {
-      if (dpop) headers[DPOP_HEADER] = await dpop.proof('POST', token);
+      if (dpop) headers[DPOP] = await dpop.proof('POST', token);
       const res = await this.call(token, { method: 'POST', headers, body });
       // Retried whenever the refusal names a nonce: comparing it with the stored one could miss a
       // nonce that a concurrent answer stored after this proof was made.
