@@ -45,8 +45,9 @@ export interface TokenManagerOptions {
   /** Time limit of each call to the authorization server, in milliseconds (default 10000). */
   timeoutMs?: number;
   /**
-   * The clock token expiry and the renewal threshold are read against, in epoch milliseconds like
-   * `Date.now` (the default). For tests and simulations, which move time instead of sleeping.
+   * The clock token expiry and the renewal threshold are read against, and DPoP proofs' `iat`
+   * taken from, in epoch milliseconds like `Date.now` (the default). For tests and simulations,
+   * which move time instead of sleeping.
    */
   clock?: () => number;
   /**
