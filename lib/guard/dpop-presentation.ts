@@ -15,6 +15,20 @@ export interface Presentation {
   url: string;
 }
 
+/**
+ * The host (and port) the client sent the request to: the Host header, or the X-Forwarded-Host
+ * Express trusts (`trust proxy`). `req.hostname` honours the setting in Express 4 and 5 but drops
+ * the port, so it decides only which header to take.
+ */
+function requestHost(req: Request): string {
+  const host = req.headers.host ?? '';
+  const forwarded = req.headers['x-forwarded-host'];
+  if (typeof forwarded !== 'string' || forwarded === '') return host;
+  const first = forwarded.split(',')[0]?.trim() ?? '';
+  const hostnameOf = (h: string) => h.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+  return req.hostname === hostnameOf(first) && req.hostname !== hostnameOf(host) ? first : host;
+}
+
 /** The presentation of `req`'s token sent with `scheme`. */
 export function presentationOf(req: Request, scheme: Presentation['scheme']): Presentation {
   let proofs = 0;
@@ -25,7 +39,7 @@ export function presentationOf(req: Request, scheme: Presentation['scheme']): Pr
     scheme,
     proof: proofs > 1 || Array.isArray(header) ? null : header,
     method: req.method,
-    url: `${req.protocol}://${req.get('host') ?? ''}${req.originalUrl}`,
+    url: `${req.protocol}://${requestHost(req)}${req.originalUrl}`,
   };
 }
 
