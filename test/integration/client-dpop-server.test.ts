@@ -190,6 +190,34 @@ describe('against the authorization server and a guard requiring DPoP', () => {
     });
   });
 
+  it('an app that turns dpop on keeps its session: the next refresh proves the key and gets DPoP tokens', async () => {
+    const storage = new MapStorage();
+    const before = manager({ storage, dpop: false, deviceId: 'dpop-upgrade-1' });
+    await before.tm.signIn(ALICE.username, ALICE.password);
+    expect(tokenCalls(before.sent)[0]?.headers.has('DPoP')).toBe(false);
+    expect(before.tm.tokens()[0]?.tokenType).toBe('Bearer');
+    const after = manager({ storage, deviceId: 'dpop-upgrade-1' });
+    // The Bearer token held is sent as Bearer; the guard requiring DPoP refuses it (invalid_token),
+    // so the TokenManager renews, with a proof, and retries with the DPoP token it gets.
+    expect((await after.tm.fetch(`${api.url}/me`)).status).toBe(200);
+    expect(
+      after.sent
+        .filter((c) => !c.url.includes('/.well-known/'))
+        .map((c) => [
+          c.url.endsWith('/oauth2/token') ? 'token' : 'api',
+          c.headers.get('Authorization')?.split(' ')[0] ?? 'none',
+          c.headers.has('DPoP'),
+          c.status,
+        ]),
+    ).toEqual([
+      ['api', 'Bearer', false, 401],
+      ['token', 'none', true, 400], // use_dpop_nonce: this TokenManager had no nonce yet
+      ['token', 'none', true, 200],
+      ['api', 'DPoP', true, 200],
+    ]);
+    expect(after.tm.tokens()[0]?.tokenType).toBe('DPoP');
+  });
+
   it('the code flow redeems with a proof: signInWithBrowser gets DPoP tokens', async () => {
     const { tm } = manager({ clientId: CODE_CLIENT });
     await tm.signInWithBrowser({
