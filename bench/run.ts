@@ -64,8 +64,8 @@ const ownPids = () =>
 async function measure(sc: Scenario, h: Handle): Promise<RunSample> {
   let kept: RunSample | undefined;
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    const warm = await fire(h.port, WARMUP_S, await sc.load(h));
-    const load = await sc.load(h);
+    const warm = await fire(h.port, WARMUP_S, await sc.load(h, WARMUP_S));
+    const load = await sc.load(h, MEASURE_S);
     await sc.counters?.reset(h);
     const meter = startCpuMeter(ownPids);
     const pid = h.proc.pid ?? 0;

@@ -1,5 +1,6 @@
 // The scenarios: each a set of variants (one server child each) run side by side, and its load.
 import { type Child, startServer, stopChild } from './children';
+import { dpopCycle, issueBoundTokens, type ProofPlan, proofPlan, signProof } from './dpop-load';
 import {
   basic,
   bearerCycle,
@@ -42,6 +43,8 @@ export interface Handle extends Child {
   accessToken?: string;
   /** Per-connection positions in a token list, kept across this variant's runs (bearerCycle). */
   cursors?: number[];
+  /** guard-dpop: where the next run resumes and how many proofs it needs (dpopCycle). */
+  proofs?: ProofPlan;
 }
 export interface Scenario {
   id: string;
@@ -60,8 +63,8 @@ export interface Scenario {
     /** `requests`: how many the measured run sent. */
     read: (h: Handle, requests: number) => Promise<Record<string, number> | undefined>;
   };
-  /** Before each autocannon run (warm-up and measurement): the load to send. */
-  load: (h: Handle) => Promise<Load>;
+  /** Before each autocannon run (warm-up and measurement, `seconds` long): the load to send. */
+  load: (h: Handle, seconds: number) => Promise<Load>;
 }
 
 export interface ScenarioContext {
@@ -80,25 +83,23 @@ export interface ScenarioContext {
 const GUARD_TOKEN_CACHE = 10_000;
 /** client_credentials clients the guard scenarios' tokens are issued to, round-robin. */
 const GUARD_CLIENTS = 16;
+/**
+ * `BENCH_DPOP_SIGN=inline`: guard-dpop signs every proof during the run instead of before it, to
+ * measure what signing in the load generator costs the measurement.
+ */
+const SIGN_INLINE = process.env.BENCH_DPOP_SIGN === 'inline';
 
 /**
  * The authorization server the guard scenarios verify against (a child of its own, RedisStore,
  * issuer http://127.0.0.1:<port>, scope print registered with service print and no role check),
- * and the tokens it issued: started on first use, shared by both guard scenarios.
+ * and the tokens it issued: started on first use and shared by the guard scenarios; each set of
+ * tokens is issued when a scenario first asks for it.
  */
 function guardIssuer(ctx: ScenarioContext) {
-  let started:
-    | Promise<{
-        proc: Child['proc'];
-        port: number;
-        issuer: string;
-        reuse: string[];
-        cold: string[];
-      }>
-    | undefined;
+  let started: Promise<{ proc: Child['proc']; port: number; issuer: string }> | undefined;
+  const auths = Array.from({ length: GUARD_CLIENTS }, (_, i) => basic(`cc-${i}`, CC_SECRET));
+  const form = { grant_type: 'client_credentials', scope: 'print' };
   const start = async () => {
-    if (ctx.coldTokens <= GUARD_TOKEN_CACHE)
-      throw new Error(`coldTokens must exceed the guard's cache of ${GUARD_TOKEN_CACHE}`);
     const cfg: ServerConfig = {
       kind: 'auth',
       store: 'redis',
@@ -112,34 +113,51 @@ function guardIssuer(ctx: ScenarioContext) {
       accessTokenTtl: 3600,
     };
     const { proc, port } = await startServer('guard-issuer', cfg, 'peer');
-    const form = { grant_type: 'client_credentials', scope: 'print' };
-    const auths = Array.from({ length: GUARD_CLIENTS }, (_, i) => basic(`cc-${i}`, CC_SECRET));
     // Each client's first authentication costs one scrypt: pay it one client at a time.
     await limited(GUARD_CLIENTS, 4, (i) => postForm(port, TOKEN, form, auths[i]));
-    const t0 = Date.now();
-    const all = await issueTokens(port, TOKEN, form, auths, ctx.reuseTokens + ctx.coldTokens);
-    const secs = (Date.now() - t0) / 1000;
-    console.log(`  set-up: issued ${all.length} tokens in ${secs.toFixed(1)} s (not measured)`);
-    return {
-      proc,
-      port,
-      issuer: `http://127.0.0.1:${port}`,
-      reuse: all.slice(0, ctx.reuseTokens),
-      cold: all.slice(ctx.reuseTokens),
-    };
+    return { proc, port, issuer: `http://127.0.0.1:${port}` };
   };
-  const get = () => {
+  const server = () => {
     started ??= start();
     return started;
   };
+  const sets = new Map<string, Promise<unknown>>();
+  /** The token set `name`, issued (set-up, not measured) on first use. */
+  const tokens = <T>(name: string, issue: (port: number, issuer: string) => Promise<T[]>) => {
+    let set = sets.get(name) as Promise<T[]> | undefined;
+    if (!set) {
+      set = server().then(async ({ port, issuer }) => {
+        const t0 = Date.now();
+        const all = await issue(port, issuer);
+        const secs = ((Date.now() - t0) / 1000).toFixed(1);
+        console.log(`  set-up: issued ${all.length} ${name} tokens in ${secs} s (not measured)`);
+        return all;
+      });
+      sets.set(name, set);
+    }
+    return set;
+  };
   return {
-    get,
+    server,
+    /** Live tokens sent round-robin (`guard`). */
+    reuse: () => tokens('reuse', (port) => issueTokens(port, TOKEN, form, auths, ctx.reuseTokens)),
+    /** More tokens than the guard's verified-token cache holds (`guard-cold`). */
+    cold: () => {
+      if (ctx.coldTokens <= GUARD_TOKEN_CACHE)
+        throw new Error(`coldTokens must exceed the guard's cache of ${GUARD_TOKEN_CACHE}`);
+      return tokens('cold', (port) => issueTokens(port, TOKEN, form, auths, ctx.coldTokens));
+    },
+    /** Live DPoP-bound tokens, each bound to a key of its own (`guard-dpop`). */
+    dpop: () =>
+      tokens('DPoP-bound', (port, issuer) =>
+        issueBoundTokens(port, issuer, TOKEN, form, auths, ctx.reuseTokens),
+      ),
     stop: async () => {
       if (started) await stopChild((await started).proc);
     },
     /** Introspection requests the issuer answered since the last call (its bench counter). */
     introspections: async () => {
-      const { port } = await get();
+      const { port } = await server();
       const res = await fetch(`http://127.0.0.1:${port}${INTROSPECTIONS}`, { method: 'POST' });
       return ((await res.json()) as { count: number }).count;
     },
@@ -200,9 +218,9 @@ export function scenarios(ctx: ScenarioContext): Scenario[] {
   const okBody = (b: string) => b.includes('"ok":true');
   const guardLoad = (pick: 'reuse' | 'cold') => async (h: Handle) => {
     h.cursors ??= [];
-    return bearerCycle(ROUTE, (await issuer.get())[pick], h.cursors, okBody);
+    return bearerCycle(ROUTE, await issuer[pick](), h.cursors, okBody);
   };
-  const guardSetup = async () => ({ issuer: (await issuer.get()).issuer });
+  const guardSetup = async () => ({ issuer: (await issuer.server()).issuer });
   return [
     {
       id: 'baseline',
@@ -330,8 +348,55 @@ export function scenarios(ctx: ScenarioContext): Scenario[] {
         routeVariant('jwt-bearer', 'express-oauth2-jwt-bearer'),
       ],
       setup: guardSetup,
-      teardown: issuer.stop,
       load: guardLoad('cold'),
+    },
+    {
+      id: 'guard-dpop',
+      title: `GET ${ROUTE} (small JSON) bare vs guarded, ${ctx.reuseTokens} live DPoP-bound ES256 tokens (each bound to a key of its own) sent round-robin, a fresh ES256 proof with every request`,
+      loadMethod: `autocannon setupRequest: the next token and a proof for it, from proofs signed before each run (1.5× what the variant's best rate so far needs); guard RedisStore with ioredis enableAutoPipelining`,
+      variants: [
+        routeVariant('none', 'bare route'),
+        routeVariant('local-dpop', 'authenticate (local, DPoP)', 0.55),
+        routeVariant('jwt-bearer-dpop', 'express-oauth2-jwt-bearer (DPoP)'),
+      ],
+      setup: guardSetup,
+      // The issuer is shared by the guard scenarios: stopped after the last (or with the runner).
+      teardown: issuer.stop,
+      // The correctness check works: a fresh proof is accepted, the same proof again is not
+      // (local-dpop; express-oauth2-jwt-bearer keeps no replay cache and accepts it again).
+      prepare: async (h) => {
+        const t = (await issuer.dpop())[0];
+        if (!t) throw new Error('no DPoP-bound token issued');
+        const url = `http://127.0.0.1:${h.port}${ROUTE}`;
+        const headers = {
+          authorization: `DPoP ${t.token}`,
+          dpop: signProof(t.key, 'GET', url, t.ath),
+        };
+        const [first, again] = [
+          (await fetch(url, { headers })).status,
+          (await fetch(url, { headers })).status,
+        ];
+        console.log(
+          `  guard-dpop/${h.variant.id}: a fresh proof answers ${first}, the same proof again ${again}`,
+        );
+        if (first !== 200 || (h.variant.server.guard === 'local-dpop' && again !== 401))
+          throw new Error(
+            `guard-dpop/${h.variant.id}: expected 200, then 401 for the replayed proof`,
+          );
+      },
+      counters: {
+        reset: async () => {},
+        // Proofs the pool lacked, signed by the load generator during the measured run: 0 expected.
+        read: async (h) => ({
+          'proofs signed before': h.proofs?.signed ?? 0,
+          'in the run': h.proofs?.inline ?? 0,
+        }),
+      },
+      load: async (h, seconds) => {
+        h.proofs ??= proofPlan();
+        const url = new URL(ROUTE, `http://127.0.0.1:${h.port}`);
+        return dpopCycle(url, await issuer.dpop(), h.proofs, seconds, okBody, SIGN_INLINE);
+      },
     },
   ];
 }

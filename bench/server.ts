@@ -90,6 +90,9 @@ function routeGuard(cfg: ServerConfig): RequestHandler[] {
         ? [guard.authenticate(), guard.requireService('print')]
         : [guard.authenticate()];
     }
+    case 'local-dpop':
+      // Proofs are spent in the store, in the round trip that reads the token's state.
+      return [createGuard({ issuer, store: redisStore(cfg), dpop: 'required' }).authenticate()];
     case 'remote': {
       const introspection = { clientId: RS.id, clientSecret: RS.secret, cacheTtl: 1 };
       return [createGuard({ issuer, introspection }).authenticate()];
@@ -103,6 +106,17 @@ function routeGuard(cfg: ServerConfig): RequestHandler[] {
           audience: issuer,
           tokenSigningAlg: 'ES256',
           strict: true,
+        }),
+      ];
+    case 'jwt-bearer-dpop':
+      // As above, tokens bound to a key only, each with a proof (it keeps no replay cache).
+      return [
+        jwtBearer({
+          issuerBaseURL: issuer,
+          audience: issuer,
+          tokenSigningAlg: 'ES256',
+          strict: true,
+          dpop: { enabled: true, required: true },
         }),
       ];
   }

@@ -11,7 +11,11 @@ export type RouteGuard =
   /** tokenward `authenticate()`, remote mode (introspection, cacheTtl 1 s) */
   | 'remote'
   /** express-oauth2-jwt-bearer `auth()` against the issuer's JWKS */
-  | 'jwt-bearer';
+  | 'jwt-bearer'
+  /** tokenward `authenticate()`, local mode on a RedisStore, `dpop: 'required'` */
+  | 'local-dpop'
+  /** express-oauth2-jwt-bearer `auth()` with `dpop: { enabled: true, required: true }` */
+  | 'jwt-bearer-dpop';
 
 export interface ServerConfig {
   /**
