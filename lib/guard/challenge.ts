@@ -51,8 +51,9 @@ export interface ChallengeOptions {
 /**
  * The WWW-Authenticate value for `error` (undefined or AuthenticationRequiredError: no credentials).
  * Bearer per RFC 6750 §3; DPoP per RFC 9449 §7.1, with the proof algorithms accepted, for a request
- * that used the DPoP scheme and wherever DPoP is required. A request without credentials, where
- * both are accepted, is offered both. Every challenge names the resource metadata when given.
+ * that used the DPoP scheme and wherever DPoP is required. Where both are accepted, a request
+ * that used Bearer (or nothing) is offered both, the error on the Bearer one. Every challenge
+ * names the resource metadata when given.
  */
 export function challengeFor(
   options: ChallengeOptions,
@@ -73,8 +74,9 @@ export function challengeFor(
   const algs = `algs="${options.dpop.algorithms.join(' ')}"`;
   if (usedDpop || options.dpop.required)
     return `DPoP ${[...common, ...errorParams, algs].join(', ')}`;
-  const bearer = `Bearer ${[...common, ...errorParams].join(', ')}`;
-  return errorParams.length === 0 ? `${bearer}, DPoP ${[...common, algs].join(', ')}` : bearer;
+  // Both schemes are accepted: the DPoP challenge follows, so a client holding a bound token sent
+  // as Bearer learns how to send it.
+  return `Bearer ${[...common, ...errorParams].join(', ')}, DPoP ${[...common, algs].join(', ')}`;
 }
 
 /**

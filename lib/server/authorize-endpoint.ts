@@ -26,6 +26,7 @@ const MAX: Readonly<Record<string, number>> = {
   code_challenge_method: 16,
   device_id: 128,
   resource: 2048,
+  dpop_jkt: 128,
 };
 /** Parameters that must not repeat (RFC 6749 §3.1); others are ignored (RFC 6749 §3.1). */
 const READ = Object.keys(MAX);
@@ -156,6 +157,13 @@ export function authorizeEndpoint(ctx: ServerContext, authorize: AuthorizeConfig
           'invalid_request',
           'device_id must be 1-128 characters of A-Z a-z 0-9 . _ : -',
         );
+      // RFC 9449 §10: the code is bound to this key; its redemption must prove it.
+      const dpopJkt = params.get('dpop_jkt');
+      if (dpopJkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(dpopJkt))
+        throw new RedirectableError(
+          'invalid_request',
+          'dpop_jkt must be a JWK SHA-256 thumbprint (RFC 7638), base64url',
+        );
       // The scope asked for, and the resource it is for (RFC 8707 §2): its `aud` and the scopes
       // of the services it serves.
       let target: ResolvedResource;
@@ -216,6 +224,7 @@ export function authorizeEndpoint(ctx: ServerContext, authorize: AuthorizeConfig
         scope: target.scopes.join(' '),
         ...(deviceId !== undefined ? { deviceId } : {}),
         ...(target.resource !== undefined ? { resource: target.resource } : {}),
+        ...(dpopJkt !== undefined ? { jkt: dpopJkt } : {}),
         generation,
         expiresAt: now + authorize.codeTtl,
       });

@@ -19,18 +19,21 @@ export interface CodeContent {
   deviceId?: string;
   /** The resource indicator asked for (RFC 8707). */
   resource?: string;
+  /** RFC 9449 §10 `dpop_jkt`: the redemption must carry a proof of this key. */
+  jkt?: string;
   /** The user's grant-ledger generation when they were authenticated. */
   generation: string;
   /** Epoch seconds after which the code is refused. */
   expiresAt: number;
 }
 
-const VERSION = 'c1';
+const VERSION = 'c2';
 
-/** The sealed array: ten strings in CodeContent's order ('' for no device or resource), then the expiry. */
+/** The sealed array: eleven strings in CodeContent's order ('' for no device, resource or key), then the expiry. */
 type SealedFields = [
   ...[string, string, string, string, string],
   ...[string, string, string, string, string],
+  string,
   number,
 ];
 
@@ -60,6 +63,7 @@ export class CodeSealer {
       content.deviceId ?? '',
       content.resource ?? '',
       content.generation,
+      content.jkt ?? '',
       content.expiresAt,
     ]);
     const ct = Buffer.concat([cipher.update(body, 'utf8'), cipher.final()]);
@@ -90,6 +94,7 @@ export class CodeSealer {
         device,
         resource,
         generation,
+        jkt,
         expiresAt,
       ] = JSON.parse(text) as SealedFields;
       return {
@@ -102,6 +107,7 @@ export class CodeSealer {
         scope,
         ...(device ? { deviceId: device } : {}),
         ...(resource ? { resource } : {}),
+        ...(jkt ? { jkt } : {}),
         generation,
         expiresAt,
       };

@@ -103,8 +103,12 @@ export function normalizeHtu(url: string): string | undefined {
   const u = new URL(url);
   if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
   if (u.username !== '' || u.password !== '') return undefined;
-  // RFC 3986 §6.2.2.1: percent-encodings compare case-insensitively.
-  const path = u.pathname.replace(/%[0-9a-f]{2}/gi, (m) => m.toUpperCase());
+  // RFC 3986 §6.2.2.1-2: percent-encodings compare case-insensitively, and an encoded unreserved
+  // character is that character.
+  const path = u.pathname.replace(/%[0-9a-f]{2}/gi, (m) => {
+    const c = String.fromCharCode(Number.parseInt(m.slice(1), 16));
+    return /[A-Za-z0-9\-._~]/.test(c) ? c : m.toUpperCase();
+  });
   return `${u.origin}${path}`;
 }
 
@@ -161,7 +165,10 @@ export function checkDpopProof(
   const header = decodeSegment(parts[0]);
   const claims = decodeSegment(parts[1]);
   if (!header || !claims) return invalid('the proof does not parse');
-  if (header.typ !== DPOP_TYP) return invalid('the proof typ is not dpop+jwt');
+  // A media type: compared case-insensitively, with or without "application/" (RFC 7515 §4.1.9).
+  const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : '';
+  if (typ !== DPOP_TYP && typ !== `application/${DPOP_TYP}`)
+    return invalid('the proof typ is not dpop+jwt');
   // §4.3 item 5: `none` and symmetric algorithms (a MAC proves nothing about a public key) are out.
   if (typeof header.alg !== 'string' || !expect.algorithms.includes(header.alg))
     return invalid('the proof alg is not an accepted asymmetric algorithm');

@@ -1,6 +1,7 @@
 // RFC 9449 DPoP: proofs at the token endpoint bind access tokens, public clients' refresh tokens
 // and device sessions to a key; guards in both modes accept a bound token only with a fresh proof of
 // that key. Run on every store; proofs are made by hand with jose (test/helpers/dpop.ts).
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
@@ -547,5 +548,79 @@ describe('the resource server behind a proxy: htu is the URL the client used', (
     } finally {
       server.close();
     }
+  });
+});
+
+describe('§10 dpop_jkt: an authorization code bound to a key at the authorization request', () => {
+  const CB = 'https://app.example/cb';
+  let ts: TestStore;
+  let live: LiveAuthServer;
+  let key: DpopKey;
+  let other: DpopKey;
+  beforeAll(async () => {
+    ts = await makeStore('memory', 'rfc9449-code');
+    live = await startAuthServer(ts.store, {
+      authorize: {
+        authenticate: () => ({ tenantId: 'acme', username: 'alice' }),
+        loginUrl: '/login',
+      },
+    });
+    await seed(live.auth);
+    await live.auth.admin.upsertClient({
+      id: 'spa',
+      public: true,
+      tenantId: 'acme',
+      grants: ['authorization_code', 'refresh_token'],
+      redirectUris: [CB],
+      scopes: ['print'],
+    });
+    key = await dpopKey();
+    other = await dpopKey();
+  });
+  afterAll(async () => {
+    await live.close();
+    await ts.close();
+  });
+
+  const code = async (extra: Record<string, string>) => {
+    const verifier = randomBytes(32).toString('base64url');
+    const q = new URLSearchParams({
+      response_type: 'code',
+      client_id: 'spa',
+      redirect_uri: CB,
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+      ...extra,
+    });
+    const res = await request(live.app).get(`/oauth2/authorize?${q}`);
+    const location = new URL(res.headers.location as string);
+    return { verifier, location, code: location.searchParams.get('code') };
+  };
+  const redeem = async (c: { code: string | null; verifier: string }, k?: DpopKey) => {
+    const req = request(live.app).post(TOKEN).type('form');
+    if (k) req.set('DPoP', await proof(k, { htm: 'POST', htu: `${live.issuer}${TOKEN}` }));
+    return req.send({
+      grant_type: 'authorization_code',
+      client_id: 'spa',
+      code: c.code ?? '',
+      redirect_uri: CB,
+      code_verifier: c.verifier,
+    });
+  };
+
+  it('§10.1 the code is redeemed only with a proof of the key named by dpop_jkt: another key or none is invalid_grant', async () => {
+    for (const k of [other, undefined]) {
+      const res = await redeem(await code({ dpop_jkt: key.jkt }), k);
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('invalid_grant');
+    }
+    const ok = await redeem(await code({ dpop_jkt: key.jkt }), key);
+    expect(ok.status).toBe(200);
+    expect(decodeJwt(ok.body.access_token).cnf).toEqual({ jkt: key.jkt });
+  });
+
+  it('a malformed dpop_jkt is an invalid_request error redirect', async () => {
+    const { location } = await code({ dpop_jkt: 'not a thumbprint' });
+    expect(location.searchParams.get('error')).toBe('invalid_request');
   });
 });

@@ -38,6 +38,9 @@ export const authorizationCodeGrant: Grant = {
       throw invalidCode('redirect_uri is not the one of the authorization request');
     if (!pkceMatches(verifier, content.challenge))
       throw invalidCode('code_verifier does not match the code challenge');
+    // RFC 9449 §10: a code bound to a key (dpop_jkt) is redeemed only with a proof of it.
+    if (content.jkt !== undefined && proof?.jkt !== content.jkt)
+      throw invalidCode('the authorization request bound the code to another DPoP key (dpop_jkt)');
     // The client may have lost scopes (or its tenant) since the code was issued.
     if (content.tenantId !== client.tenantId) throw invalidCode('authorization code is not valid');
     // RFC 8707 §2.2: a resource named here must be the one the code was issued for.
