@@ -1237,6 +1237,143 @@ export function describeStore(name: string, factory: StoreFactory): void {
       });
     });
 
+    describe('16. DPoP (RFC 9449): key-bound families and device sessions, proofs spent once', () => {
+      const JKT = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
+      const OTHER = 'AAbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
+
+      it('16a. a family bound to a key rotates only with it: another key or none is key_mismatch and changes nothing; reuse is then detected as ever', async () => {
+        const { grant, root } = await issue({ jkt: JKT });
+        expect((await store.getAccessTokenState(grant.id, root.jti, NOW)).grant?.jkt).toBe(JKT);
+        const before = await ts.snapshot();
+        for (const jkt of [undefined, OTHER]) {
+          const result = await store.rotateRefreshToken({
+            grantId: grant.id,
+            presentedHash: root.hash,
+            clientId: grant.clientId,
+            now: NOW,
+            requestedScope: '',
+            leewaySeconds: 0,
+            ...(jkt ? { jkt } : {}),
+            next: tokensFor(newToken()),
+          });
+          expect(result).toStrictEqual({ ok: false, reason: 'key_mismatch' });
+        }
+        expect(await ts.snapshot()).toBe(before);
+        const next = newToken();
+        const ok = await store.rotateRefreshToken({
+          grantId: grant.id,
+          presentedHash: root.hash,
+          clientId: grant.clientId,
+          now: NOW,
+          requestedScope: '',
+          leewaySeconds: 0,
+          jkt: JKT,
+          next: tokensFor(next),
+        });
+        expect(ok).toMatchObject({ ok: true, grant: { jkt: JKT } });
+        const replay = await store.rotateRefreshToken({
+          grantId: grant.id,
+          presentedHash: root.hash,
+          clientId: grant.clientId,
+          now: NOW,
+          requestedScope: '',
+          leewaySeconds: 0,
+          jkt: JKT,
+          next: tokensFor(newToken()),
+        });
+        expect(replay).toStrictEqual({ ok: false, reason: 'reused' });
+      });
+
+      it('16b. an unbound family rotates whatever key the request proves', async () => {
+        const { grant, root } = await issue();
+        const { result } = await rotate(grant, root);
+        expect(result.ok).toBe(true);
+      });
+
+      it('16c. a device session started with a key belongs to it: another key or none is device_key and stores nothing; the key joins; a session started without one takes any', async () => {
+        const dev = `dpop-${randomId(6)}`;
+        const grantOn = (client: string) =>
+          grantRecord({
+            id: newGrantId({ tenantId: 'acme', username: 'dora', device: true }),
+            subject: 'dora',
+            clientId: client,
+            deviceId: dev,
+          });
+        const input = (jkt?: string): DeviceSessionInput => ({
+          idleTtl: 300,
+          maxAge: 3600,
+          candidateId: randomId(16),
+          now: NOW,
+          ...(jkt ? { jkt } : {}),
+        });
+        const first = await store.createGrant(grantOn('app-a'), tokensFor(newToken()), input(JKT));
+        expect(first.refused).toBeUndefined();
+        const listed = await store.listDeviceSessions('acme', 'dora', NOW);
+        expect(listed.find((d) => d.deviceId === dev)?.jkt).toBe(JKT);
+        const before = await ts.snapshot();
+        for (const jkt of [OTHER, undefined]) {
+          const g = grantOn('app-b');
+          expect(await store.createGrant(g, tokensFor(newToken()), input(jkt))).toStrictEqual({
+            refused: 'device_key',
+          });
+          expect((await store.getAccessTokenState(g.id, randomId(16), NOW)).grant).toBeUndefined();
+        }
+        expect(await ts.snapshot()).toBe(before);
+        const joined = await store.createGrant(grantOn('app-b'), tokensFor(newToken()), input(JKT));
+        expect(joined.refused).toBeUndefined();
+        // Unbound: listed without jkt, any key joins.
+        const free = `free-${randomId(6)}`;
+        const g1 = grantRecord({
+          id: newGrantId({ tenantId: 'acme', username: 'dora', device: true }),
+          subject: 'dora',
+          deviceId: free,
+        });
+        await store.createGrant(g1, tokensFor(newToken()), input());
+        const g2 = { ...g1, id: newGrantId({ tenantId: 'acme', username: 'dora', device: true }) };
+        expect(
+          (await store.createGrant(g2, tokensFor(newToken()), input(OTHER))).refused,
+        ).toBeUndefined();
+        const all = await store.listDeviceSessions('acme', 'dora', NOW);
+        expect(all.find((d) => d.deviceId === free)).not.toHaveProperty('jkt');
+      });
+
+      it('16d. a proof spent with a token state read is replayed the second time, not for an unknown grant; spendDpopProof per key', async () => {
+        const { grant, root } = await issue();
+        const proof = { id: randomId(16), expiresAt: NOW + 60 };
+        const first = await store.getAccessTokenState(grant.id, root.jti, NOW, proof);
+        expect(first).toMatchObject({ revoked: false, proofReplayed: false });
+        expect(first.grant?.id).toBe(grant.id);
+        expect(
+          (await store.getAccessTokenState(grant.id, root.jti, NOW + 1, proof)).proofReplayed,
+        ).toBe(true);
+        // Past its lifetime it is forgotten (the proof itself is refused by then).
+        expect(
+          (await store.getAccessTokenState(grant.id, root.jti, NOW + 60, proof)).proofReplayed,
+        ).toBe(false);
+        const unknown = await store.getAccessTokenState(randomId(), randomId(16), NOW, proof);
+        expect(unknown).toStrictEqual({ revoked: false });
+        expect(await store.spendDpopProof(JKT, proof, NOW)).toBe(true);
+        expect(await store.spendDpopProof(JKT, proof, NOW + 59)).toBe(false);
+        expect(await store.spendDpopProof(OTHER, proof, NOW)).toBe(true);
+        expect(await store.spendDpopProof(JKT, proof, NOW + 60)).toBe(true);
+      });
+
+      it('16e. 20 concurrent reads spending one proof: exactly one is not a replay', async () => {
+        const { grant, root } = await issue();
+        const proof = { id: randomId(16), expiresAt: NOW + 60 };
+        const states = await Promise.all(
+          Array.from({ length: 20 }, () =>
+            store.getAccessTokenState(grant.id, root.jti, NOW, proof),
+          ),
+        );
+        expect(states.filter((s) => s.proofReplayed === false)).toHaveLength(1);
+        const spent = await Promise.all(
+          Array.from({ length: 20 }, () => store.spendDpopProof(OTHER, proof, NOW)),
+        );
+        expect(spent.filter(Boolean)).toHaveLength(1);
+      });
+    });
+
     describe('13. signing keys (own store, cases in order)', () => {
       let keyStore: TestStore;
       beforeAll(async () => {
