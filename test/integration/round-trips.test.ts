@@ -24,6 +24,7 @@ import {
   type TestApp,
   TOKEN,
 } from '../helpers/app';
+import { dpopKey, proof } from '../helpers/dpop';
 import { seedScopes } from '../helpers/guard';
 import { waitReady } from '../helpers/redis';
 import { type Standalone, startStandalone } from '../helpers/redis-launcher';
@@ -267,6 +268,33 @@ describe('store round trips (RedisStore, MONITOR)', () => {
     it('a device-bound token (device sessions): still 1 round trip — the same script checks and postpones the session', async () => {
       const bound = (await signIn(t.app, ALICE, { device_id: 'rt-phone' })).access_token;
       const n = await count(async () => expect((await get('/auth', bound)).status).toBe(200));
+      expect(n).toBe(1);
+      expect(new Set(seen)).toEqual(new Set(['evalsha']));
+    });
+
+    it('a DPoP-bound token with its proof (RFC 9449): still 1 round trip — the proof is spent by the script that reads the grant; a DPoP sign-in costs what a Bearer one does', async () => {
+      const key = await dpopKey();
+      const htu = `${ISSUER}/oauth2/token`;
+      const signInWithProof = async () =>
+        request(t.app)
+          .post('/oauth2/token')
+          .type('form')
+          .set('DPoP', await proof(key, { htm: 'POST', htu }))
+          .send({ grant_type: 'password', client_id: APP.id, ...ALICE });
+      const plainSignIn = await count(() => signIn(t.app), 3);
+      expect(await count(signInWithProof, 3)).toBe(plainSignIn);
+      const bound = (await signInWithProof()).body.access_token as string;
+      const n = await count(async () => {
+        const res = await request(rs)
+          .get('/auth')
+          .set('Host', 'rs.example')
+          .set('Authorization', `DPoP ${bound}`)
+          .set(
+            'DPoP',
+            await proof(key, { htm: 'GET', htu: 'http://rs.example/auth', accessToken: bound }),
+          );
+        expect(res.status).toBe(200);
+      });
       expect(n).toBe(1);
       expect(new Set(seen)).toEqual(new Set(['evalsha']));
     });
