@@ -1,10 +1,12 @@
 // tokenward CLI, keys / device / token commands against real Redis, with tokens issued over HTTP on the same prefix.
 
 import type { Express } from 'express';
+import request from 'supertest';
 import type { AuthServer } from '../../lib';
 import {
   ALICE,
   buildApp,
+  ISSUER,
   introspect,
   post,
   refresh,
@@ -15,6 +17,7 @@ import {
   WEB,
 } from '../helpers/app';
 import { cliFor } from '../helpers/cli';
+import { dpopKey, proof } from '../helpers/dpop';
 import { TEST_KEY_SECRET } from '../helpers/key-secret';
 import { redisUrl } from '../helpers/redis';
 import { makeStore, type TestStore } from '../helpers/stores';
@@ -112,6 +115,23 @@ describe('token', () => {
 });
 
 describe('device', () => {
+  it('list shows whether a session is bound to a DPoP key (RFC 9449): the key thumbprint', async () => {
+    const key = await dpopKey();
+    const res = await request(app)
+      .post(TOKEN)
+      .type('form')
+      .set('DPoP', await proof(key, { htm: 'POST', htu: `${ISSUER}${TOKEN}` }))
+      .send({ grant_type: 'password', client_id: 'app', ...ALICE, device_id: 'laptop-k' });
+    expect(res.status).toBe(200);
+    const sessions = (await cli(['--json', 'device', 'list', 'acme', 'alice'])).json<
+      { deviceId: string; jkt?: string }[]
+    >();
+    expect(sessions.find((x) => x.deviceId === 'laptop-k')?.jkt).toBe(key.jkt);
+    const human = await cli(['device', 'list', 'acme', 'alice']);
+    expect(human.stdout).toMatch(new RegExp(`^laptop-k +app +${key.jkt} +\\d{4}-`, 'm'));
+    expect((await cli(['device', 'revoke', 'acme', 'alice', 'laptop-k'])).code).toBe(0);
+  });
+
   it('list shows a device-bound sign-in from two apps; revoke ends it for both', async () => {
     const a = await signIn(app, ALICE, { device_id: 'phone-1' });
     const web = await post(
@@ -136,9 +156,9 @@ describe('device', () => {
     expect(sessions[0]?.apps.map((x) => x.clientId).sort()).toEqual(['app', 'web']);
     const human = await cli(['device', 'list', 'acme', 'alice']);
     expect(human.stdout.split('\n')[0]).toMatch(
-      /^DEVICE +APPS +LAST-SEEN +IDLE-DEADLINE +EXPIRES +SESSION$/,
+      /^DEVICE +APPS +KEY-BOUND +LAST-SEEN +IDLE-DEADLINE +EXPIRES +SESSION$/,
     );
-    expect(human.stdout).toMatch(/^phone-1 +(app,web|web,app) +\d{4}-/m);
+    expect(human.stdout).toMatch(/^phone-1 +(app,web|web,app) +no +\d{4}-/m);
 
     expect(await cli(['device', 'revoke', 'acme', 'alice', 'phone-1'])).toMatchObject({
       code: 0,

@@ -154,6 +154,24 @@ describe('client', () => {
     expect((await cli(['client', 'delete', 'web-app'])).code).toBe(0);
   });
 
+  it('--dpop required makes every token request of the client carry a DPoP proof (RFC 9449); --dpop allowed undoes it; anything else is a usage error', async () => {
+    const on = await cli(['--json', 'client', 'set', 'svc', '--dpop', 'required']);
+    expect(on.code).toBe(0);
+    expect(on.json()).toMatchObject({ dpop: 'required' });
+    expect((await ts.store.getClient('svc'))?.dpop).toBe('required');
+    expect((await cli(['client', 'get', 'svc'])).stdout).toMatch(/^dpop: +required$/m);
+    const bad = await cli(['client', 'set', 'svc', '--dpop', 'maybe']);
+    expect(bad.code).toBe(2);
+    expect((await ts.store.getClient('svc'))?.dpop).toBe('required');
+    // Other options leave it as it is.
+    expect((await cli(['client', 'set', 'svc', '--introspect'])).code).toBe(0);
+    expect((await ts.store.getClient('svc'))?.dpop).toBe('required');
+    expect((await cli(['client', 'set', 'svc', '--dpop', 'allowed', '--no-introspect'])).code).toBe(
+      0,
+    );
+    expect((await ts.store.getClient('svc'))?.dpop).toBeUndefined();
+  });
+
   it('an update keeps the secret and every option it does not name', async () => {
     const before = await ts.store.getClient('svc');
     expect((await cli(['client', 'set', 'svc', '--scope', 'print', '--introspect'])).code).toBe(0);

@@ -18,6 +18,7 @@ interface SetOptions {
   introspectAllTenants?: boolean;
   ccRefresh?: boolean;
   redirectUri?: string[];
+  dpop?: 'allowed' | 'required';
 }
 
 const flags = (c: ClientView) =>
@@ -26,6 +27,7 @@ const flags = (c: ClientView) =>
     c.introspect && 'introspect',
     c.introspectAllTenants && 'introspect-all-tenants',
     c.clientCredentialsRefresh && 'cc-refresh',
+    c.dpop === 'required' && 'dpop-required',
   ].filter(Boolean);
 
 const show = (c: ClientView) =>
@@ -41,6 +43,7 @@ const show = (c: ClientView) =>
     introspectAllTenants: c.introspectAllTenants === true,
     clientCredentialsRefresh: c.clientCredentialsRefresh,
     redirectUris: c.redirectUris ?? [],
+    dpop: c.dpop ?? 'allowed',
   });
 
 const SECRET_HELP = `
@@ -132,6 +135,12 @@ export function registerClient(program: Command, ctx: Ctx): void {
     .option('--no-introspect-all-tenants', "only its own tenant's (the default for a new client)")
     .option('--cc-refresh', 'client_credentials also issues a refresh token')
     .option('--no-cc-refresh', 'it does not (the default for a new client)')
+    .addOption(
+      new Option(
+        '--dpop <mode>',
+        'required: every token request must carry a DPoP proof (RFC 9449), so all its tokens are bound to its key; allowed (the default): optional',
+      ).choices(['allowed', 'required']),
+    )
     .addHelpText('after', SECRET_HELP + EXAMPLES)
     .action(async (id: string, opts: SetOptions) => {
       const secret = opts.secretStdin ? await ctx.stdin('client secret') : opts.secret;
@@ -154,6 +163,7 @@ export function registerClient(program: Command, ctx: Ctx): void {
         introspectAllTenants: opts.introspectAllTenants ?? current?.introspectAllTenants ?? false,
         clientCredentialsRefresh: opts.ccRefresh ?? current?.clientCredentialsRefresh ?? false,
         redirectUris: listOption(opts.redirectUri, /\s+/) ?? current?.redirectUris ?? [],
+        dpop: opts.dpop ?? current?.dpop ?? 'allowed',
       });
       ctx.print(saved, () => show(saved));
     });

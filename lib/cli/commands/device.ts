@@ -24,10 +24,12 @@ export function registerDevice(program: Command, ctx: Ctx): void {
       const sessions = await admin.listDeviceSessions(tenant, username);
       ctx.print(sessions, () =>
         table(
-          ['device', 'apps', 'last-seen', 'idle-deadline', 'expires', 'session'],
+          ['device', 'apps', 'key-bound', 'last-seen', 'idle-deadline', 'expires', 'session'],
           sessions.map((s) => [
             s.deviceId,
             s.apps.map((a) => a.clientId),
+            // RFC 9449: the session belongs to the DPoP key that started it (its thumbprint).
+            s.jkt ?? 'no',
             time(s.lastSeen),
             time(s.deadline),
             time(s.expiresAt),
