@@ -7,7 +7,7 @@ import {
   authorizationRequest,
 } from './authorization-code';
 import { authorizedFetch } from './authorized-fetch';
-import type { DpopKey } from './dpop';
+import type { DpopKey, LoadedDpopKey } from './dpop';
 import { indexedDbDpopKey } from './dpop-key-indexeddb';
 import { DpopProver } from './dpop-prover';
 import { Emitter, type Listener, type TokenManagerEventName } from './emitter';
@@ -77,7 +77,7 @@ export class TokenManager {
     const { issuer, clientId, clientSecret, fetch, timeoutMs } = this.config;
     // The key is loaded on first use, under the lock deviceId() takes: every tab and process agrees on one.
     this.dpop = new DpopProver(
-      () => this.withLock(`${this.keys.device}:lock`, () => this.loadDpopKey()),
+      () => this.withLock(`${this.keys.device}:lock`, () => this.loadDeviceKey()),
       this.config.clock,
     );
     this.client = new OAuthClient({
@@ -245,22 +245,23 @@ export class TokenManager {
    * A Promise of the device id sent at sign-in: the `deviceId` option when given, else a random
    * UUID generated on first use and kept in the storage, so that every app (client) using that
    * storage for this issuer presents the same id and shares one device session. Kept only as long
-   * as the storage keeps it: in a `MemoryStorage` each run is a new device.
+   * as the storage keeps it: in a `MemoryStorage` each run is a new device. With `dpop`, a device
+   * key made anew while an id is stored (the key was lost) starts a new id: the server keeps the
+   * old id's device session for the lost key.
    *
    * @example
    * const id = await tm.deviceId(); // e.g. '9b2f4e0c-…'; the same on every call and every restart with a FileStorage
    */
   deviceId(): Promise<string> {
     if (this.config.deviceId !== undefined) return Promise.resolve(this.config.deviceId);
-    const { storage } = this.config;
-    this.deviceIdPromise ??= this.withLock(`${this.keys.device}:lock`, async () => {
-      const stored = await storage.get(this.keys.device);
-      if (stored !== undefined && DEVICE_ID.test(stored)) return stored;
-      const id = generateDeviceId();
-      await storage.set(this.keys.device, id);
-      if (storage instanceof MemoryStorage) warnDeviceIdNotKept();
-      return id;
-    }).catch((err: unknown) => {
+    this.deviceIdPromise ??= (async () => {
+      // With dpop the key comes first: a key made anew starts a new device id, the one to send.
+      if (this.config.dpop) await this.dpop.deviceKey();
+      return this.withLock(`${this.keys.device}:lock`, async () => {
+        const stored = await this.config.storage.get(this.keys.device);
+        return stored !== undefined && DEVICE_ID.test(stored) ? stored : this.newDeviceId();
+      });
+    })().catch((err: unknown) => {
       this.deviceIdPromise = undefined;
       throw err;
     });
@@ -301,8 +302,32 @@ export class TokenManager {
    * lock. Browsers: a non-extractable CryptoKey pair in IndexedDB. Node's class keeps it in the
    * TokenStorage instead.
    */
-  protected loadDpopKey(): Promise<DpopKey> {
+  protected loadDpopKey(): Promise<LoadedDpopKey> {
     return indexedDbDpopKey(this.keys.dpopKey);
+  }
+
+  /**
+   * The DPoP key, under the device lock. A key made anew is a new device: the server gives a
+   * device session started with a key to that key alone, so a device id kept from a lost key (a
+   * browser that cleared IndexedDB but kept localStorage) would be refused at every sign-in until
+   * its session ends. Unless the app gives its own `deviceId`, a new one starts with the key.
+   */
+  private async loadDeviceKey(): Promise<DpopKey> {
+    const { key, created } = await this.loadDpopKey();
+    if (!created || this.config.deviceId !== undefined) return key;
+    // No device id yet: deviceId() makes the first one.
+    if ((await this.config.storage.get(this.keys.device)) !== undefined)
+      this.deviceIdPromise = Promise.resolve(await this.newDeviceId());
+    return key;
+  }
+
+  /** A fresh device id, stored for every app of the device; the caller holds the device lock. */
+  private async newDeviceId(): Promise<string> {
+    const { storage } = this.config;
+    const id = generateDeviceId();
+    await storage.set(this.keys.device, id);
+    if (storage instanceof MemoryStorage) warnDeviceIdNotKept();
+    return id;
   }
 
   /** Token requests carry a proof when the option is on, or when the tokens held are DPoP-bound. */

@@ -1,6 +1,6 @@
 // Browsers' device key for DPoP: a non-extractable P-256 CryptoKey pair kept in IndexedDB (structured clone), never in localStorage.
 import { ConfigError } from '../errors';
-import { type DpopKey, ECDSA_P256, isPublicEcJwk, publicMembers, subtle } from './dpop';
+import { ECDSA_P256, isPublicEcJwk, type LoadedDpopKey, publicMembers, subtle } from './dpop';
 
 /** The database and object store holding device keys, one record per issuer. */
 const DATABASE = 'tokenward';
@@ -63,8 +63,9 @@ function getOrPut(
  * non-extractable ECDSA P-256 pair and kept in IndexedDB, where a CryptoKey is stored as itself
  * (structured clone) and its private part can never be read out, only used to sign. The caller
  * holds the cross-tab lock; the get-or-put transaction keeps tabs to one key even without it.
+ * `created` only for the tab whose key was stored.
  */
-export async function indexedDbDpopKey(name: string): Promise<DpopKey> {
+export async function indexedDbDpopKey(name: string): Promise<LoadedDpopKey> {
   const factory = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
   if (!factory)
     throw new ConfigError(
@@ -73,15 +74,17 @@ export async function indexedDbDpopKey(name: string): Promise<DpopKey> {
   const db = await openDatabase(factory);
   try {
     let pair = await getOrPut(db, name);
+    let created = false;
     if (!pair) {
       const fresh = await subtle().generateKey(ECDSA_P256, false, ['sign', 'verify']);
       pair = await getOrPut(db, name, fresh);
+      created = pair === fresh;
     }
     if (!pair) throw new Error('IndexedDB kept no device key');
     // A public key is always extractable, whatever the flag given to generateKey.
     const jwk: unknown = await subtle().exportKey('jwk', pair.publicKey);
     if (!isPublicEcJwk(jwk)) throw new Error('the stored device key is not a P-256 key');
-    return { privateKey: pair.privateKey, jwk: publicMembers(jwk) };
+    return { key: { privateKey: pair.privateKey, jwk: publicMembers(jwk) }, created };
   } finally {
     db.close();
   }

@@ -1,6 +1,6 @@
 // Node's device key for DPoP: the private JWK kept in the TokenStorage beside the device id (a FileStorage file is 0600), imported as a non-extractable CryptoKey.
 import { generateKeyPairSync } from 'node:crypto';
-import { type DpopKey, ECDSA_P256, isPublicEcJwk, publicMembers, subtle } from './dpop';
+import { ECDSA_P256, isPublicEcJwk, type LoadedDpopKey, publicMembers, subtle } from './dpop';
 import { MemoryStorage, type TokenStorage, warnDpopKeyNotKept } from './storage';
 
 /** A stored P-256 private JWK: the public members and `d` (a 32-byte scalar in base64url). */
@@ -37,14 +37,16 @@ function generatePrivateJwk(): PrivateEcJwk {
  * holds the device lock, so processes sharing a FileStorage agree on one). The private JWK is
  * read once and imported as a non-extractable CryptoKey: after that the process signs with a key
  * nothing can read back. In a MemoryStorage it lasts as long as the process (said once).
+ * `created` when it was generated now.
  */
-export async function storedDpopKey(storage: TokenStorage, key: string): Promise<DpopKey> {
+export async function storedDpopKey(storage: TokenStorage, key: string): Promise<LoadedDpopKey> {
   let jwk = parsePrivateJwk(await storage.get(key));
+  const created = !jwk;
   if (!jwk) {
     jwk = generatePrivateJwk();
     await storage.set(key, JSON.stringify(jwk));
     if (storage instanceof MemoryStorage) warnDpopKeyNotKept();
   }
   const privateKey = await subtle().importKey('jwk', jwk, ECDSA_P256, false, ['sign']);
-  return { privateKey, jwk: publicMembers(jwk) };
+  return { key: { privateKey, jwk: publicMembers(jwk) }, created };
 }

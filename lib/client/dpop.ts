@@ -20,6 +20,13 @@ export interface DpopKey {
   jwk: PublicEcJwk;
 }
 
+/** A device key as its key store hands it out: `created` when it was made just now, none being kept. */
+export interface LoadedDpopKey {
+  key: DpopKey;
+  /** True when no key was kept for the issuer and this one was generated (and stored) now. */
+  created: boolean;
+}
+
 /** What one proof binds: the request (method and URL), and the access token and nonce when sent. */
 export interface ProofClaims {
   /** The request's HTTP method, as sent (`htm`). */

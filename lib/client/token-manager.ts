@@ -2,7 +2,7 @@
 import { ConfigError } from '../errors';
 import { authorizationCode } from './authorization-code';
 import { TokenManager as BrowserTokenManager } from './browser-token-manager';
-import type { DpopKey } from './dpop';
+import type { LoadedDpopKey } from './dpop';
 import { storedDpopKey } from './dpop-key-storage';
 import { listenLoopback } from './loopback';
 
@@ -101,7 +101,7 @@ export class TokenManager extends BrowserTokenManager {
    * Node keeps the DPoP device key in the TokenStorage, beside the device id: its private JWK, in a
    * FileStorage file of mode 0600, imported as a non-extractable CryptoKey.
    */
-  protected override loadDpopKey(): Promise<DpopKey> {
+  protected override loadDpopKey(): Promise<LoadedDpopKey> {
     return storedDpopKey(this.config.storage, this.keys.dpopKey);
   }
 }

@@ -190,6 +190,27 @@ describe('against the authorization server and a guard requiring DPoP', () => {
     });
   });
 
+  it('a device that lost its key but kept its device id signs in again, as a new device', async () => {
+    const { tm, storage } = manager();
+    await tm.signIn(ALICE.username, ALICE.password);
+    const lostDevice = await tm.deviceId();
+    // The key goes, the device id and the session record stay (IndexedDB cleared, localStorage kept).
+    const keyName = [...storage.map.keys()].find((k) => k.endsWith(':dpop_key')) ?? '';
+    await storage.delete(keyName);
+    // With the lost key's device id the server refuses the sign-in: that session is the lost key's.
+    const stale = manager({ deviceId: lostDevice });
+    await expect(stale.tm.signIn(ALICE.username, ALICE.password)).rejects.toMatchObject({
+      code: 'invalid_grant',
+    });
+    const again = manager({ storage });
+    await again.tm.signIn(ALICE.username, ALICE.password);
+    expect(await again.tm.deviceId()).not.toBe(lostDevice);
+    expect(decodeJwt(await again.tm.getAccessToken()).cnf).toEqual({
+      jkt: await again.tm.dpopThumbprint(),
+    });
+    expect((await again.tm.fetch(`${api.url}/me`)).status).toBe(200);
+  });
+
   it('an app that turns dpop on keeps its session: the next refresh proves the key and gets DPoP tokens', async () => {
     const storage = new MapStorage();
     const before = manager({ storage, dpop: false, deviceId: 'dpop-upgrade-1' });

@@ -1,6 +1,6 @@
 // TokenManager with `dpop: true` (RFC 9449, client side) against stub servers that verify every proof with jose.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -472,6 +472,47 @@ describe('the device key', () => {
       dpop: true,
     });
     expect(await other.dpopThumbprint()).not.toBe(thumbprints[0]);
+  });
+
+  it('when it is lost, a new one starts a new device id: the server would refuse the old one', async () => {
+    const file = path.join(dir, 'tokens.json');
+    const first = manager({ storage: new FileStorage(file) });
+    await first.signIn('alice', 'secret');
+    const lostJkt = await first.dpopThumbprint();
+    const lostDevice = await first.deviceId();
+    // The key's entry goes (the file restored from an old copy, say); the device id stays.
+    const kept = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+    const keyName = Object.keys(kept).find((k) => k.endsWith(':dpop_key')) ?? '';
+    const deviceName = Object.keys(kept).find((k) => k.endsWith(':device_id')) ?? '';
+    delete kept[keyName];
+    writeFileSync(file, JSON.stringify(kept));
+    const apps = ['app', 'print-app'].map((clientId) =>
+      manager({ clientId, storage: new FileStorage(file) }),
+    );
+    await apps[0]?.signIn('alice', 'secret');
+    await apps[1]?.signIn('alice', 'secret');
+    const jkt = await apps[0]?.dpopThumbprint();
+    expect(jkt).not.toBe(lostJkt);
+    const devices = await Promise.all(apps.map((tm) => tm.deviceId()));
+    expect(devices[0]).not.toBe(lostDevice);
+    expect(devices[1]).toBe(devices[0]);
+    expect(JSON.parse(readFileSync(file, 'utf8'))[deviceName]).toBe(devices[0]);
+    expect(as.calls.slice(1).map((c) => c.proof?.jkt)).toEqual([jkt, jkt]);
+    // Kept from then on: the next run finds the key, and the device id with it.
+    const next = manager({ storage: new FileStorage(file) });
+    expect(await next.dpopThumbprint()).toBe(jkt);
+    expect(await next.deviceId()).toBe(devices[0]);
+  });
+
+  it('made anew leaves a deviceId given in the options, and the stored one, alone', async () => {
+    const storage = new MapStorage();
+    const stored = 'stored-device-1';
+    const deviceName = `tokenward:${encodeURIComponent(as.issuer)}:device_id`;
+    await storage.set(deviceName, stored);
+    const tm = manager({ storage, deviceId: 'given-device-1' });
+    await tm.signIn('alice', 'secret');
+    expect(await tm.deviceId()).toBe('given-device-1');
+    expect(storage.map.get(deviceName)).toBe(stored);
   });
 
   it('stays when the user signs out; revocation carries no proof', async () => {

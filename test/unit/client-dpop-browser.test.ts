@@ -92,17 +92,35 @@ afterEach(() => {
 
 const ISSUER = 'https://auth.example.com';
 
-/** A fetch answering discovery and the token endpoint, recording the proofs it is sent. */
+/** A fetch answering discovery and the token endpoint, recording the proofs and device ids it is sent. */
 function serverFetch() {
   const proofs: string[] = [];
+  const deviceIds: (string | null)[] = [];
   const fetch = async (input: string | URL | Request, init?: RequestInit) => {
     const url = String(input);
     if (url.includes('/.well-known/'))
       return Response.json({ issuer: ISSUER, token_endpoint: `${ISSUER}/token` });
     proofs.push(new Headers(init?.headers).get('DPoP') ?? '');
+    deviceIds.push(new URLSearchParams(String(init?.body)).get('device_id'));
     return Response.json({ access_token: 'at', token_type: 'DPoP', expires_in: 300 });
   };
-  return { fetch, proofs };
+  return { fetch, proofs, deviceIds };
+}
+
+/** A MemoryStorage with a lock held by one caller at a time, as tabs share Web Locks. */
+function lockedStorage(): TokenStorage {
+  const base = new MemoryStorage();
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    get: (k) => base.get(k),
+    set: (k, v) => base.set(k, v),
+    delete: (k) => base.delete(k),
+    lock: <T>(_name: string, fn: () => Promise<T>) => {
+      const run = queue.then(fn);
+      queue = run.catch(() => undefined);
+      return run;
+    },
+  };
 }
 
 describe('browser TokenManager with dpop', () => {
@@ -159,6 +177,54 @@ describe('browser TokenManager with dpop', () => {
     // The key is made under the lock deviceId() takes, shared with other tabs.
     const deviceLock = `tokenward:${encodeURIComponent(ISSUER)}:device_id:lock`;
     expect(locks.filter((l) => l === deviceLock)).toHaveLength(2);
+  });
+
+  it('starts a new device id with a new key: the browser cleared IndexedDB but kept localStorage', async () => {
+    const storage = lockedStorage();
+    const deviceName = `tokenward:${encodeURIComponent(ISSUER)}:device_id`;
+    const first = new TokenManager({ issuer: ISSUER, clientId: 'app', storage, dpop: true });
+    const lostDevice = await first.deviceId();
+    const lostJkt = await first.dpopThumbprint();
+    expect(await storage.get(deviceName)).toBe(lostDevice);
+    idb.stores.get('dpop-keys')?.clear();
+    // Both apps of the page start at once: one makes the key, and both send its new device id.
+    const { fetch, proofs, deviceIds } = serverFetch();
+    const apps = ['app', 'print-app'].map(
+      (clientId) => new TokenManager({ issuer: ISSUER, clientId, storage, fetch, dpop: true }),
+    );
+    await Promise.all(apps.map((tm) => tm.signIn('alice', 'secret')));
+    const jkt = await apps[0]?.dpopThumbprint();
+    expect(jkt).not.toBe(lostJkt);
+    expect(await apps[1]?.dpopThumbprint()).toBe(jkt);
+    const device = await storage.get(deviceName);
+    expect(device).not.toBe(lostDevice);
+    expect(deviceIds).toEqual([device, device]);
+    for (const proof of proofs) {
+      const { protectedHeader } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt' });
+      expect(await calculateJwkThumbprint(protectedHeader.jwk as JWK, 'sha256')).toBe(jkt);
+    }
+    // A reload finds the key: the device id stays.
+    const reload = new TokenManager({ issuer: ISSUER, clientId: 'app', storage, dpop: true });
+    expect(await reload.deviceId()).toBe(device);
+    expect(await reload.dpopThumbprint()).toBe(jkt);
+  });
+
+  it('keeps a deviceId given in the options when it makes a new key', async () => {
+    const storage = lockedStorage();
+    const deviceName = `tokenward:${encodeURIComponent(ISSUER)}:device_id`;
+    await storage.set(deviceName, 'stored-device');
+    const { fetch, deviceIds } = serverFetch();
+    const tm = new TokenManager({
+      issuer: ISSUER,
+      clientId: 'app',
+      storage,
+      fetch,
+      dpop: true,
+      deviceId: 'given-device',
+    });
+    await tm.signIn('alice', 'secret');
+    expect(deviceIds).toEqual(['given-device']);
+    expect(await storage.get(deviceName)).toBe('stored-device');
   });
 
   it('says where IndexedDB is missing', async () => {

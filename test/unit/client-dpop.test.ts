@@ -109,8 +109,9 @@ describe('jwkThumbprint and htu', () => {
 describe('storedDpopKey (Node)', () => {
   it('stores the private JWK once and signs with a non-extractable key', async () => {
     const storage = new MapStorage();
-    const a = await storedDpopKey(storage, 'k');
-    const b = await storedDpopKey(storage, 'k');
+    const { key: a, created } = await storedDpopKey(storage, 'k');
+    const { key: b, created: again } = await storedDpopKey(storage, 'k');
+    expect([created, again]).toEqual([true, false]);
     expect(b.jwk).toEqual(a.jwk);
     expect(a.privateKey.extractable).toBe(false);
     await expect(crypto.subtle.exportKey('jwk', a.privateKey)).rejects.toThrow();
@@ -121,7 +122,8 @@ describe('storedDpopKey (Node)', () => {
   it('replaces a damaged stored key', async () => {
     const storage = new MapStorage();
     await storage.set('k', '{"kty":"EC"}');
-    const key = await storedDpopKey(storage, 'k');
+    const { key, created } = await storedDpopKey(storage, 'k');
+    expect(created).toBe(true);
     expect(isPublicEcJwk(key.jwk)).toBe(true);
     expect(JSON.parse(storage.map.get('k') ?? '{}').x).toBe(key.jwk.x);
   });
