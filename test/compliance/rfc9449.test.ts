@@ -363,6 +363,35 @@ describe.each(STORE_KINDS)('RFC 9449 DPoP (%s)', (kind: StoreKind) => {
       expect((await get(rs, at, await fresh(at))).status).toBe(200);
     });
 
+    it('hostile proofs at a guard: 401 invalid_dpop_proof with an RFC body, never a 500, and nothing stored changes', async () => {
+      const at = (await signIn()).body.access_token as string;
+      const two = await fresh(at);
+      const before = await ts.snapshot();
+      const hostile: (string | string[])[] = [
+        'x'.repeat(5000),
+        '{"alg":"none"}',
+        'a.b.c',
+        `${Buffer.from('{"typ":"dpop+jwt","alg":"ES256","jwk":{"__proto__":{"kty":"EC"}}}').toString('base64url')}.e30.AA`,
+        [two, two],
+      ];
+      for (const p of hostile) {
+        const res = await request(rs)
+          .get('/me')
+          .set('Host', RS_HOST)
+          .set('Authorization', `DPoP ${at}`)
+          .set('DPoP', p as never);
+        expect(res.status).toBe(401);
+        expect(res.body.error).toBe('invalid_dpop_proof');
+        expect(res.headers['content-type']).toMatch(/^application\/json/);
+      }
+      const malformed = await request(rs).get('/me').set('Authorization', 'DPoP a b c');
+      expect(malformed.status).toBe(400);
+      expect(malformed.body.error).toBe('invalid_request');
+      if (mode === 'local') expect(await ts.snapshot()).toBe(before);
+      // The good proof that came twice was never admitted, so it still works once.
+      expect((await get(rs, at, two)).status).toBe(200);
+    });
+
     it('the query string is not part of htu (§4.3 (9))', async () => {
       const at = (await signIn()).body.access_token as string;
       const res = await request(rs)
