@@ -52,8 +52,8 @@ export interface ChallengeOptions {
  * The WWW-Authenticate value for `error` (undefined or AuthenticationRequiredError: no credentials).
  * Bearer per RFC 6750 §3; DPoP per RFC 9449 §7.1, with the proof algorithms accepted, for a request
  * that used the DPoP scheme and wherever DPoP is required. Where both are accepted, a request
- * that used Bearer (or nothing) is offered both, the error on the Bearer one. Every challenge
- * names the resource metadata when given.
+ * without credentials is offered both, as is a bound token sent as Bearer (the error on the Bearer
+ * one). Every challenge names the resource metadata when given.
  */
 export function challengeFor(
   options: ChallengeOptions,
@@ -74,9 +74,13 @@ export function challengeFor(
   const algs = `algs="${options.dpop.algorithms.join(' ')}"`;
   if (usedDpop || options.dpop.required)
     return `DPoP ${[...common, ...errorParams, algs].join(', ')}`;
-  // Both schemes are accepted: the DPoP challenge follows, so a client holding a bound token sent
-  // as Bearer learns how to send it.
-  return `Bearer ${[...common, ...errorParams].join(', ')}, DPoP ${[...common, algs].join(', ')}`;
+  const bearer = `Bearer ${[...common, ...errorParams].join(', ')}`;
+  // Both schemes are accepted: a request without credentials is offered both, and so is a bound
+  // token sent as Bearer, which learns how to send it; other Bearer errors stay RFC 6750's alone.
+  const offerDpop =
+    errorParams.length === 0 ||
+    (error instanceof RejectedTokenError && error.rejection.cause === 'dpop_bound');
+  return offerDpop ? `${bearer}, DPoP ${[...common, algs].join(', ')}` : bearer;
 }
 
 /**

@@ -337,6 +337,10 @@ describe.each(STORE_KINDS)('RFC 9449 DPoP (%s)', (kind: StoreKind) => {
       const asBearer = await get(rs, at, undefined, 'Bearer');
       expect(asBearer.status).toBe(401);
       expect(asBearer.body.error).toBe('invalid_token');
+      // The challenge says how to send it (RFC 9449 §7.1).
+      expect(asBearer.headers['www-authenticate']).toMatch(
+        /^Bearer realm="tokenward", error="invalid_token", error_description="[^"]+", DPoP realm="tokenward", algs="ES256 /,
+      );
       const otherKey = await get(rs, at, await fresh(at, other));
       expect(otherKey.status).toBe(401);
       expect(otherKey.body.error).toBe('invalid_dpop_proof');

@@ -115,7 +115,11 @@ describe('openid-client DPoP against tokenward', () => {
       // RFC 9449 §7.1: a bound token is worth nothing without a proof of its key.
       stolen: {
         bearerRequired: refused('dpop', 'invalid_token'),
-        bearerAllowed: refused('bearer', 'invalid_token'),
+        // Where both schemes are accepted, the DPoP challenge follows, saying how to send it.
+        bearerAllowed: {
+          status: 401,
+          challenges: [{ scheme: 'bearer', error: 'invalid_token' }, { scheme: 'dpop' }],
+        },
         otherKeyRequired: refused('dpop', 'invalid_dpop_proof'),
         otherKeyAllowed: refused('dpop', 'invalid_dpop_proof'),
       },
