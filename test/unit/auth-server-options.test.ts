@@ -84,4 +84,37 @@ describe('createAuthServer options', () => {
     expect(jwks.keys[0]).not.toHaveProperty('d');
     await expect(auth.admin.rotateKeys()).rejects.toThrow(ConfigError);
   });
+
+  describe('dpop (RFC 9449)', () => {
+    it('nonces on a shared store need a secret every instance shares; a MemoryStore uses its own', () => {
+      const shared = Object.assign(new MemoryStore(), { shared: true });
+      expect(() =>
+        parseAuthServerOptions({
+          issuer,
+          store: shared,
+          insecureClearKeys: true,
+          dpop: { nonce: true },
+        }),
+      ).toThrow(/"dpop.nonce" on a shared store .* "keyEncryptionSecret"/);
+      const withSecret = parseAuthServerOptions({
+        issuer,
+        store: shared,
+        keyEncryptionSecret: 's'.repeat(32),
+        dpop: { nonce: true },
+      });
+      expect(withSecret.dpop.nonces).toBeDefined();
+      expect(parseAuthServerOptions({ issuer, dpop: { nonce: true } }).dpop.nonces).toBeDefined();
+      expect(parseAuthServerOptions({ issuer }).dpop.nonces).toBeUndefined();
+      void shared.close();
+    });
+    it.each([
+      [{ algorithms: ['HS256'] }, /asymmetric algorithms only/],
+      [{ algorithms: [] }, /non-empty list/],
+      [{ proofMaxAge: 3 }, /proofMaxAge/],
+      [{ nonce: 'yes' }, /"dpop.nonce" must be a boolean/],
+      [{ nonces: true }, /nonce/],
+    ])('%j → ConfigError', (dpop, message) => {
+      expect(() => createAuthServer({ issuer, dpop } as never)).toThrow(message);
+    });
+  });
 });

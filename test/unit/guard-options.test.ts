@@ -327,4 +327,20 @@ describe('requireScope / requireService arguments are checked when the middlewar
       'Bearer realm="tokenward", DPoP realm="tokenward", algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512"',
     );
   });
+
+  describe('dpop and replayStore (RFC 9449)', () => {
+    it("dpop is 'allowed' or 'required'; anything else → ConfigError", () => {
+      expect(createGuard(local({ dpop: 'required' })).mode).toBe('local');
+      expect(configError(local({ dpop: true })).message).toMatch(
+        /"dpop" must be 'allowed' or 'required'/,
+      );
+    });
+    it('replayStore is for remote mode, and must be a tokenward store', () => {
+      expect(createGuard(remote({ replayStore: store })).mode).toBe('remote');
+      expect(configError(local({ replayStore: store })).message).toMatch(
+        /"replayStore" is for remote mode/,
+      );
+      expect(configError(remote({ replayStore: {} })).message).toMatch(/must be a tokenward Store/);
+    });
+  });
 });
