@@ -34,7 +34,9 @@ export function proofError(ctx: ServerContext, why: ProofRejection): OAuthError 
  */
 export class TokenRequestProofs {
   private readonly url: string;
-  private readonly spent = new ProofReplayCache();
+  // Anyone can fill it with proofs of keys of their own: full, it forgets the oldest rather than
+  // refuse everyone (a token request's proof comes with a credential, which a replay does not add).
+  private readonly spent = new ProofReplayCache(100_000, 'evict');
 
   constructor(private readonly ctx: ServerContext) {
     this.url = `${ctx.config.issuer}${PATHS.token}`;

@@ -146,3 +146,16 @@ describe('ProofReplayCache', () => {
     expect(cache.spend('c', NOW + 200, NOW + 121)).toBe(true);
   });
 });
+
+describe('ProofReplayCache that evicts', () => {
+  it('full of live ids, forgets the oldest rather than refuse', () => {
+    const cache = new ProofReplayCache(2, 'evict');
+    expect(cache.spend('a', NOW + 60, NOW)).toBe(true);
+    expect(cache.spend('b', NOW + 60, NOW)).toBe(true);
+    expect(cache.spend('c', NOW + 60, NOW)).toBe(true);
+    expect(cache.spend('b', NOW + 60, NOW)).toBe(false);
+    expect(cache.spend('c', NOW + 60, NOW)).toBe(false);
+    // 'a' was forgotten.
+    expect(cache.spend('a', NOW + 60, NOW)).toBe(true);
+  });
+});
