@@ -322,9 +322,18 @@ describe.each(STORE_KINDS)('RFC 9449 DPoP (%s)', (kind: StoreKind) => {
       const ok = await get(rs, at, p);
       expect(ok.status).toBe(200);
       expect(ok.body.subject).toBe(ALICE.username);
+      const rejected: unknown[] = [];
+      const listen = (e: unknown) => rejected.push(e);
+      guard.events.on('token.rejected', listen);
       const replay = await get(rs, at, p);
+      guard.events.off('token.rejected', listen);
       expect(replay.status).toBe(401);
       expect(replay.body.error).toBe('invalid_dpop_proof');
+      // The operator learns why; the proof itself is in no event.
+      expect(rejected).toEqual([
+        { reason: 'invalid', cause: 'dpop_replayed', detail: expect.any(String) },
+      ]);
+      expect(JSON.stringify(rejected)).not.toContain(p.split('.')[2] as string);
       expect(replay.headers['www-authenticate']).toMatch(
         /^DPoP realm="tokenward", error="invalid_dpop_proof", error_description="[^"]+", algs="ES256 /,
       );
