@@ -31,6 +31,7 @@ export type {
 } from './options/auth-server-options';
 export type { AuthorizeOptions, SignedInUser } from './options/authorize-options';
 export type { CorsOptions } from './options/cors-options';
+export type { DpopOptions } from './options/dpop-options';
 export type {
   GuardOptions,
   IntrospectionOptions,
@@ -59,6 +60,7 @@ export type { RedisStoreOptions } from './store/redis-store';
 export { RedisStore } from './store/redis-store';
 export type * from './store/store';
 export type { AccessTokenClaims } from './tokens/access-token';
+export type { DpopAlgorithm } from './tokens/dpop-proof';
 export type {
   SigningAlg,
   StaticSigningKey,
