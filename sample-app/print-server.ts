@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import express, { type RequestHandler } from 'express';
-import { createGuard } from '../lib';
+import { createGuard, TOKEN_EXPIRES_IN } from '../lib';
 import { bundleClient } from '../scripts/client-bundle.cjs';
 
 export interface PrintServerOptions {
@@ -67,11 +67,18 @@ function demoPage(options: PrintServerOptions): express.Router {
   return router;
 }
 
-/** Allows the demo page (any origin) to call the API with a bearer token; the guard exposes Token-Expires-In. */
+/**
+ * Lets pages of any origin call the API with a Bearer or DPoP token and its proof (the `DPoP`
+ * request header), and read the challenge, the renewal hint and a DPoP nonce of each answer.
+ */
 const cors: RequestHandler = (req, res, next) => {
   res.setHeader('Access-Control-Allow-Origin', '*');
-  res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+  res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, DPoP');
   res.setHeader('Access-Control-Allow-Methods', 'GET, POST');
+  res.setHeader(
+    'Access-Control-Expose-Headers',
+    `WWW-Authenticate, ${TOKEN_EXPIRES_IN}, DPoP-Nonce`,
+  );
   if (req.method === 'OPTIONS') {
     res.status(204).end();
     return;
@@ -89,6 +96,9 @@ export async function startPrintServer(options: PrintServerOptions): Promise<Ser
       cacheTtl: options.cacheTtl ?? 1,
     },
     realm: 'cloud-print',
+    // Bearer tokens (the scripted client, curl) and DPoP-bound ones (the demo page) alike; a bound
+    // token is accepted only with a proof of its key (RFC 9449).
+    dpop: 'allowed',
   });
   const jobs: { id: number; by: string; tenantId: string; document: string }[] = [];
   const app = express();

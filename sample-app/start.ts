@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     introspection: ${m.introspection_endpoint}
     metrics:       ${issuer}/metrics
   cloud print API:      ${printUrl}  (remote-mode guard, introspecting as ${DEMO.printService.id})
-  demo page:            ${printUrl}/demo  (two apps on one device in your browser; DEVICE_IDLE_TTL=10 to watch sessions idle)
+  demo page:            ${printUrl}/demo  (two apps on one device in your browser, their tokens bound to its DPoP key; DEVICE_IDLE_TTL=10 to watch sessions idle)
 
 Try:
   curl -s -u ${ps} -d grant_type=client_credentials -d scope=print ${m.token_endpoint}

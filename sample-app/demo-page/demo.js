@@ -1,4 +1,4 @@
-// The demo page's script: two apps (browser TokenManagers) on one device, signing in through the sample's login page with a redirect and calling the print API.
+// The demo page's script: two apps (browser TokenManagers with DPoP) on one device, signing in through the sample's login page with a redirect and calling the print API.
 import { LocalStorage, TokenManager } from '/demo/tokenward-client.mjs';
 
 const HINT = 'Token-Expires-In';
@@ -49,7 +49,7 @@ function updateControls(app) {
   const signIn = button(app, 'sign-in');
   signIn.disabled = why !== undefined;
   signIn.title = why ?? '';
-  for (const action of ['call', 'renew', 'sign-out']) {
+  for (const action of ['call', 'renew', 'sign-out', 'copied-token']) {
     const b = button(app, action);
     b.disabled = why !== undefined || !app.signedIn;
     b.title = why ?? (app.signedIn ? '' : 'sign this app in first');
@@ -148,6 +148,50 @@ async function callApi(app) {
   } catch (err) {
     setText(app, 'me-status', `call failed: ${describeError(err)}`);
     log(app, `call failed: ${describeError(err)}`);
+  }
+}
+
+/** The type of the token the app sends now: `DPoP` (bound to the device key) or `Bearer`. */
+const tokenType = (app) => app.tm.tokens()[0]?.tokenType ?? '—';
+
+/** The status, and for a refusal the error code of the guard's challenge (or its body). */
+async function outcome(res) {
+  const body = await readJson(res);
+  if (res.ok) return String(res.status);
+  const challenge = res.headers.get('WWW-Authenticate') ?? '';
+  const error = /error="([^"]+)"/.exec(challenge)?.[1] ?? body.error;
+  return `${res.status}${error ? ` ${error}` : ''}`;
+}
+
+/**
+ * Someone who copied the app's access token (from a log, a proxy, a memory dump) sends it with
+ * plain fetch: as Bearer, and as DPoP without a proof, which they cannot sign without the key.
+ * The app's own tm.fetch, with a proof of the device key, goes beside them.
+ */
+async function tryCopiedToken(app) {
+  const url = `${api}/print/jobs`;
+  try {
+    const token = await app.tm.getAccessToken();
+    const results = [];
+    for (const [how, scheme] of [
+      ['as Bearer', 'Bearer'],
+      ['as DPoP without a proof', 'DPoP'],
+    ]) {
+      const res = await globalThis.fetch(url, { headers: { Authorization: `${scheme} ${token}` } });
+      const said = await outcome(res);
+      log(app, `copied token ${how}: GET /print/jobs → ${said}`);
+      results.push(`${scheme} → ${said}`);
+    }
+    const own = await app.tm.fetch(url);
+    await own.body?.cancel();
+    log(
+      app,
+      `the app's own tm.fetch (token type ${tokenType(app)}, with a proof): GET /print/jobs → ${own.status}`,
+    );
+    setText(app, 'copied-status', `${results.join(', ')}; tm.fetch → ${own.status}`);
+  } catch (err) {
+    setText(app, 'copied-status', `failed: ${describeError(err)}`);
+    log(app, `copied token: ${describeError(err)}`);
   }
 }
 
@@ -261,6 +305,7 @@ function render(app, signedIn) {
     return tr;
   });
   field(app, 'tokens').replaceChildren(...rows);
+  setText(app, 'token-type', tokenType(app));
 }
 
 /**
@@ -308,6 +353,8 @@ async function main() {
       fetch: fetchFor(app),
       // Registered for this client by the sample (seed.ts), for this page's origin.
       redirectUri: `${api}${CALLBACK}${app.clientId}`,
+      // Tokens bound to the device key in IndexedDB, one per issuer for both apps (RFC 9449).
+      dpop: true,
     });
     watch(app);
     // One action at a time per app, its buttons off meanwhile; `data-actions` counts finished
@@ -333,6 +380,10 @@ async function main() {
     button(app, 'call').addEventListener('click', action(callApi, 'calling the API…'));
     button(app, 'renew').addEventListener('click', action(renew, 'renewing…'));
     button(app, 'sign-out').addEventListener('click', action(signOut, 'signing out…'));
+    button(app, 'copied-token').addEventListener(
+      'click',
+      action(tryCopiedToken, 'trying a copied token…'),
+    );
   }
   // Signing in as someone else: end the session of the sample's login page, then come back here.
   const hostLogout = document.querySelector('[data-field="host-logout"]');
@@ -341,6 +392,10 @@ async function main() {
   await finishSignIn();
   const ids = await Promise.all(APPS.map((a) => a.tm.deviceId()));
   document.querySelector('[data-field="device-id"]').textContent = [...new Set(ids)].join(' / ');
+  const thumbprints = await Promise.all(APPS.map((a) => a.tm.dpopThumbprint()));
+  APPS.forEach((app, i) => {
+    setText(app, 'thumbprint', thumbprints[i] ?? '—');
+  });
   await renderAll();
   hostLogout.querySelector('button').disabled = false;
   setInterval(() => {

@@ -23,15 +23,21 @@ export interface ClientStack {
   close(): Promise<void>;
 }
 
-/** Lets any origin call with a bearer token and read the responses (the guard exposes Token-Expires-In). */
+/**
+ * Lets any origin call with a Bearer or DPoP token (and its `DPoP` proof) and read the responses,
+ * a server's DPoP nonce included (the guard exposes Token-Expires-In and its challenge itself).
+ */
 export const cors: RequestHandler = (req, res, next) => {
   const origin = req.headers.origin;
   if (!origin) return next();
   res.setHeader('Access-Control-Allow-Origin', origin);
   res.setHeader('Vary', 'Origin');
-  if (req.method !== 'OPTIONS') return next();
+  if (req.method !== 'OPTIONS') {
+    res.setHeader('Access-Control-Expose-Headers', 'DPoP-Nonce');
+    return next();
+  }
   res.setHeader('Access-Control-Allow-Methods', 'GET, POST');
-  res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+  res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, DPoP');
   res.setHeader('Access-Control-Max-Age', '600');
   res.status(204).end();
 };

@@ -1,4 +1,4 @@
-// The browser bundle (tokenward/client) in real headless Chromium: sign-in, localStorage, CORS hints, two tabs renewing once.
+// The browser bundle (tokenward/client) in real headless Chromium: sign-in, localStorage, CORS hints, two tabs renewing once, DPoP across origins.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -31,7 +31,7 @@ import { LocalStorage, TokenManager } from '/client.mjs';
 const { issuer, api, clientId } = ${config};
 const q = new URLSearchParams(location.search);
 const storage = new LocalStorage({ webLocks: q.get('locks') !== 'off' });
-const tm = new TokenManager({ issuer, clientId, storage, renewBeforeSeconds: Number(q.get('renew') ?? 60) });
+const tm = new TokenManager({ issuer, clientId, storage, renewBeforeSeconds: Number(q.get('renew') ?? 60), dpop: q.get('dpop') === 'on' });
 const log = [];
 for (const name of ['signed-in', 'renewed', 'renewal-failed', 'signed-out'])
   tm.on(name, (e) => log.push(name + (e.adopted ? ':adopted' : '')));
@@ -51,7 +51,8 @@ beforeAll(async () => {
   execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build-client.mjs'), outDir], {
     stdio: 'pipe',
   });
-  s = await startClientStack({ accessTokenTtl: 4 }, { clockTolerance: 0 });
+  // Nonces on: a proof's first token request is answered 400 use_dpop_nonce (Bearer ones are not).
+  s = await startClientStack({ accessTokenTtl: 4, dpop: { nonce: true } }, { clockTolerance: 0 });
   const bundle = readFileSync(path.join(outDir, 'client.mjs'), 'utf8');
   const app = express();
   app.get('/', (_req, res) => {
@@ -181,6 +182,47 @@ it('renews and retries once on a cross-origin 401 invalid_token (the guard expos
     body: { body: 'again' },
   });
   expect(s.tokenCalls()).toBe(calls + 1);
+  await context.close();
+});
+
+it('DPoP across origins: the nonce retry, a bound token sent with proofs, refused when copied', async () => {
+  const context = await browser.newContext();
+  const tab = await open(context, '?dpop=on');
+  const calls = s.tokenCalls();
+  await signIn(tab);
+  // The first proof had no nonce; the 400 named one in DPoP-Nonce, readable across origins.
+  expect(s.tokenCalls() - calls).toBe(2);
+  const out = await tab.evaluate(async () => {
+    const { tm, api } = window.tw;
+    const res = await tm.fetch(`${api}/me`);
+    const token = await tm.getAccessToken();
+    const copied = async (authorization: string) => {
+      const r = await fetch(`${api}/me`, { headers: { Authorization: authorization } });
+      return [r.status, r.headers.get('WWW-Authenticate')];
+    };
+    return {
+      status: res.status,
+      body: await res.json(),
+      type: tm.tokens()[0]?.tokenType,
+      jkt: await tm.dpopThumbprint(),
+      token,
+      bearer: await copied(`Bearer ${token}`),
+      noProof: await copied(`DPoP ${token}`),
+      local: JSON.stringify(Object.entries(localStorage)),
+    };
+  });
+  expect(out).toMatchObject({ status: 200, body: { subject: 'alice' }, type: 'DPoP' });
+  expect(decodeJwt(out.token).cnf).toEqual({ jkt: out.jkt });
+  expect(out.bearer).toEqual([401, expect.stringContaining('error="invalid_token"')]);
+  expect(out.noProof).toEqual([401, expect.stringContaining('error="invalid_dpop_proof"')]);
+  expect(out.local).not.toContain(out.jkt);
+  expect(out.local).not.toContain('dpop_key');
+  // Another tab of the origin (a reload, another app) finds the same key in IndexedDB.
+  const other = await open(context, '?dpop=on');
+  expect(await other.evaluate(() => window.tw.tm.dpopThumbprint())).toBe(out.jkt);
+  expect(
+    await other.evaluate(async () => (await window.tw.tm.fetch(`${window.tw.api}/me`)).status),
+  ).toBe(200);
   await context.close();
 });
 

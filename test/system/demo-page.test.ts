@@ -1,5 +1,6 @@
-// The sample's demo page (GET /demo) in headless Chromium: its walkthrough, two apps signing in on one device through the sample's login page (signInWithRedirect), calling the API, renewing, keeping each other alive, and buttons on only when they can work.
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+// The sample's demo page (GET /demo) in headless Chromium: its walkthrough, two apps signing in on one device through the sample's login page (signInWithRedirect) with DPoP, calling the API, a copied token refused, renewing, keeping each other alive, and buttons on only when they can work.
+import { calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose';
+import type { Browser, BrowserContext, Locator, Page, Request } from 'playwright-core';
 import { type Sample, startSample } from '../../sample-app/sample';
 import { launchChromium } from '../client/chromium';
 
@@ -26,8 +27,8 @@ const priorities = async (app: string) =>
   );
 const log = async (app: string) => panel(app).locator('[data-field="log"] li').allTextContents();
 
-type Action = 'sign-in' | 'call' | 'renew' | 'sign-out';
-const ACTIONS: Action[] = ['sign-in', 'call', 'renew', 'sign-out'];
+type Action = 'sign-in' | 'call' | 'renew' | 'sign-out' | 'copied-token';
+const ACTIONS: Action[] = ['sign-in', 'call', 'renew', 'sign-out', 'copied-token'];
 /** Which of an app's buttons can be pressed now. */
 async function enabled(app: string): Promise<Record<Action, boolean>> {
   const states = await Promise.all(
@@ -35,9 +36,27 @@ async function enabled(app: string): Promise<Record<Action, boolean>> {
   );
   return Object.fromEntries(ACTIONS.map((a, i) => [a, states[i]])) as Record<Action, boolean>;
 }
-const SIGNED_OUT = { 'sign-in': true, call: false, renew: false, 'sign-out': false };
-const SIGNED_IN = { 'sign-in': true, call: true, renew: true, 'sign-out': true };
-const BUSY = { 'sign-in': false, call: false, renew: false, 'sign-out': false };
+const SIGNED_OUT = {
+  'sign-in': true,
+  call: false,
+  renew: false,
+  'sign-out': false,
+  'copied-token': false,
+};
+const SIGNED_IN = {
+  'sign-in': true,
+  call: true,
+  renew: true,
+  'sign-out': true,
+  'copied-token': true,
+};
+const BUSY = {
+  'sign-in': false,
+  call: false,
+  renew: false,
+  'sign-out': false,
+  'copied-token': false,
+};
 
 /** Click one of an app's buttons and wait until the page has finished that action. */
 async function act(app: string, action: Action): Promise<void> {
@@ -52,6 +71,9 @@ const visited: { authorize: URL[]; login: URL[]; callbacks: string[] } = {
   login: [],
   callbacks: [],
 };
+
+/** The tab's requests to the print API's /print/jobs. */
+const jobsCalls: Request[] = [];
 
 /** Wait for a page load of /demo that has finished starting (and handled any callback). */
 async function demoReady(): Promise<void> {
@@ -104,6 +126,7 @@ beforeAll(async () => {
     if (url.origin === sample.issuer && url.pathname === '/login' && req.method() === 'GET')
       visited.login.push(url);
     if (url.pathname.startsWith('/demo/callback/')) visited.callbacks.push(url.href);
+    if (url.origin === sample.printUrl && url.pathname === '/print/jobs') jobsCalls.push(req);
   });
 }, 300_000);
 
@@ -117,6 +140,15 @@ afterEach(() => {
 });
 
 let deviceId = '';
+/** The device key's thumbprint, as app A's panel shows it when the page first starts. */
+let thumbprint = '';
+
+/** Both panels' device key thumbprints, which must agree (one key per issuer). */
+async function thumbprints(): Promise<string> {
+  const [a, b] = await Promise.all([text(A, 'thumbprint'), text(B, 'thumbprint')]);
+  expect(b).toBe(a);
+  return a;
+}
 
 it('serves the page, its script and the client bundle from the print server', async () => {
   const bundle = await fetch(`${sample.printUrl}/demo/tokenward-client.mjs`);
@@ -136,6 +168,10 @@ it('serves the page, its script and the client bundle from the print server', as
   // Both apps present the one device id stored in localStorage.
   deviceId = ((await page.locator('[data-field="device-id"]').textContent()) ?? '').trim();
   expect(deviceId).toMatch(/^[A-Za-z0-9._:-]{1,128}$/);
+  // One DPoP key for both apps: the RFC 7638 thumbprint of a P-256 key, the same in both panels.
+  thumbprint = await thumbprints();
+  expect(thumbprint).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  expect(await text(A, 'token-type')).toBe('—');
   expect(await text(A, 'state')).toBe('signed out');
   // Signed out, only "sign in" can work.
   expect(await enabled(A)).toEqual(SIGNED_OUT);
@@ -153,6 +189,7 @@ it('walks the reader through what the page offers, in numbered steps', async () 
     /^Sign in app A\. .*press sign in/,
     /^Sign in app B /,
     /^Call the API\. Press call API as app A/,
+    /^Try a copied token\. Press try a copied token .*Bearer.*DPoP without a proof\. Both get 401/,
     /^Renew\. Press renew/,
     /^Keep one app alive\. /,
     /^Let the device idle out\. /,
@@ -162,10 +199,10 @@ it('walks the reader through what the page offers, in numbered steps', async () 
   steps.forEach((step, i) => {
     expect(step).toMatch(order[i] as RegExp);
   });
-  expect(steps[5]).toContain(`more than ${IDLE} s`);
+  expect(steps[6]).toContain(`more than ${IDLE} s`);
   expect(steps[0]).toMatch(/the tab goes to the sample's login page/);
   expect(steps[1]).toMatch(/still signed in at the login page, so it comes straight back/);
-  expect(steps[6]).toContain('press sign out of the login page');
+  expect(steps[7]).toContain('press sign out of the login page');
   // Every button is named as it is labelled.
   for (const label of await panel(A).locator('button').allTextContents())
     expect(steps.join(' ')).toContain(label.trim());
@@ -214,6 +251,10 @@ it('signs app A in through the login page with a redirect: PKCE, the device id, 
   expect((await log(A))[0]).toMatch(/signed in as alice: priority 1$/);
   expect(await enabled(A)).toEqual(SIGNED_IN);
   expect(await enabled(B)).toEqual(SIGNED_OUT);
+  // The code was redeemed with a proof: the token is bound to the key this page load found again.
+  expect(await text(A, 'token-type')).toBe('DPoP');
+  expect(await text(B, 'token-type')).toBe('—');
+  expect(await thumbprints()).toBe(thumbprint);
 });
 
 it("refuses the login page's forms posted from another site (login CSRF)", async () => {
@@ -241,8 +282,10 @@ it('signs app B in without the login form: the login page still knows alice', as
     expect(await text(app, 'state')).toBe('signed in as alice');
     expect(await priorities(app)).toEqual([1]);
     expect(await enabled(app)).toEqual(SIGNED_IN);
+    expect(await text(app, 'token-type')).toBe('DPoP');
   }
   expect((await log(B))[0]).toMatch(/signed in as alice: priority 1$/);
+  expect(await thumbprints()).toBe(thumbprint);
 });
 
 it('refuses a callback opened again (its state was used): nothing changes', async () => {
@@ -275,7 +318,14 @@ it("turns an app's buttons off while its request runs, and back on when it ends"
   try {
     const done = Number((await panel(A).getAttribute('data-actions')) ?? 0);
     await panel(A).locator('[data-action="call"]').click();
-    await sent;
+    // Fail at once, saying why, when the call ends without reaching /me (a renewal refused, say).
+    const ended = page
+      .waitForSelector(`section[data-app="${A}"][data-actions="${done + 1}"]`, { timeout: 20_000 })
+      .then(async () => {
+        throw new Error(`the call ended without reaching /me: ${(await log(A)).join(' | ')}`);
+      });
+    ended.catch(() => undefined);
+    await Promise.race([sent, ended]);
     expect(await enabled(A)).toEqual(BUSY);
     expect(await text(A, 'activity')).toBe('calling the API…');
     expect(await panel(A).getAttribute('aria-busy')).toBe('true');
@@ -302,11 +352,41 @@ it('calls the API as each app: identity, statuses and a Token-Expires-In countdo
       `user alice (tenant acme), client ${app}, device ${deviceId}`,
     );
     expect(await text(app, 'jobs-status')).toBe('200 (0 jobs)');
+    expect(await text(app, 'token-type')).toBe('DPoP');
     expect(await text(app, 'countdown')).toMatch(/^\d$/);
     expect(await countdown(app)).toBeGreaterThanOrEqual(2);
     expect(await countdown(app)).toBeLessThanOrEqual(IDLE);
   }
   expect(await text(B, 'countdown-source')).toMatch(/GET \/print\/jobs → 200/);
+});
+
+it("refuses app A's token copied and sent without the key, beside the app's own tm.fetch", async () => {
+  const before = jobsCalls.length;
+  await act(A, 'copied-token');
+  expect(await text(A, 'copied-status')).toBe(
+    'Bearer → 401 invalid_token, DPoP → 401 invalid_dpop_proof; tm.fetch → 200',
+  );
+  const lines = (await log(A)).slice(0, 3).reverse();
+  expect(lines[0]).toMatch(/copied token as Bearer: GET \/print\/jobs → 401 invalid_token$/);
+  expect(lines[1]).toMatch(
+    /copied token as DPoP without a proof: GET \/print\/jobs → 401 invalid_dpop_proof$/,
+  );
+  expect(lines[2]).toMatch(/own tm\.fetch \(token type DPoP, with a proof\): .* → 200$/);
+  // What went out: the copied token without a proof, twice; then the app's, with a proof.
+  const sent = await Promise.all(
+    jobsCalls.slice(before).map(async (req) => {
+      const headers = await req.allHeaders();
+      return { scheme: headers.authorization?.split(' ')[0], proof: headers.dpop };
+    }),
+  );
+  expect(sent.map((c) => [c.scheme, c.proof !== undefined])).toEqual([
+    ['Bearer', false],
+    ['DPoP', false],
+    ['DPoP', true],
+  ]);
+  const proof = decodeProtectedHeader(sent[2]?.proof ?? '');
+  expect(proof).toMatchObject({ typ: 'dpop+jwt', alg: 'ES256' });
+  expect(await calculateJwkThumbprint(proof.jwk as JWK)).toBe(thumbprint);
 });
 
 it('counts down every second', async () => {
@@ -382,4 +462,67 @@ it('turns the buttons back on at the next sign-in, and off again at sign-out', a
   await act(A, 'sign-out');
   expect(await text(A, 'state')).toBe('signed out');
   expect(await enabled(A)).toEqual(SIGNED_OUT);
+});
+
+it('keeps the device key in IndexedDB, non-extractable, nothing of it in localStorage, the same after a reload', async () => {
+  const seen = () =>
+    page.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const open = indexedDB.open('tokenward');
+        open.onsuccess = () => resolve(open.result);
+        open.onerror = () => reject(open.error);
+      });
+      const records = await new Promise<unknown[]>((resolve, reject) => {
+        const all = db.transaction('dpop-keys').objectStore('dpop-keys').getAll();
+        all.onsuccess = () => resolve(all.result);
+        all.onerror = () => reject(all.error);
+      });
+      db.close();
+      const keys = [];
+      for (const record of records) {
+        const { privateKey, publicKey } = record as CryptoKeyPair;
+        const exported = await crypto.subtle.exportKey('jwk', privateKey).then(
+          () => 'exported',
+          (e: Error) => e.name,
+        );
+        const jwk = await crypto.subtle.exportKey('jwk', publicKey);
+        keys.push({
+          isCryptoKey: privateKey instanceof CryptoKey,
+          type: privateKey.type,
+          extractable: privateKey.extractable,
+          algorithm: privateKey.algorithm,
+          usages: privateKey.usages,
+          exported,
+          jwk,
+        });
+      }
+      return { keys, local: Object.entries(localStorage) };
+    });
+  const first = await seen();
+  expect(first.keys).toHaveLength(1);
+  const [key] = first.keys;
+  expect(key).toMatchObject({
+    isCryptoKey: true,
+    type: 'private',
+    extractable: false,
+    algorithm: { name: 'ECDSA', namedCurve: 'P-256' },
+    usages: ['sign'],
+    exported: 'InvalidAccessError',
+  });
+  expect(await calculateJwkThumbprint(key?.jwk as JWK)).toBe(thumbprint);
+  // localStorage holds the device id and the sessions, and nothing of the key.
+  const local = JSON.stringify(first.local);
+  expect(first.local.map(([k]) => k).some((k) => k.endsWith(':device_id'))).toBe(true);
+  expect(first.local.map(([k]) => k).some((k) => /dpop/i.test(k))).toBe(false);
+  for (const part of [key?.jwk.x, key?.jwk.y, thumbprint]) expect(local).not.toContain(part);
+  await page.evaluate(() => {
+    document.body.dataset.left = 'true';
+  });
+  await page.reload();
+  await demoReady();
+  expect(await thumbprints()).toBe(thumbprint);
+  expect(((await page.locator('[data-field="device-id"]').textContent()) ?? '').trim()).toBe(
+    deviceId,
+  );
+  expect((await seen()).keys.map((k) => k.jwk)).toEqual([key?.jwk]);
 });
