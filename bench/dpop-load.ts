@@ -1,4 +1,4 @@
-// DPoP load (RFC 9449): tokens bound to client keys, and a fresh proof for every request, signed before the run.
+// DPoP load (RFC 9449): tokens bound to client keys, a fresh proof per request signed before a run.
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes, sign } from 'node:crypto';
 import type autocannon from 'autocannon';
 import { type Load, limited } from './load';
@@ -6,11 +6,11 @@ import { type Load, limited } from './load';
 /** A client's proof key: the private half signs, the public JWK travels in every proof's header. */
 export interface ProofKey {
   privateKey: KeyObject;
-  /** The proof's protected header (typ, alg, jwk), base64url: the same for every proof of the key. */
+  /** The protected header (typ, alg, jwk), base64url: the same in every proof of the key. */
   header: string;
 }
 
-/** An access token bound to `key` (`cnf.jkt`), and `ath`, the hash every proof sent with it carries. */
+/** An access token bound to `key` (`cnf.jkt`), and `ath`, the hash every proof for it carries. */
 export interface BoundToken {
   token: string;
   key: ProofKey;
@@ -89,12 +89,17 @@ export async function issueBoundTokens(
 export interface ProofPlan {
   /** Index of the token the next run starts with: each run resumes where the last stopped. */
   next: number;
-  /** Most requests a second seen so far (each pool's requests over its run's length); 0: none yet. */
+  /** Most requests a second seen so far (a pool's requests over its run's length); 0: none yet. */
   rate: number;
-  /** The current pool: proofs signed before the run, requests built so far, proofs signed during the run (pool ran out). */
+  /** The current run's pool: proofs signed before the run. */
   signed: number;
+  /** Milliseconds signing them took (set-up, not measured). */
+  signMs: number;
+  /** Requests built so far in the current run. */
   used: number;
+  /** Proofs signed during the current run (the pool ran out). */
   inline: number;
+  /** The current run's length. */
   seconds: number;
 }
 
@@ -111,6 +116,7 @@ export const proofPlan = (): ProofPlan => ({
   next: 0,
   rate: 0,
   signed: 0,
+  signMs: 0,
   used: 0,
   inline: 0,
   seconds: 0,
@@ -120,10 +126,11 @@ export const proofPlan = (): ProofPlan => ({
  * `GET url` with `Authorization: DPoP <token>` and a `DPoP` proof made for that request: tokens in
  * turn (round-robin over the list, whichever connection asks next), each request with a proof
  * nobody sent before. The proofs are signed before the run, as many as `seconds` need at 1.5× the
- * variant's best rate so far or 1.5× 6,000 req/s, whichever is more: signing one costs the load generator about as much CPU as
- * sending a request (see bench/README.md), so signing them during the run would take CPU from the
- * server under test. Should the pool run out, a proof is signed on the spot and counted
- * (`plan.inline`). `inline: true` signs every proof on the spot (to measure what that costs).
+ * variant's best rate so far or at 1.5× 6,000 req/s, whichever is more: signing one costs the
+ * load generator about as much CPU as sending a request (see bench/README.md), so signing during
+ * the run would take CPU from the server under test. Should the pool run out, a proof is signed
+ * on the spot and counted (`plan.inline`). `inline: true` signs every proof on the spot (to
+ * measure what that costs).
  */
 export function dpopCycle(
   url: URL,
@@ -144,11 +151,13 @@ export function dpopCycle(
     const t = tokens[(start + i) % tokens.length] as BoundToken;
     return { authorization: `DPoP ${t.token}`, dpop: signProof(t.key, 'GET', htu, t.ath) };
   };
+  const t0 = performance.now();
   const size = inline ? 0 : Math.ceil(Math.max(plan.rate, FLOOR_RATE) * seconds * MARGIN);
   const pool: (ReturnType<typeof headersFor> | undefined)[] = Array.from({ length: size }, (_, i) =>
     headersFor(i),
   );
-  Object.assign(plan, { signed: size, used: 0, inline: 0, seconds });
+  const signMs = Math.round(performance.now() - t0);
+  Object.assign(plan, { signed: size, signMs, used: 0, inline: 0, seconds });
   const request: autocannon.Request = {
     method: 'GET',
     path: url.pathname,

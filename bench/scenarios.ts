@@ -389,7 +389,8 @@ export function scenarios(ctx: ScenarioContext): Scenario[] {
         // Proofs the pool lacked, signed by the load generator during the measured run: 0 expected.
         read: async (h) => ({
           'proofs signed before': h.proofs?.signed ?? 0,
-          'in the run': h.proofs?.inline ?? 0,
+          'in ms': h.proofs?.signMs ?? 0,
+          'proofs signed in the run': h.proofs?.inline ?? 0,
         }),
       },
       load: async (h, seconds) => {
