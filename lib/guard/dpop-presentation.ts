@@ -5,15 +5,19 @@ import type { GuardDpopConfig } from '../options/guard-options';
 import type { AccessTokenClaims } from '../tokens/access-token';
 import { type CheckedProof, checkDpopProof, ProofRejection } from '../tokens/dpop-proof';
 
-/** How a request presented its access token. */
-export interface Presentation {
-  scheme: 'Bearer' | 'DPoP';
-  /** The `DPoP` header; `null` when the request carried more than one. */
-  proof: string | undefined | null;
-  method: string;
-  /** The URL the request was sent to, as the client saw it (scheme and host per `trust proxy`). */
-  url: string;
-}
+/** How a request presented its access token: as Bearer, or as DPoP with what its proof must match. */
+export type Presentation =
+  | { scheme: 'Bearer' }
+  | {
+      scheme: 'DPoP';
+      /** The `DPoP` header; `null` when the request carried more than one. */
+      proof: string | undefined | null;
+      method: string;
+      /** The URL the request was sent to, as the client saw it (scheme and host per `trust proxy`). */
+      url: string;
+    };
+
+const BEARER: Presentation = Object.freeze({ scheme: 'Bearer' });
 
 /**
  * The host (and port) the client sent the request to: the Host header, or the X-Forwarded-Host
@@ -29,8 +33,9 @@ function requestHost(req: Request): string {
   return req.hostname === hostnameOf(first) && req.hostname !== hostnameOf(host) ? first : host;
 }
 
-/** The presentation of `req`'s token sent with `scheme`. */
+/** The presentation of `req`'s token sent with `scheme` (read only for DPoP: Bearer needs nothing). */
 export function presentationOf(req: Request, scheme: Presentation['scheme']): Presentation {
+  if (scheme === 'Bearer') return BEARER;
   let proofs = 0;
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) if (raw[i]?.toLowerCase() === 'dpop') proofs++;

@@ -15,14 +15,13 @@ export function redisKeys(prefix: string) {
   return {
     grant,
     /**
-     * ZSET of the DPoP proofs spent with the grant's tokens, scored by when each may be forgotten.
-     * Created by the first proof and gone a minute after the last, so a script given it may meet it
-     * missing: during a slot migration such a call answers TRYAGAIN (503, retried) until the slot
-     * has moved. Only DPoP-bound tokens pay that; others are given the grant key instead.
+     * A DPoP proof spent with the grant's tokens: set once, gone when the proof could no longer be
+     * accepted anyway. A script given it meets it missing, so during a slot migration such a call
+     * answers TRYAGAIN (503, retried) until the slot has moved; only DPoP-bound tokens pay that.
      */
-    proofs: (id: string) => `${grant(id)}:dp`,
-    /** ZSET of the DPoP proofs spent with key `jkt` (a remote guard's replayStore), as `proofs`. */
-    proofsOfKey: (jkt: string) => `${prefix}{dp:${jkt}}`,
+    proof: (grantId: string, proofId: string) => `${grant(grantId)}:p:${proofId}`,
+    /** A DPoP proof spent with key `jkt` (a remote guard's replayStore), as `proof`. */
+    proofOfKey: (jkt: string, proofId: string) => `${prefix}{dp:${jkt}}:${proofId}`,
     /** SET of hashes of every refresh token issued in the family (reuse detection). */
     issued: (id: string) => `${grant(id)}:rts`,
     /** HASH of a user's device sessions (fields `<kind>|<device>[|<client>]`). */

@@ -105,7 +105,7 @@ export class MemoryStore implements Store {
   private readonly tombstones = new Map<string, number>();
   private keys: SigningKeyRecord[] = [];
   private readonly deployments = new Map<string, DeploymentRecord>();
-  /** DPoP proofs spent, each kept while its proof is acceptable (RedisStore: a ZSET per grant or key). */
+  /** DPoP proofs spent, each kept while its proof is acceptable (RedisStore: a key per proof). */
   private readonly proofs = new ProofReplayCache(1_000_000);
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;

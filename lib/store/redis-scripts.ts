@@ -94,17 +94,6 @@ local function leaveSession(ds, dev, ses, gid, now)
 end
 `;
 
-// Spend DPoP proof `id` (RFC 9449 §11.1) in ZSET `key`, where each proof is scored by the epoch
-// second it may be forgotten at: '1' when it was there already (a replay), else '0'.
-const SPEND = `
-local function spend(key, id, exp, now)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  if redis.call('ZADD', key, 'NX', exp, id) == 0 then return '1' end
-  if redis.call('TTL', key) < exp - now then redis.call('EXPIRE', key, exp - now) end
-  return '0'
-end
-`;
-
 // Grant ledgers (ledger.ts): a ZSET of grant ids scored by the epoch second after which each can no
 // longer be live, plus one member '~gen:<generation>' scored +inf, which pruning never reaches.
 const LEDGER = `
@@ -216,17 +205,19 @@ return tostring(dl)`,
     /**
      * The grant, its revocation flags and (device-bound grants) the session deadline; a live
      * device-bound token is activity and postpones its device session's deadline. With a DPoP
-     * proof (`proofId` not ''), the proof is spent in the grant's proofs key (`replayed` '1' when
-     * it was spent before). Without one, `proofsKey` is the grant key, which it never touches.
+     * proof, `proofKey` (the proof's own key, `proofTtl` seconds) is set unless it exists:
+     * `replayed` '1' when it did. Without one, `proofKey` is the grant key, which it never touches.
      */
     twAccessState: defineScript({
-      keys: ['grantKey', 'sessionsKey', 'proofsKey'],
-      args: ['jti', '#now', 'proofId', '#proofExp'],
-      functions: [SESSION, TOUCH, SPEND],
+      keys: ['grantKey', 'sessionsKey', 'proofKey'],
+      args: ['jti', '#now', '#proofTtl'],
+      functions: [SESSION, TOUCH],
       body: `
 ${readGrant('f', 'grantKey', ['rev', ['x', "'x:' .. jti"]])}
 local replayed = false
-if f.id and proofId ~= '' then replayed = spend(proofsKey, proofId, proofExp, now) end
+if f.id and proofKey ~= grantKey then
+  replayed = redis.call('SET', proofKey, '1', 'NX', 'EX', proofTtl) and '0' or '1'
+end
 local dl = ''
 if f.id and f.${ses} and f.dev then
   local s
@@ -235,14 +226,6 @@ if f.id and f.${ses} and f.dev then
   dl = tostring(dl)
 end
 return ${replies.access.lua({ rev: 'f.rev', x: 'f.x', deadline: 'dl', replayed: 'replayed' }, 'f')}`,
-    }),
-
-    /** Spend a DPoP proof in the proofs key of its signing key: '1' when it was spent before. */
-    twSpendProof: defineScript({
-      keys: ['proofsKey'],
-      args: ['proofId', '#proofExp', '#now'],
-      functions: [SPEND],
-      body: `return spend(proofsKey, proofId, proofExp, now)`,
     }),
 
     /**

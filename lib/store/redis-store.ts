@@ -471,12 +471,10 @@ export class RedisStore implements Store {
     const reply = (await this.call('twAccessState', {
       grantKey,
       sessionsKey: this.keys.sessionsOfGrant(grantId),
-      // (Created by the first proof spent: see the note on TRYAGAIN in keys.ts.)
-      proofsKey: proof ? this.keys.proofs(grantId) : grantKey,
+      proofKey: proof ? this.keys.proof(grantId, proof.id) : grantKey,
       jti,
       now,
-      proofId: proof?.id ?? '',
-      proofExp: proof?.expiresAt ?? 0,
+      proofTtl: proof ? Math.max(1, proof.expiresAt - now) : 0,
     })) as ReplyValue[];
     const { head, grant } = replies.access.decode(reply);
     if (!grant) return { revoked: false };
@@ -489,13 +487,9 @@ export class RedisStore implements Store {
   }
 
   async spendDpopProof(jkt: string, proof: ProofUse, now: number): Promise<boolean> {
-    const reply = await this.call('twSpendProof', {
-      proofsKey: this.keys.proofsOfKey(jkt),
-      proofId: proof.id,
-      proofExp: proof.expiresAt,
-      now,
-    });
-    return reply !== '1';
+    const key = this.keys.proofOfKey(jkt, proof.id);
+    const ttl = Math.max(1, proof.expiresAt - now);
+    return (await this.runner.run(() => this.redis.set(key, '1', 'EX', ttl, 'NX'))) === 'OK';
   }
 
   async getRefreshTokenState(grantId: string, refreshHash: string, now: number) {

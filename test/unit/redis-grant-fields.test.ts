@@ -134,11 +134,10 @@ describe('grant hash layout', () => {
         (await run(built.scripts.twAccessState, {
           grantKey: g.grantKey,
           sessionsKey: g.sessionsKey,
-          proofsKey: `${g.grantKey}:dp`,
+          proofKey: `${g.grantKey}:p:proof-1`,
           jti: 'jti-1',
           now: NOW + 10,
-          proofId: 'proof-1',
-          proofExp: NOW + 70,
+          proofTtl: 60,
         })) as string[],
       );
       expect(access).toStrictEqual({

@@ -346,8 +346,6 @@ describe('RedisStore scripts: loaded once per connection, then run by SHA', () =
         NOW + 1,
       );
       order.push('twAccessState');
-      await store.spendDpopProof('jkt', { id: randomId(16), expiresAt: NOW + 60 }, NOW);
-      order.push('twSpendProof');
       await store.revokeAccessToken(grant.id, randomId(16), NOW + 2);
       order.push('twRevokeAccess');
       await store.revokeByRefreshToken(grant.id, next.hash, grant.clientId, NOW + 3);
