@@ -1,6 +1,7 @@
 // Access-token extraction: `Bearer` (RFC 6750 §2.1) or `DPoP` (RFC 9449 §7.1), from the Authorization header only, one header, strict syntax.
 import type { Request } from 'express';
 import { OAuthError } from '../errors';
+import { headerCount } from '../http/header-count';
 
 /** RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. */
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -18,13 +19,6 @@ export class AuthenticationRequiredError extends OAuthError {
     super('invalid_request', 'a bearer token in the Authorization header is required', 401);
     this.name = 'AuthenticationRequiredError';
   }
-}
-
-function countAuthorizationHeaders(req: Request): number {
-  let n = 0;
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.toLowerCase() === 'authorization') n++;
-  return n;
 }
 
 function offeredElsewhere(req: Request): boolean {
@@ -48,7 +42,7 @@ export function readAccessToken(req: Request): PresentedToken {
     );
   const header = req.headers.authorization;
   if (header === undefined) throw new AuthenticationRequiredError();
-  if (countAuthorizationHeaders(req) > 1)
+  if (headerCount(req, 'authorization') > 1)
     throw new OAuthError('invalid_request', 'more than one Authorization header');
   const scheme = SCHEME.exec(header);
   if (!scheme) throw new AuthenticationRequiredError();

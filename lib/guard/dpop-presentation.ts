@@ -1,6 +1,7 @@
 // DPoP at a resource server (RFC 9449 §7): how the token was presented, and whether its proof binds it to this request.
 import type { Request } from 'express';
 import { quoted, TokenRejection } from '../core/rejection';
+import { headerCount } from '../http/header-count';
 import type { GuardDpopConfig } from '../options/guard-options';
 import type { AccessTokenClaims } from '../tokens/access-token';
 import { type CheckedProof, checkDpopProof, ProofRejection } from '../tokens/dpop-proof';
@@ -36,13 +37,10 @@ function requestHost(req: Request): string {
 /** The presentation of `req`'s token sent with `scheme` (read only for DPoP: Bearer needs nothing). */
 export function presentationOf(req: Request, scheme: Presentation['scheme']): Presentation {
   if (scheme === 'Bearer') return BEARER;
-  let proofs = 0;
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.toLowerCase() === 'dpop') proofs++;
   const header = req.headers.dpop;
   return {
     scheme,
-    proof: proofs > 1 || Array.isArray(header) ? null : header,
+    proof: Array.isArray(header) || headerCount(req, 'dpop') > 1 ? null : header,
     method: req.method,
     url: `${req.protocol}://${requestHost(req)}${req.originalUrl}`,
   };

@@ -2,18 +2,11 @@
 import type { Request, Response } from 'express';
 import { DPOP_NONCE } from '../core/headers';
 import { OAuthError } from '../errors';
+import { headerCount } from '../http/header-count';
 import { type CheckedProof, checkDpopProof, ProofRejection } from '../tokens/dpop-proof';
 import { ProofReplayCache } from '../tokens/dpop-replay';
 import type { ServerContext } from './context';
 import { PATHS } from './metadata';
-
-/** How many `DPoP` headers a request carries (RFC 9449 §4.3 item 1 allows one). */
-function dpopHeaderCount(req: Request): number {
-  let n = 0;
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.toLowerCase() === 'dpop') n++;
-  return n;
-}
 
 /** The error answering a refused proof; `use_dpop_nonce` names the nonce to use (RFC 9449 §8). */
 export function proofError(ctx: ServerContext, why: ProofRejection): OAuthError {
@@ -52,7 +45,8 @@ export class TokenRequestProofs {
   read(req: Request): CheckedProof | undefined {
     const header = req.headers.dpop;
     if (header === undefined) return undefined;
-    if (typeof header !== 'string' || dpopHeaderCount(req) !== 1)
+    // RFC 9449 §4.3 item 1: one proof.
+    if (typeof header !== 'string' || headerCount(req, 'dpop') !== 1)
       throw new OAuthError('invalid_dpop_proof', 'more than one DPoP header');
     const { dpop } = this.ctx.config;
     const now = this.ctx.now();
