@@ -89,6 +89,8 @@ export function describeStore(name: string, factory: StoreFactory): void {
       refreshExpiresAt?: number;
       /** The resource the refresh names (RFC 8707). */
       resource?: string;
+      /** The thumbprint of the DPoP key the refresh proves (RFC 9449). */
+      jkt?: string;
     }
 
     /** Rotate `presented` in `grant`; returns the result and the token it would have issued. */
@@ -109,6 +111,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
         requestedScope: opts.scope ?? '',
         leewaySeconds: opts.leeway ?? 0,
         ...(opts.resource !== undefined ? { resource: opts.resource } : {}),
+        ...(opts.jkt !== undefined ? { jkt: opts.jkt } : {}),
         next: tokens,
       });
       return { result, next };
@@ -1246,41 +1249,13 @@ export function describeStore(name: string, factory: StoreFactory): void {
         expect((await store.getAccessTokenState(grant.id, root.jti, NOW)).grant?.jkt).toBe(JKT);
         const before = await ts.snapshot();
         for (const jkt of [undefined, OTHER]) {
-          const result = await store.rotateRefreshToken({
-            grantId: grant.id,
-            presentedHash: root.hash,
-            clientId: grant.clientId,
-            now: NOW,
-            requestedScope: '',
-            leewaySeconds: 0,
-            ...(jkt ? { jkt } : {}),
-            next: tokensFor(newToken()),
-          });
+          const { result } = await rotate(grant, root, jkt ? { jkt } : {});
           expect(result).toStrictEqual({ ok: false, reason: 'key_mismatch' });
         }
         expect(await ts.snapshot()).toBe(before);
-        const next = newToken();
-        const ok = await store.rotateRefreshToken({
-          grantId: grant.id,
-          presentedHash: root.hash,
-          clientId: grant.clientId,
-          now: NOW,
-          requestedScope: '',
-          leewaySeconds: 0,
-          jkt: JKT,
-          next: tokensFor(next),
-        });
+        const { result: ok } = await rotate(grant, root, { jkt: JKT });
         expect(ok).toMatchObject({ ok: true, grant: { jkt: JKT } });
-        const replay = await store.rotateRefreshToken({
-          grantId: grant.id,
-          presentedHash: root.hash,
-          clientId: grant.clientId,
-          now: NOW,
-          requestedScope: '',
-          leewaySeconds: 0,
-          jkt: JKT,
-          next: tokensFor(newToken()),
-        });
+        const { result: replay } = await rotate(grant, root, { jkt: JKT });
         expect(replay).toStrictEqual({ ok: false, reason: 'reused' });
       });
 
