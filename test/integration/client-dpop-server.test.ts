@@ -8,27 +8,14 @@ import {
   MemoryStore,
   TokenManager,
   type TokenManagerOptions,
-  type TokenStorage,
 } from '../../lib';
+import { MapStorage } from '../client/stack';
 import { ALICE, APP, seed, WEB } from '../helpers/app';
 import { testClock } from '../helpers/clock';
 import { guardedApp, type LiveAuthServer, startAuthServer } from '../helpers/guard';
 
 const clock = testClock();
 const CODE_CLIENT = 'dpop-cli';
-
-class MapStorage implements TokenStorage {
-  readonly map = new Map<string, string>();
-  async get(key: string) {
-    return this.map.get(key);
-  }
-  async set(key: string, value: string) {
-    this.map.set(key, value);
-  }
-  async delete(key: string) {
-    this.map.delete(key);
-  }
-}
 
 interface Sent {
   url: string;

@@ -13,8 +13,8 @@ import {
   MemoryStorage,
   TokenManager,
   type TokenManagerOptions,
-  type TokenStorage,
 } from '../../lib';
+import { MapStorage } from '../client/stack';
 import { testClock } from '../helpers/clock';
 
 const clock = testClock();
@@ -229,19 +229,6 @@ function manager(extra: Partial<TokenManagerOptions> = {}) {
     dpop: true,
     ...extra,
   });
-}
-
-class MapStorage implements TokenStorage {
-  readonly map = new Map<string, string>();
-  async get(key: string) {
-    return this.map.get(key);
-  }
-  async set(key: string, value: string) {
-    this.map.set(key, value);
-  }
-  async delete(key: string) {
-    this.map.delete(key);
-  }
 }
 
 describe('proofs at the token endpoint', () => {

@@ -13,20 +13,7 @@ import {
 import { storedDpopKey } from '../../lib/client/dpop-key-storage';
 import { DpopProver } from '../../lib/client/dpop-prover';
 import { isNonceChallenge, requestMethod, requestUrl } from '../../lib/client/request';
-import type { TokenStorage } from '../../lib/client/storage';
-
-class MapStorage implements TokenStorage {
-  readonly map = new Map<string, string>();
-  async get(key: string) {
-    return this.map.get(key);
-  }
-  async set(key: string, value: string) {
-    this.map.set(key, value);
-  }
-  async delete(key: string) {
-    this.map.delete(key);
-  }
-}
+import { MapStorage } from '../client/stack';
 
 async function freshKey(): Promise<DpopKey> {
   const pair = await crypto.subtle.generateKey(ECDSA_P256, false, ['sign', 'verify']);
