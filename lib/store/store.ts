@@ -6,6 +6,7 @@
 import type { JsonWebKey } from 'node:crypto';
 import type { Store as RateLimitStore } from 'express-rate-limit';
 import type { GrantOrigin } from '../core/grant-type';
+import type { FeedChange, FeedEntry } from '../core/feed-change';
 
 /** Grant types the token endpoint supports (RFC 6749 §4.3, §4.4, §6). */
 export type GrantType = 'client_credentials' | 'password' | 'authorization_code' | 'refresh_token';
@@ -536,6 +537,36 @@ export interface KeyStore {
   ): Promise<SigningKeyRecord[]>;
 }
 
+/** What {@link ChangeFeedStore.readChanges} answers. */
+export interface ChangeBatch {
+  /** Changes after the given position, oldest first (at most a few hundred per call). */
+  entries: FeedEntry[];
+  /** The position to read from next time: the last entry's id, else the given one (or the end). */
+  cursor: string;
+  /**
+   * Changes after the given position may be missing: the log was trimmed past it, or it is from a
+   * log that no longer exists (a store emptied or restarted without persistence). `entries` is then
+   * empty and `cursor` the end of the log: whoever cached answers must drop them all.
+   */
+  gap: boolean;
+}
+
+/**
+ * The revocation feed's log: a bounded, shared list of changes (grants, tokens, device sessions,
+ * users and clients that ended; live rules that changed) that every server instance appends to and
+ * reads, so that remote guards hear of a revocation whichever instance made it. Positions are
+ * `<epoch>.<sequence>` strings; a new epoch means an earlier position can no longer be resumed.
+ */
+export interface ChangeFeedStore {
+  /** Append a change (RedisStore: XADD to a stream capped at about 10,000 entries). */
+  appendChange(change: FeedChange): Promise<void>;
+  /**
+   * Changes after `after` (undefined: none, just the end of the log as `cursor`). With `waitMs`,
+   * waits up to that long for one when there is none yet.
+   */
+  readChanges(after: string | undefined, waitMs: number): Promise<ChangeBatch>;
+}
+
 /**
  * Storage for tokenward. Every method is one atomic operation (one Lua script in Redis);
  * absence is `undefined`; times are epoch seconds; TTLs are seconds.
@@ -548,7 +579,8 @@ export interface Store
     GrantLedgerStore,
     DeviceSessionStore,
     DeploymentStore,
-    KeyStore {
+    KeyStore,
+    ChangeFeedStore {
   /**
    * Other processes can read this store's data (a RedisStore: its replicas, backups, anyone with
    * access to Redis). A server on a shared store keeps its private signing keys there only sealed

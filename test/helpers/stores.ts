@@ -107,6 +107,7 @@ export async function makeStore(
     snapshot: () =>
       dumpRedis(kind === 'redis' ? [redis as Redis] : (redis as Cluster).nodes('master'), prefix),
     close: async () => {
+      await store.close();
       await redis.quit();
     },
   };
