@@ -2,13 +2,16 @@
 // Each atomic method is the twin of a Lua script in redis-scripts.ts (see store.ts): change both.
 
 import { epochSeconds } from '../core/clock';
+import type { FeedChange } from '../core/feed-change';
 import { tagOfGrant, userTag } from '../core/grant-id';
 import { ProofReplayCache } from '../tokens/dpop-replay';
 import { byRecency, changedDeployment } from './deployments';
 import { isSubScope, rotateKeySet } from './key-set';
 import { grantHorizon, isClientOwner, LEDGER_GRACE_SECONDS } from './ledger';
+import { MemoryChangeLog } from './memory-change-log';
 import type {
   AccessTokenState,
+  ChangeBatch,
   ClientRecord,
   CreateGrantResult,
   DeploymentRecord,
@@ -107,6 +110,8 @@ export class MemoryStore implements Store {
   private readonly deployments = new Map<string, DeploymentRecord>();
   /** DPoP proofs spent, each kept while its proof is acceptable (RedisStore: a key per proof). */
   private readonly proofs = new ProofReplayCache(1_000_000);
+  /** The revocation feed's log (RedisStore: a stream every instance shares). */
+  private readonly changes = new MemoryChangeLog();
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
 
@@ -617,6 +622,14 @@ export class MemoryStore implements Store {
   ) {
     this.keys = rotateKeySet(this.keys, clone(next), now, retainSeconds, distrust);
     return clone(this.keys);
+  }
+
+  async appendChange(change: FeedChange): Promise<void> {
+    this.changes.append(change);
+  }
+
+  readChanges(after: string | undefined, waitMs: number): Promise<ChangeBatch> {
+    return this.changes.read(after, waitMs);
   }
 
   async close() {

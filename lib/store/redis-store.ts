@@ -1,6 +1,7 @@
 // RedisStore: Store on ioredis (standalone, Sentinel or Cluster); each atomic change is one Lua script.
 import type { Store as RateLimitStore } from 'express-rate-limit';
 import type { Cluster, Redis } from 'ioredis';
+import type { FeedChange } from '../core/feed-change';
 import { isDeviceGrant, tagOfGrant, userTag } from '../core/grant-id';
 import { ConfigError, StoreUnavailableError } from '../errors';
 import { byRecency, changedDeployment } from './deployments';
@@ -10,12 +11,14 @@ import { type RedisKeys, redisKeys } from './keys';
 import { grantHorizon, isClientOwner, LEDGER_GRACE_SECONDS } from './ledger';
 import { type ScriptInput, scriptArgs } from './lua-script';
 import { AbandonedRotations } from './redis-abandons';
+import { RedisChangeLog } from './redis-change-log';
 import { type Durability, parseDurability } from './redis-durable';
 import { RATE_LIMIT_COMMAND, RedisRateLimitStore, rateLimitScript } from './redis-rate-limit';
 import { RedisRunner } from './redis-runner';
 import { replies, type ScriptName, type Scripts, scripts } from './redis-scripts';
 import type {
   AccessTokenState,
+  ChangeBatch,
   ClientRecord,
   CreateGrantResult,
   DeploymentRecord,
@@ -77,6 +80,7 @@ export class RedisStore implements Store {
   private readonly keys: RedisKeys;
   private readonly runner: RedisRunner;
   private readonly abandons = new AbandonedRotations();
+  private readonly changes: RedisChangeLog;
 
   constructor(options: RedisStoreOptions) {
     if (!options?.redis)
@@ -102,6 +106,7 @@ export class RedisStore implements Store {
       parseDurability(options.durability, timeoutMs),
     );
     this.keys = redisKeys(this.prefix);
+    this.changes = new RedisChangeLog(this.redis, this.runner, this.prefix);
     const all = { ...scripts, [RATE_LIMIT_COMMAND]: rateLimitScript };
     for (const [name, { lua, numberOfKeys }] of Object.entries(all)) {
       // defineCommand is idempotent per client; several stores may share one client.
@@ -581,6 +586,16 @@ export class RedisStore implements Store {
     return new RedisRateLimitStore(this.runner, `${this.prefix}rl:${name}`);
   }
 
-  /** Does nothing: the caller owns the ioredis client and closes it. */
-  async close() {}
+  appendChange(change: FeedChange): Promise<void> {
+    return this.changes.append(change);
+  }
+
+  readChanges(after: string | undefined, waitMs: number): Promise<ChangeBatch> {
+    return this.changes.read(after, waitMs);
+  }
+
+  /** Closes the connection the change feed's blocking reads use (the caller's client stays open). */
+  async close() {
+    this.changes.close();
+  }
 }
