@@ -115,6 +115,90 @@ export async function issueTokens(
   return tokens;
 }
 
+/** How a warm-up decides the variant has reached its steady state. */
+export interface Settling {
+  /** Warm up at least this long. */
+  minSeconds: number;
+  /** Stop here even if throughput has not settled (the run is then flagged). */
+  capSeconds: number;
+  /** Requests the warm-up must have answered first (e.g. every token seen, so caches are full). */
+  minRequests: number;
+}
+
+/** Throughput is compared over windows this long. */
+const WINDOW_MS = 500;
+/** Two consecutive windows within this fraction of each other: settled. */
+const TOLERANCE = 0.05;
+
+export interface WarmUp {
+  result: autocannon.Result;
+  seconds: number;
+  /** 2xx responses per window, in order. */
+  windows: number[];
+  /** Reached minRequests and two consecutive windows after it agreed within 5%. */
+  settled: boolean;
+}
+
+/**
+ * Warm a variant up to its steady state: one autocannon run, its 2xx responses counted in 0.5 s
+ * windows, stopped once `minRequests` were answered, `minSeconds` passed and the last two windows
+ * (both after the caches filled) differ by less than 5%; or at `capSeconds`, unsettled. A fixed
+ * short warm-up measured a fresh server still compiling its hot paths and filling its caches.
+ */
+export async function warmUp(port: number, load: Load, settle: Settling): Promise<WarmUp> {
+  let done: (r: autocannon.Result) => void = () => {};
+  let failed: (e: unknown) => void = () => {};
+  const finished = new Promise<autocannon.Result>((resolve, reject) => {
+    [done, failed] = [resolve, reject];
+  });
+  const run = autocannon(
+    {
+      url: `http://127.0.0.1:${port}`,
+      connections: CONNECTIONS,
+      // Stopped by us; the duration is a backstop. Sampling often makes stop() take effect fast.
+      duration: Math.ceil(settle.capSeconds) + 2,
+      sampleInt: 100,
+      requests: load.requests,
+      verifyBody: (body) => load.verify(String(body)),
+      ...(load.setupClient ? { setupClient: load.setupClient } : {}),
+    },
+    (err, result) => (err ? failed(err) : done(result)),
+  );
+  const windows: number[] = [];
+  let current = 0;
+  let answered = 0;
+  let filledAt: number | undefined;
+  let settled = false;
+  run.on('response', (_client, status) => {
+    if (status >= 200 && status < 300) {
+      current++;
+      answered++;
+    }
+  });
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    windows.push(current);
+    current = 0;
+    const elapsed = (performance.now() - t0) / 1000;
+    if (filledAt === undefined && answered >= settle.minRequests) filledAt = windows.length;
+    const [a, b] = windows.slice(-2);
+    // Both compared windows start after the caches were full.
+    const comparable = filledAt !== undefined && windows.length - 2 >= filledAt;
+    if (comparable && elapsed >= settle.minSeconds && a && b)
+      settled = Math.abs(a - b) / Math.max(a, b) < TOLERANCE;
+    if (settled || elapsed >= settle.capSeconds) {
+      clearInterval(timer);
+      run.stop();
+    }
+  }, WINDOW_MS);
+  try {
+    const result = await finished;
+    return { result, seconds: (performance.now() - t0) / 1000, windows, settled };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** One autocannon run against 127.0.0.1:port, keep-alive, pipelining 1. */
 export function fire(port: number, seconds: number, load: Load): Promise<autocannon.Result> {
   return autocannon({

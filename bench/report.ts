@@ -18,6 +18,26 @@ export interface RunSample {
   redisUs?: number;
   /** What the scenario counted during the measured run (Scenario.counters). */
   counts?: Record<string, number>;
+  /** How long the warm-up before it ran, and whether throughput had settled (load.ts warmUp). */
+  warmup?: { seconds: number; settled: boolean };
+  /** Milliseconds from each revoke's response to the guard's first 401 (revocation-lag). */
+  lags?: number[];
+  /** Revoked tokens the guard still accepted 5 s after the revoke answered. */
+  lagFailures?: number;
+}
+
+/** Percentiles of revocation lags in ms, pooled over a variant's rounds. */
+export interface LagStats {
+  n: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  /** Tokens still accepted after 5 s: any makes the run invalid. */
+  failures: number;
+  /** The most p99 may be, in ms. */
+  target?: number;
+  met?: boolean;
 }
 
 /** A further comparison of a variant against another one of its scenario (e.g. a peer). */
@@ -35,8 +55,17 @@ export interface VariantResult {
   vs?: string;
   /** The least ratio asked for. */
   target?: number;
-  /** ratio ≥ target (absent without a target or a valid ratio). */
+  /** ratio ≥ target (absent without a target or a valid ratio, or when `withheld`). */
   met?: boolean;
+  /**
+   * Why this ratio must not be judged against its target nor compared with a full run's (quick
+   * runs: a scenario that cannot reach its steady state cheaply, or a warm-up that never settled).
+   */
+  withheld?: string;
+  /** revocation-lag: the lags of every round, pooled. */
+  lag?: LagStats;
+  /** revocation-lag: the most the p99 lag may be, in ms. */
+  lagTarget?: number;
   /** Comparisons besides `vs`, each on a row of its own under the variant's. */
   also?: Comparison[];
   rounds: RunSample[];
@@ -61,6 +90,8 @@ export interface ScenarioResult {
   title: string;
   loadMethod: string;
   valid?: boolean;
+  /** false: a quick run cannot reach this scenario's steady state cheaply (see run.ts). */
+  quickComparable?: boolean;
   variants: VariantResult[];
 }
 
@@ -90,10 +121,33 @@ const median = (xs: number[]) => {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 
-/** Fill medians, validity and ratios (ratio of medians; `ofEcho` against the baseline's median). */
-export function summarize(scenarios: ScenarioResult[]): void {
+/** The p-th percentile (0–100) of `xs`, nearest rank. */
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? 0;
+}
+
+/** Pooled lags of a variant's rounds, or undefined when it measured none. */
+function lagStats(v: VariantResult): LagStats | undefined {
+  const lags = v.rounds.flatMap((r) => r.lags ?? []);
+  const failures = v.rounds.reduce((n, r) => n + (r.lagFailures ?? 0), 0);
+  if (!lags.length && !failures) return undefined;
+  const [p50, p90, p99] = [50, 90, 99].map((p) => percentile(lags, p)) as [number, number, number];
+  const stats: LagStats = { n: lags.length, p50, p90, p99, max: Math.max(0, ...lags), failures };
+  if (v.lagTarget !== undefined)
+    Object.assign(stats, { target: v.lagTarget, met: !failures && p99 <= v.lagTarget });
+  return stats;
+}
+
+/**
+ * Fill medians, validity and ratios (ratio of medians; `ofEcho` against the baseline's median).
+ * `quick`: withhold the verdict of ratios a quick run cannot make comparable with a full run's.
+ */
+export function summarize(scenarios: ScenarioResult[], quick = false): void {
   for (const sc of scenarios) {
     for (const v of sc.variants) {
+      const lag = lagStats(v);
+      if (lag) v.lag = lag;
       v.rps = median(v.rounds.map((r) => r.rps));
       v.p50 = median(v.rounds.map((r) => r.p50));
       v.p99 = median(v.rounds.map((r) => r.p99));
@@ -103,9 +157,10 @@ export function summarize(scenarios: ScenarioResult[]): void {
       if (cpus.length) v.cpuUs = median(cpus);
       const redis = v.rounds.flatMap((r) => (r.redisUs === undefined ? [] : [r.redisUs]));
       if (redis.length) v.redisUs = median(redis);
-      v.valid = v.rounds.length > 0 && v.rounds.every((r) => r.bad === 0);
+      v.valid = v.rounds.length > 0 && v.rounds.every((r) => r.bad === 0 && !r.lagFailures);
     }
     sc.valid = sc.variants.every((v) => v.valid);
+    if (quick) withhold(sc);
   }
   const echo = scenarios.find((s) => s.id === 'baseline')?.variants[0];
   for (const sc of scenarios) {
@@ -113,7 +168,8 @@ export function summarize(scenarios: ScenarioResult[]): void {
       const ref = sc.variants.find((x) => x.id === c.vs);
       if (sc.valid && ref?.rps) c.ratio = (v.rps ?? 0) / ref.rps;
       if (sc.valid && ref?.cpuUs && v.cpuUs) c.cpuRatio = ref.cpuUs / v.cpuUs;
-      if (c.target !== undefined && c.ratio !== undefined) c.met = c.ratio >= c.target;
+      if (c.target !== undefined && c.ratio !== undefined && !v.withheld)
+        c.met = c.ratio >= c.target;
     };
     for (const v of sc.variants) {
       compare(v, v);
@@ -123,8 +179,30 @@ export function summarize(scenarios: ScenarioResult[]): void {
   }
 }
 
-/** `≥ 0.80 met`, `≥ 0.80 MISSED`, or `≥ 0.80 —` when there is no valid ratio. */
-export function targetMark(v: Pick<Comparison, 'target' | 'met'>): string {
+export const NOT_COMPARABLE = 'not comparable to a full run';
+
+/**
+ * Quick runs: a scenario that cannot reach its steady state cheaply (`quickComparable: false`)
+ * gets no verdicts, nor does a variant whose warm-up, or its reference's, never settled.
+ */
+function withhold(sc: ScenarioResult): void {
+  const unsettled = (v?: VariantResult) => v?.rounds.some((r) => r.warmup && !r.warmup.settled);
+  for (const v of sc.variants) {
+    const refs = [v.vs, ...(v.also ?? []).map((c) => c.vs)].map((id) =>
+      sc.variants.find((x) => x.id === id),
+    );
+    if (sc.quickComparable === false) v.withheld = NOT_COMPARABLE;
+    else if (unsettled(v) || refs.some(unsettled))
+      v.withheld = `warm-up did not settle: ${NOT_COMPARABLE}`;
+  }
+}
+
+/**
+ * `≥ 0.80 met`, `≥ 0.80 MISSED`, `≥ 0.80 —` when there is no valid ratio, or the reason the
+ * verdict is withheld.
+ */
+export function targetMark(v: Pick<Comparison, 'target' | 'met'>, withheld?: string): string {
+  if (withheld) return v.target === undefined ? withheld : `≥ ${v.target.toFixed(2)} ${withheld}`;
   if (v.target === undefined) return '';
   const want = `≥ ${v.target.toFixed(2)}`;
   if (v.met === undefined) return `${want} —`;
@@ -163,7 +241,7 @@ export function table(scenarios: ScenarioResult[]): string {
         ok ? String(v.p50) : '—',
         ok ? String(v.p99) : '—',
         ratio,
-        targetMark(v),
+        v.ratio === undefined ? '' : targetMark(v, v.withheld),
         v.ofEcho === undefined ? '—' : `${(v.ofEcho * 100).toFixed(0)}%`,
         ok && v.cpuUs !== undefined ? Math.round(v.cpuUs).toString() : '',
         ok && v.redisUs !== undefined ? Math.round(v.redisUs).toString() : '',
@@ -176,7 +254,8 @@ export function table(scenarios: ScenarioResult[]): string {
         const to = sc.variants.find((x) => x.id === c.vs)?.label ?? c.vs;
         const ratio = c.ratio === undefined ? '—' : `${c.ratio.toFixed(2)}× vs ${to}`;
         const cpu = c.cpuRatio === undefined ? '' : `${c.cpuRatio.toFixed(2)}×`;
-        rows.push([sc.id, `↳ ${v.label}`, '', '', '', ratio, targetMark(c), '', '', '', cpu]);
+        const mark = targetMark(c, v.withheld);
+        rows.push([sc.id, `↳ ${v.label}`, '', '', '', ratio, mark, '', '', '', cpu]);
       }
     }
   }
@@ -190,7 +269,25 @@ export function table(scenarios: ScenarioResult[]): string {
     line(rows[0] ?? []),
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...rows.slice(1).map(line),
+    ...lagTable(scenarios),
   ].join('\n');
+}
+
+/** Revocation lags, a table of their own under the main one (none: no lines). */
+function lagTable(scenarios: ScenarioResult[]): string[] {
+  const lines: string[] = [];
+  for (const sc of scenarios)
+    for (const v of sc.variants) {
+      const l = v.lag;
+      if (!l) continue;
+      const mark =
+        l.target === undefined ? '' : `  p99 ≤ ${l.target} ms ${l.met ? 'met' : 'MISSED'}`;
+      const failed = l.failures ? `, ${l.failures} still accepted after 5 s` : '';
+      lines.push(
+        `${sc.id} ${v.label}: revocation lag over ${l.n} revocations: p50 ${l.p50} ms, p90 ${l.p90} ms, p99 ${l.p99} ms, max ${l.max} ms${failed}${mark}`,
+      );
+    }
+  return lines.length ? ['', ...lines] : [];
 }
 
 export function writeJson(file: string, data: unknown): void {
