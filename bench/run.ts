@@ -10,10 +10,19 @@ import {
   type Standalone,
   startStandalone,
 } from '../test/helpers/redis-launcher';
+import { writeChart } from './chart';
 import { children, pin, pinning, startServer, stopChild } from './children';
 import { JIFFY_US, processBusy, startCpuMeter } from './cpu';
-import { CONNECTIONS, fire } from './load';
-import { type RunSample, type ScenarioResult, sample, summarize, table, writeJson } from './report';
+import { CONNECTIONS, fire, type Settling, warmUp } from './load';
+import {
+  NOT_COMPARABLE,
+  type RunSample,
+  type ScenarioResult,
+  sample,
+  summarize,
+  table,
+  writeJson,
+} from './report';
 import { type Handle, type Scenario, scenarios } from './scenarios';
 
 const { values: args } = parseArgs({
@@ -27,7 +36,11 @@ const { values: args } = parseArgs({
 const ONLY = args.only?.split(',').filter(Boolean);
 const QUICK = args.quick ?? false;
 const ROUNDS = QUICK ? 1 : 3;
+// Each run is warmed up to its steady state (load.ts warmUp): at least WARMUP_S, every cache full,
+// throughput settled, at most WARMUP_CAP_S. A fixed 1 s warm-up left quick runs measuring fresh
+// servers and empty caches: ratios half those of full runs.
 const WARMUP_S = QUICK ? 1 : 2;
+const WARMUP_CAP_S = QUICK ? 8 : 12;
 const MEASURE_S = QUICK ? 4 : 10;
 // client_credentials round-robin over many clients, as many services would call; each client's
 // first secret check (one scrypt) is paid in the scenario's prepare step, not measured.
@@ -64,7 +77,12 @@ const ownPids = () =>
 async function measure(sc: Scenario, h: Handle): Promise<RunSample> {
   let kept: RunSample | undefined;
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    const warm = await fire(h.port, WARMUP_S, await sc.load(h, WARMUP_S));
+    const settle: Settling = {
+      minSeconds: WARMUP_S,
+      capSeconds: WARMUP_CAP_S,
+      minRequests: sc.warmRequests ?? 0,
+    };
+    const warm = await warmUp(h.port, await sc.load(h, WARMUP_CAP_S), settle);
     const load = await sc.load(h, MEASURE_S);
     await sc.counters?.reset(h);
     const meter = startCpuMeter(ownPids);
@@ -80,7 +98,8 @@ async function measure(sc: Scenario, h: Handle): Promise<RunSample> {
     const redisUs = perRequest(redis1 - redis0);
     const counts = await sc.counters?.read(h, run.requests.total);
     const s: RunSample = {
-      ...sample([warm, run]),
+      ...sample([warm.result, run]),
+      warmup: { seconds: Math.round(warm.seconds * 10) / 10, settled: warm.settled },
       ...(other === undefined ? {} : { other }),
       ...(cpuUs ? { cpuUs } : {}),
       ...(redisUs !== undefined ? { redisUs } : {}),
@@ -102,6 +121,7 @@ async function runScenario(sc: Scenario): Promise<ScenarioResult> {
     id: sc.id,
     title: sc.title,
     loadMethod: sc.loadMethod,
+    ...(sc.quickComparable === false ? { quickComparable: false } : {}),
     variants: sc.variants.map((v) => ({
       id: v.id,
       label: v.label,
@@ -131,7 +151,9 @@ async function runScenario(sc: Scenario): Promise<ScenarioResult> {
           (s.redisUs === undefined ? '' : ` (+${Math.round(s.redisUs)} redis)`) +
           (s.other === undefined ? '' : `, other CPU ${s.other.toFixed(2)}`);
         const counts = Object.entries(s.counts ?? {}).map(([k, n]) => `, ${k} ${n}`);
-        const stats = `${Math.round(s.rps)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms${other}${counts.join('')}`;
+        const w = s.warmup;
+        const warm = w ? `; warm-up ${w.seconds} s${w.settled ? '' : ', NOT SETTLED'}` : '';
+        const stats = `${Math.round(s.rps)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms${other}${counts.join('')}${warm}`;
         console.log(`  ${sc.id}/${h.variant.id} round ${round}: ${stats}${flag}`);
       }
     }
@@ -169,6 +191,7 @@ async function main(): Promise<number> {
       ...(ONLY ? { only: ONLY } : {}),
       rounds: ROUNDS,
       warmupSeconds: WARMUP_S,
+      warmupCapSeconds: WARMUP_CAP_S,
       measureSeconds: MEASURE_S,
       noise: { limitCores: NOISE_LIMIT, attempts: ATTEMPTS },
       pinning: pinning.serverCpu === undefined ? 'none' : `servers on CPU ${pinning.serverCpu}`,
@@ -186,7 +209,7 @@ async function main(): Promise<number> {
       `  ${env.cpu.count}× ${env.cpu.model}; ${env.loadGenerator}; ${CONNECTIONS} connections;`,
     );
     console.log(
-      `  ${ROUNDS} round(s) of ${WARMUP_S} s warm-up + ${MEASURE_S} s measured per variant`,
+      `  ${ROUNDS} round(s) per variant: warm-up to steady state (${WARMUP_S}–${WARMUP_CAP_S} s), then ${MEASURE_S} s measured`,
     );
     const clearRateLimits = async (prefix: string) => {
       const keys = await r.keys(`${prefix}rl:*`);
@@ -206,13 +229,17 @@ async function main(): Promise<number> {
       console.log(`${sc.id}: ${sc.title}\n  load: ${sc.loadMethod}`);
       results.push(await runScenario(sc));
     }
-    summarize(results);
+    summarize(results, QUICK);
     console.log(`\n${table(results)}\n`);
     console.log(
       'req/s, p50, p99: medians over rounds (latency in whole ms, as autocannon records it);',
     );
     console.log('ratio: median req/s over that of the variant named; of echo: over the baseline;');
     console.log('target: the least ratio the performance targets set, met or MISSED;');
+    if (QUICK)
+      console.log(
+        `  --quick: no verdict where a scenario cannot reach its steady state cheaply, or a warm-up did not settle (${NOT_COMPARABLE});`,
+      );
     console.log(
       'µs/req: CPU time of the server child per request, and of redis; cpu ratio: µs/req of the variant named over this one;',
     );
@@ -221,7 +248,11 @@ async function main(): Promise<number> {
     );
     const file = path.join(__dirname, 'results', 'latest.json');
     writeJson(file, { ...env, scenarios: results });
-    console.log(`wrote ${path.relative(process.cwd(), file)}`);
+    const svg = path.join(__dirname, 'results', 'latest.svg');
+    writeChart(svg, results, env);
+    console.log(
+      `wrote ${path.relative(process.cwd(), file)} and ${path.relative(process.cwd(), svg)}`,
+    );
     const invalid = results.filter((x) => !x.valid).map((x) => x.id);
     if (invalid.length)
       console.error(`INVALID (errors seen, not comparable): ${invalid.join(', ')}`);
