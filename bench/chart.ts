@@ -70,6 +70,8 @@ function barsOf(sc: ScenarioResult): Bar[] {
   const bars: Bar[] = [];
   for (const v of sc.variants) {
     const base = { scenario: sc.id, variant: v.id };
+    // A variant measured for its revocation lag alone is drawn in the lag panel.
+    if (!v.vs && (v.lag || v.lagTarget !== undefined)) continue;
     if (!v.vs) {
       bars.push({ ...base, label: `${v.label} (reference)`, value: 1, kind: 'reference' });
     } else if (v.ratio === undefined) {
@@ -171,7 +173,7 @@ function targetMarker(x: number, y: number, what: string): string {
  * verdict, and a caption saying which run it is.
  */
 export function renderChart(scenarios: ScenarioResult[], run: ChartRun): string {
-  const groups = scenarios.map((sc) => ({ sc, bars: barsOf(sc) }));
+  const groups = scenarios.map((sc) => ({ sc, bars: barsOf(sc) })).filter((g) => g.bars.length);
   const values = groups.flatMap((g) => g.bars.flatMap((b) => [b.value ?? 0, b.target ?? 0]));
   const max = niceMax([1, ...values], 0.25);
   const step = max > 2 ? 0.5 : 0.25;

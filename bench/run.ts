@@ -16,6 +16,7 @@ import { JIFFY_US, processBusy, startCpuMeter } from './cpu';
 import { CONNECTIONS, fire, type Settling, warmUp } from './load';
 import {
   NOT_COMPARABLE,
+  percentile,
   type RunSample,
   type ScenarioResult,
   sample,
@@ -89,7 +90,10 @@ async function measure(sc: Scenario, h: Handle): Promise<RunSample> {
     const pid = h.proc.pid ?? 0;
     const redisPid = redis?.pid ?? 0;
     const [server0, redis0] = [processBusy(pid), processBusy(redisPid)];
-    const run = await fire(h.port, MEASURE_S, load);
+    const [run, beside] = await Promise.all([
+      fire(h.port, MEASURE_S, load),
+      sc.during?.(h, MEASURE_S),
+    ]);
     const [server1, redis1] = [processBusy(pid), processBusy(redisPid)];
     const other = meter.stop();
     const perRequest = (jiffies: number) =>
@@ -104,6 +108,7 @@ async function measure(sc: Scenario, h: Handle): Promise<RunSample> {
       ...(cpuUs ? { cpuUs } : {}),
       ...(redisUs !== undefined ? { redisUs } : {}),
       ...(counts ? { counts } : {}),
+      ...beside,
     };
     if (s.bad) return s;
     if (!kept || (s.other ?? 0) < (kept.other ?? 0)) kept = s;
@@ -127,6 +132,7 @@ async function runScenario(sc: Scenario): Promise<ScenarioResult> {
       label: v.label,
       vs: v.vs,
       ...(v.target ? { target: v.target } : {}),
+      ...(v.lagTarget ? { lagTarget: v.lagTarget } : {}),
       ...(v.also ? { also: v.also.map((c) => ({ ...c })) } : {}),
       rounds: [],
     })),
@@ -151,6 +157,11 @@ async function runScenario(sc: Scenario): Promise<ScenarioResult> {
           (s.redisUs === undefined ? '' : ` (+${Math.round(s.redisUs)} redis)`) +
           (s.other === undefined ? '' : `, other CPU ${s.other.toFixed(2)}`);
         const counts = Object.entries(s.counts ?? {}).map(([k, n]) => `, ${k} ${n}`);
+        if (s.lags) {
+          const [p50, p99] = [percentile(s.lags, 50), percentile(s.lags, 99)];
+          counts.push(`, ${s.lags.length} revocations: lag p50 ${p50} ms, p99 ${p99} ms`);
+        }
+        if (s.lagFailures) counts.push(`, ${s.lagFailures} still accepted after 5 s`);
         const w = s.warmup;
         const warm = w ? `; warm-up ${w.seconds} s${w.settled ? '' : ', NOT SETTLED'}` : '';
         const stats = `${Math.round(s.rps)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms${other}${counts.join('')}${warm}`;

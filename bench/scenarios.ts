@@ -12,6 +12,7 @@ import {
   postForm,
   refreshChains,
 } from './load';
+import type { RunSample } from './report';
 import {
   APP_ID,
   CC_SECRET,
@@ -37,6 +38,8 @@ export interface Variant {
   target?: number;
   /** Further comparisons (against peers), each a row of its own, with its own target. */
   also?: { vs: string; target?: number }[];
+  /** revocation-lag: the most its p99 lag may be, in ms. */
+  lagTarget?: number;
 }
 export interface Handle extends Child {
   variant: Variant;
@@ -73,6 +76,11 @@ export interface Scenario {
    * labelled not comparable to a full run and get no verdict.
    */
   quickComparable?: boolean;
+  /**
+   * Runs beside each measured run (not the warm-up), `seconds` long, and may take longer to
+   * finish; what it returns is kept with the run (revocation-lag: the lags it timed).
+   */
+  during?: (h: Handle, seconds: number) => Promise<Pick<RunSample, 'lags' | 'lagFailures'>>;
   /** Before each autocannon run (warm-up and measurement, `seconds` long): the load to send. */
   load: (h: Handle, seconds: number) => Promise<Load>;
 }

@@ -176,5 +176,7 @@ describe('bench chart', () => {
     expect(() => wellFormed(svg)).not.toThrow();
     expect(svg.match(/data-lag="revocation-lag\/remote-feed\/p\d+"/g)).toHaveLength(3);
     expect(svg).toContain('target: p99 ≤ 250 ms');
+    // no ratio bar for a variant measured for its lag alone
+    expect(bars(svg)).toHaveLength(0);
   });
 });
