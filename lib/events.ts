@@ -1,5 +1,6 @@
 // Typed audit events of the authorization server and the guard: ids and reasons only, never a credential.
 
+import type { ChangeType } from './core/feed-change';
 import type { GrantOrigin } from './core/grant-type';
 import type { Logger } from './core/logger';
 import type { RejectionCause } from './core/rejection';
@@ -70,12 +71,28 @@ export interface AuthServerEvents {
   'user.grants_ended': UserGrantsEnded;
   /** Every grant of a client was ended (admin: deleted, moved tenant, local users off, revokeClientGrants). */
   'client.grants_ended': ClientGrantsEnded;
-  'client_auth.failed': { clientId?: string; endpoint: 'token' | 'revocation' | 'introspection' };
+  'client_auth.failed': {
+    clientId?: string;
+    endpoint: 'token' | 'revocation' | 'introspection' | 'revocation_feed';
+  };
   'password.failed': { clientId: string; tenantId: string; username: string };
   /** A request was answered 429: which limit (see the `rateLimit` option). */
   rate_limited: { limiter: LimiterName };
   'store.unavailable': {
-    endpoint: 'authorize' | 'token' | 'revocation' | 'introspection' | 'jwks';
+    endpoint: 'authorize' | 'token' | 'revocation' | 'introspection' | 'revocation_feed' | 'jwks';
+  };
+  /** A change was written to the revocation feed (every instance's subscribers get it). */
+  'feed.published': { type: ChangeType };
+  /** An introspecting client opened the revocation feed (`resumed`: with Last-Event-ID). */
+  'feed.subscribed': { clientId: string; resumed: boolean };
+  /**
+   * A revocation feed stream closed: `client` hung up; `slow`: it did not read and its buffer
+   * filled; `store`: the store could not be read; `shutdown`: auth.close(); `client_changed`: the
+   * subscriber's own registration changed.
+   */
+  'feed.closed': {
+    clientId: string;
+    reason: 'client' | 'slow' | 'store' | 'shutdown' | 'client_changed';
   };
   'keys.rotated': { kid: string };
 }
@@ -103,6 +120,12 @@ export interface GuardEvents {
     detail?: string;
   };
   'access.denied': { scope: string; clientId: string; subject: string };
+  /** Remote mode: subscribed to the revocation feed, caught up (`resumed`: from where it left off). */
+  'feed.connected': { resumed: boolean };
+  /** Remote mode: the revocation feed dropped (`reason`); answers are kept `cacheTtl` until it is back. */
+  'feed.disconnected': { reason: string };
+  /** Remote mode: a change heard on the revocation feed (`reset`: every cached answer dropped). */
+  'feed.change': { type: ChangeType | 'reset' };
   /** A device-bound token was used: its device session's idle deadline now reads `deadline`. */
   'device_session.extended': {
     tenantId: string;

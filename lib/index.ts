@@ -16,6 +16,7 @@ export { MemoryStorage } from './client/storage';
 export type { TokenInfo } from './client/token-list';
 export type { BrowserSignInOptions } from './client/token-manager';
 export { TokenManager } from './client/token-manager';
+export type { ChangeType, FeedChange, FeedEntry } from './core/feed-change';
 export type { Logger } from './core/logger';
 export type { RejectionCause } from './core/rejection';
 export type { OAuthErrorCode } from './errors';
@@ -23,6 +24,7 @@ export { ConfigError, OAuthError, StoreUnavailableError, ValidationError } from 
 export type { AuthServerEvents, EventListener, Events, GuardEvents } from './events';
 export type { Guard } from './guard/create-guard';
 export { createGuard, TOKEN_EXPIRES_IN } from './guard/create-guard';
+export type { FeedStatus } from './guard/revocation-feed';
 export type { MetricsOption, PromRegistry } from './metrics';
 export type {
   AuthServerOptions,
@@ -37,6 +39,7 @@ export type {
   IntrospectionOptions,
   ResourceMetadataOptions,
 } from './options/guard-options';
+export type { RevocationFeedOptions } from './options/revocation-feed-options';
 export type {
   Admin,
   ClientInput,

@@ -40,6 +40,10 @@ const DETAIL: Record<string, string> = {
   rate_limited: 'limiter',
   'store.unavailable': 'endpoint',
   'token.rejected': 'reason',
+  'feed.published': 'type',
+  'feed.closed': 'reason',
+  'feed.change': 'type',
+  'feed.disconnected': 'reason',
 };
 
 export interface Metrics {

@@ -14,6 +14,7 @@ import { RemoteVerifier } from './remote-verifier';
 import { requireScope, requireService } from './require-scope';
 import { resolveIdentity } from './resolve-identity';
 import { resourceMetadataRouter } from './resource-metadata';
+import type { FeedStatus } from './revocation-feed';
 
 export interface Guard {
   /** `local` when checking against the shared store, `remote` when introspecting. */
@@ -55,6 +56,15 @@ export interface Guard {
    * @example await guard.ready(); app.listen(4100);
    */
   ready(): Promise<void>;
+  /**
+   * Remote mode: whether the guard is subscribed to the authorization server's revocation feed
+   * (`subscribed`: answers are kept up to `introspection.maxCacheTtl`), still (re)connecting
+   * (`connecting`: `cacheTtl`), or not using one (`off`: local mode, `introspection.feed: false`, or
+   * an issuer without a feed).
+   */
+  feedStatus(): FeedStatus;
+  /** Stop the guard's background work (the revocation feed subscription), e.g. at shutdown. */
+  close(): Promise<void>;
 }
 
 export { TOKEN_EXPIRES_IN } from '../core/headers';
@@ -87,7 +97,9 @@ export function createGuard(options: Readonly<GuardOptions>): Guard {
     : new RemoteVerifier(
         config as typeof config & { introspection: NonNullable<typeof config.introspection> },
         now,
+        events,
       );
+  remote?.feed?.start();
   // Checked on the next turn, once the application has wired its routes: a misconfiguration shows
   // in the log at start-up rather than as the first user's error.
   // An authorization server still starting (or started after this process) is asked again a few
@@ -125,5 +137,7 @@ export function createGuard(options: Readonly<GuardOptions>): Guard {
       return metrics.handler();
     },
     ready: () => checked,
+    feedStatus: () => remote?.feed?.status ?? 'off',
+    close: async () => remote?.feed?.close(),
   };
 }

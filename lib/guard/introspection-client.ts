@@ -1,9 +1,12 @@
 // Remote mode: RFC 7662 introspection calls, cached per token (never past its expiry) and coalesced in flight.
 import { LRUCache } from 'lru-cache';
+import type { FeedChange } from '../core/feed-change';
+import { tagOfGrant } from '../core/grant-id';
 import { MisconfiguredError } from '../errors';
 import type { GuardConfig } from '../options/guard-options';
 import type { ScopeRecord } from '../store/store';
 import { fetchJson, UpstreamStatusError, upstreamUnavailable } from './fetch-json';
+import type { FeedListener, FeedStatus } from './revocation-feed';
 import type { RegistryFacts } from './verifier';
 
 /** The members of an introspection answer the guard uses. */
@@ -76,15 +79,57 @@ function readAnswer(body: Record<string, unknown>): IntrospectionAnswer {
   };
 }
 
+/** What a cached answer is about, so that a change heard on the revocation feed finds it. */
+export interface AnsweredToken {
+  exp: number;
+  gid: string;
+  jti: string;
+  tenant_id: string;
+  client_id: string;
+  device_id?: string;
+  scope?: string;
+}
+
 /**
  * A cached answer, when it was asked for and when it expires (`config.clock`, ms): its age decides
  * when to ask again ahead of expiry. Expiry is checked here, against the guard's clock, rather than
- * by the LRU's own timer, so that an injected clock governs it.
+ * by the LRU's own timer, so that an injected clock governs it. `covered`: asked for while the
+ * revocation feed was subscribed and nothing was heard meanwhile, so any later revocation that
+ * affects it drops it (it may then be kept `maxCacheTtl`).
  */
 interface Cached {
   answer: IntrospectionAnswer;
   at: number;
   until: number;
+  covered: boolean;
+  token: AnsweredToken;
+}
+
+/** Whether `change` (heard on the feed) may affect the answer about `t`. */
+function affects(change: FeedChange, t: AnsweredToken, answer: IntrospectionAnswer): boolean {
+  const tenant = answer.tenant_id ?? t.tenant_id;
+  if (change.tenantId !== undefined && change.tenantId !== tenant) return false;
+  switch (change.type) {
+    case 'grant.revoked':
+      return change.grantId === t.gid;
+    case 'access_token.revoked':
+      return change.grantId === t.gid && change.jti === t.jti;
+    case 'device_session.ended':
+      return (
+        tagOfGrant(t.gid) === change.user &&
+        (change.device === undefined || change.device === (answer.device_id ?? t.device_id))
+      );
+    case 'user.ended':
+    case 'user.changed':
+      return tagOfGrant(t.gid) === change.user;
+    case 'client.ended':
+    case 'client.changed':
+      return change.clientId === (answer.client_id ?? t.client_id);
+    case 'tenant.changed':
+      return true;
+    case 'scope.changed':
+      return ` ${answer.scope ?? t.scope ?? ''} `.includes(` ${change.scope} `);
+  }
 }
 
 /**
@@ -94,10 +139,16 @@ interface Cached {
  */
 const REFRESH_AHEAD = 0.75;
 
-export class IntrospectionClient {
+export class IntrospectionClient implements FeedListener {
   private readonly cache?: LRUCache<string, Cached>;
+  /** Cached tokens by grant id: a revoked grant or access token finds its answers at once. */
+  private readonly byGrant = new Map<string, Set<string>>();
   private readonly inFlight = new Map<string, Promise<IntrospectionAnswer>>();
-  private readonly authorization: string;
+  /** The `Authorization` header of every call (and of the revocation feed). */
+  readonly authorization: string;
+  private subscribed = false;
+  /** Counts what the feed said (changes, resets, drops): an answer asked for across one is not covered. */
+  private heard = 0;
 
   constructor(
     private readonly config: GuardConfig & {
@@ -110,7 +161,51 @@ export class IntrospectionClient {
     const id = encodeURIComponent(clientId).replace(/%20/g, '+');
     const secret = encodeURIComponent(clientSecret).replace(/%20/g, '+');
     this.authorization = `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
-    if (cacheTtl > 0) this.cache = new LRUCache({ max: cacheSize });
+    const { maxCacheTtl, feed } = config.introspection;
+    if (cacheTtl > 0 || (feed && maxCacheTtl > 0))
+      this.cache = new LRUCache<string, Cached>({
+        max: cacheSize,
+        dispose: (value, token) => {
+          const set = this.byGrant.get(value.token.gid);
+          set?.delete(token);
+          if (set?.size === 0) this.byGrant.delete(value.token.gid);
+        },
+      });
+  }
+
+  // The revocation feed's listener ------------------------------------------------------------
+
+  change(change: FeedChange): void {
+    this.heard++;
+    if (!this.cache) return;
+    if (change.type === 'grant.revoked' || change.type === 'access_token.revoked') {
+      for (const token of [...(this.byGrant.get(change.grantId ?? '') ?? [])]) {
+        const hit = this.cache.peek(token);
+        if (hit && affects(change, hit.token, hit.answer)) this.cache.delete(token);
+      }
+      return;
+    }
+    const drop: string[] = [];
+    this.cache.forEach((hit, token) => {
+      if (affects(change, hit.token, hit.answer)) drop.push(token);
+    });
+    for (const token of drop) this.cache.delete(token);
+  }
+
+  reset(): void {
+    this.heard++;
+    this.cache?.clear();
+  }
+
+  status(status: FeedStatus): void {
+    this.heard++;
+    this.subscribed = status === 'subscribed';
+  }
+
+  /** How long (ms) `hit` may be served now. */
+  private ttlOf(hit: Cached): number {
+    const { cacheTtl, maxCacheTtl } = this.config.introspection;
+    return (hit.covered && this.subscribed ? maxCacheTtl : cacheTtl) * 1000;
   }
 
   /**
@@ -160,20 +255,26 @@ export class IntrospectionClient {
   }
 
   /** One request per token at a time; the answer is cached when it arrives. */
-  private fetch(token: string, tokenExp: number): Promise<IntrospectionAnswer> {
+  private fetch(token: string, about: AnsweredToken): Promise<IntrospectionAnswer> {
     let pending = this.inFlight.get(token);
     if (pending) return pending;
     const { clock } = this.config;
     const at = clock();
+    const heard = this.heard;
+    const subscribed = this.subscribed;
     pending = this.ask(token)
       .then((answer) => {
         // In milliseconds: whole seconds would let an answer outlive the token by a fraction of one.
-        const until = Math.min(
-          at + this.config.introspection.cacheTtl * 1000,
-          tokenExp * 1000,
-          (answer.exp ?? tokenExp) * 1000,
-        );
-        if (this.cache && until > clock()) this.cache.set(token, { answer, at, until });
+        const until = Math.min(about.exp * 1000, (answer.exp ?? about.exp) * 1000);
+        // A change heard while asking may be about this token and predate the answer: not covered.
+        const covered = subscribed && this.subscribed && heard === this.heard;
+        const entry: Cached = { answer, at, until, covered, token: about };
+        if (this.cache && Math.min(until, at + this.ttlOf(entry)) > clock()) {
+          this.cache.set(token, entry);
+          const set = this.byGrant.get(about.gid) ?? new Set();
+          set.add(token);
+          this.byGrant.set(about.gid, set);
+        }
         return answer;
       })
       .finally(() => this.inFlight.delete(token));
@@ -181,18 +282,17 @@ export class IntrospectionClient {
     return pending;
   }
 
-  /** The answer for `token`, from the cache when fresh; `tokenExp` bounds how long it is kept. */
-  async introspect(token: string, tokenExp: number): Promise<IntrospectionAnswer> {
+  /** The answer for `token`, from the cache when fresh; the token's `exp` bounds how long it is kept. */
+  async introspect(token: string, about: AnsweredToken): Promise<IntrospectionAnswer> {
     const hit = this.cache?.get(token);
-    if (!hit) return this.fetch(token, tokenExp);
+    if (!hit) return this.fetch(token, about);
     const now = this.config.clock();
-    if (hit.until <= now) {
+    const ttl = this.ttlOf(hit);
+    if (hit.until <= now || hit.at + ttl <= now) {
       this.cache?.delete(token);
-      return this.fetch(token, tokenExp);
+      return this.fetch(token, about);
     }
-    const age = now - hit.at;
-    if (age >= this.config.introspection.cacheTtl * 1000 * REFRESH_AHEAD)
-      this.fetch(token, tokenExp).catch(() => undefined); // failing here: the entry just expires
+    if (now - hit.at >= ttl * REFRESH_AHEAD) this.fetch(token, about).catch(() => undefined); // failing here: the entry just expires
     return hit.answer;
   }
 }

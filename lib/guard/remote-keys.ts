@@ -12,6 +12,8 @@ import { fetchJson, upstreamUnavailable } from './fetch-json';
 export interface IssuerMetadata {
   jwksUri: string;
   introspectionEndpoint?: string;
+  /** tokenward's revocation feed (Server-Sent Events), when the issuer has one. */
+  revocationFeedEndpoint?: string;
 }
 
 interface RemoteKey {
@@ -75,6 +77,9 @@ export class RemoteKeys implements VerificationKeys {
         jwksUri: doc.jwks_uri,
         ...(typeof doc.introspection_endpoint === 'string'
           ? { introspectionEndpoint: doc.introspection_endpoint }
+          : {}),
+        ...(typeof doc.revocation_feed_endpoint === 'string'
+          ? { revocationFeedEndpoint: doc.revocation_feed_endpoint }
           : {}),
       };
     })();

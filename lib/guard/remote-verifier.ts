@@ -6,6 +6,7 @@ import { isUserGrant } from '../core/grant-type';
 import type { Logger } from '../core/logger';
 import { TokenRejection } from '../core/rejection';
 import { ConfigError, MisconfiguredError } from '../errors';
+import type { Events, GuardEvents } from '../events';
 import type { GuardConfig } from '../options/guard-options';
 import type { ScopeRecord } from '../store/store';
 import type { CheckedProof } from '../tokens/dpop-proof';
@@ -15,6 +16,7 @@ import { checkPresentation, type Presentation } from './dpop-presentation';
 import { upstreamUnavailable } from './fetch-json';
 import { IntrospectionClient } from './introspection-client';
 import { RemoteKeys } from './remote-keys';
+import { RevocationFeed } from './revocation-feed';
 import type { VerifiedToken, Verifier } from './verifier';
 
 /** A token no server issued: the answer is `active: false` once the credentials are accepted. */
@@ -31,12 +33,15 @@ export class RemoteVerifier implements Verifier {
   private readonly introspection: IntrospectionClient;
   /** DPoP proofs spent, without a `replayStore`. */
   private readonly replays = new ProofReplayCache();
+  /** The revocation feed subscription (`introspection.feed`, when the issuer advertises one). */
+  readonly feed?: RevocationFeed;
 
   constructor(
     private readonly config: GuardConfig & {
       introspection: NonNullable<GuardConfig['introspection']>;
     },
     private readonly now: Clock,
+    events: Events<GuardEvents>,
   ) {
     this.keys = new RemoteKeys(config);
     this.verified = new VerifiedTokenCache(config.tokenCacheSize, config.clockTolerance, now);
@@ -47,6 +52,15 @@ export class RemoteVerifier implements Verifier {
       if (!found) throw upstreamUnavailable('metadata has no introspection_endpoint');
       return found;
     });
+    if (config.introspection.feed)
+      this.feed = new RevocationFeed(
+        async () => (await this.keys.issuerMetadata()).revocationFeedEndpoint,
+        this.introspection.authorization,
+        this.introspection,
+        events,
+        config.logger,
+        config.introspection.timeout,
+      );
   }
 
   async verify(token: string, presentation: Presentation): Promise<VerifiedToken | TokenRejection> {
@@ -56,7 +70,7 @@ export class RemoteVerifier implements Verifier {
     if (claims instanceof TokenRejection) return claims;
     const proof = checkPresentation(claims, token, presentation, this.config.dpop, this.now());
     if (proof instanceof TokenRejection) return proof;
-    const answer = await this.introspection.introspect(token, claims.exp);
+    const answer = await this.introspection.introspect(token, claims);
     if (!answer.active) return INACTIVE;
     // The answer must be about this very token; then the same rule as introspection and local mode,
     // with the answer standing for the grant's live state and its `exp` for any device deadline.

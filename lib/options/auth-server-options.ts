@@ -24,6 +24,11 @@ import {
 import { type CorsOptions, parseCorsOptions } from './cors-options';
 import { type DpopConfig, type DpopOptions, parseDpopOptions } from './dpop-options';
 import { clockOption, omitUndefined, parseIssuer, rejectUnknownKeys, seconds } from './parse';
+import {
+  parseRevocationFeedOptions,
+  type RevocationFeedConfig,
+  type RevocationFeedOptions,
+} from './revocation-feed-options';
 
 /**
  * Rate limits, per window. Only failures count (and, per refresh-token family, its successful
@@ -156,6 +161,14 @@ export interface AuthServerOptions {
    * These options tune it: `{ nonce: true }` asks for server nonces.
    */
   dpop?: DpopOptions;
+  /**
+   * The revocation feed: Server-Sent Events of what ended (grants, access tokens, device sessions,
+   * users, clients) and of changed live rules (tenant mode, roles, scopes), for introspecting clients,
+   * advertised as `revocation_feed_endpoint`. Remote guards subscribe and may then cache
+   * introspection answers for a minute. Every instance writes to it through the store. Default on;
+   * `false` turns it off (one store write less per revocation).
+   */
+  revocationFeed?: boolean | RevocationFeedOptions;
 }
 
 const KNOWN: KeysEnum<AuthServerOptions> = {
@@ -182,6 +195,7 @@ const KNOWN: KeysEnum<AuthServerOptions> = {
   cors: true,
   authorize: true,
   dpop: true,
+  revocationFeed: true,
 };
 
 const DEFAULTS = Object.freeze({
@@ -241,6 +255,8 @@ export interface AuthServerConfig {
   authorize?: AuthorizeConfig;
   /** DPoP proofs at the token endpoint (RFC 9449). */
   dpop: DpopConfig;
+  /** The revocation feed, unless turned off. */
+  revocationFeed: RevocationFeedConfig | false;
 }
 
 /** Validate and default createAuthServer options. Throws ConfigError. */
@@ -357,6 +373,7 @@ export function parseAuthServerOptions(options: Readonly<AuthServerOptions>): Au
     ...(cors ? { cors } : {}),
     ...(authorize ? { authorize } : {}),
     dpop,
+    revocationFeed: parseRevocationFeedOptions(f, o.revocationFeed),
   };
 }
 

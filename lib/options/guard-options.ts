@@ -22,8 +22,22 @@ export interface IntrospectionOptions {
   /** Credentials of a client allowed to introspect, sent as client_secret_basic (RFC 6749 §2.3.1). */
   clientId: string;
   clientSecret: string;
-  /** Seconds an answer is reused, never past the token's expiry (default 1; 0 = ask every request). */
+  /**
+   * Seconds an answer is reused while the revocation feed is not subscribed, never past the token's
+   * expiry (default 1; 0 = ask every request): how long a revoked token may still be admitted then.
+   */
   cacheTtl?: number;
+  /**
+   * Seconds an answer is reused while the guard is subscribed to the authorization server's
+   * revocation feed (default 60; at least `cacheTtl`): a revocation reaches the guard through the
+   * feed and drops the answers it affects, so the guard need not ask again for each token each second.
+   */
+  maxCacheTtl?: number;
+  /**
+   * Subscribe to the revocation feed when the issuer's metadata advertises one
+   * (`revocation_feed_endpoint`; default true). `false`: answers are kept `cacheTtl` only.
+   */
+  feed?: boolean;
   /** Most answers kept (default 10000). */
   cacheSize?: number;
   /** Milliseconds to wait for the authorization server (metadata, JWKS, introspection; default 2000). */
@@ -135,6 +149,8 @@ const KNOWN_INTROSPECTION: KeysEnum<IntrospectionOptions> = {
   clientId: true,
   clientSecret: true,
   cacheTtl: true,
+  maxCacheTtl: true,
+  feed: true,
   cacheSize: true,
   timeout: true,
 };
@@ -257,12 +273,34 @@ export function parseGuardOptions(options: Readonly<GuardOptions>): GuardConfig 
     if (typeof o.introspection !== 'object')
       throw new ConfigError(`${F}: "introspection" must be an object`);
     rejectUnknownKeys(`${F} introspection`, o.introspection, KNOWN_INTROSPECTION);
-    const i = { cacheTtl: 1, cacheSize: 10000, timeout: 2000, ...omitUndefined(o.introspection) };
+    const i = {
+      cacheTtl: 1,
+      cacheSize: 10000,
+      timeout: 2000,
+      feed: true,
+      ...omitUndefined(o.introspection),
+    };
+    const cacheTtl = seconds(F, 'introspection.cacheTtl', i.cacheTtl, 0, 300);
+    const maxCacheTtl = seconds(
+      F,
+      'introspection.maxCacheTtl',
+      i.maxCacheTtl ?? Math.max(60, cacheTtl),
+      0,
+      3600,
+    );
+    if (maxCacheTtl < cacheTtl)
+      throw new ConfigError(
+        `${F}: "introspection.maxCacheTtl" (${maxCacheTtl}) must be at least "introspection.cacheTtl" (${cacheTtl})`,
+      );
+    if (typeof i.feed !== 'boolean')
+      throw new ConfigError(`${F}: "introspection.feed" must be a boolean`);
     introspection = {
       ...(i.endpoint !== undefined ? { endpoint: url('introspection.endpoint', i.endpoint) } : {}),
       clientId: text('introspection.clientId', i.clientId),
       clientSecret: text('introspection.clientSecret', i.clientSecret),
-      cacheTtl: seconds(F, 'introspection.cacheTtl', i.cacheTtl, 0, 300),
+      cacheTtl,
+      maxCacheTtl,
+      feed: i.feed,
       cacheSize: seconds(F, 'introspection.cacheSize', i.cacheSize, 1, 1e7),
       timeout: seconds(F, 'introspection.timeout', i.timeout, 1, 60000),
     };

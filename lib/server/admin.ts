@@ -1,5 +1,6 @@
 // Admin API (auth.admin): validated upserts and reads of tenants, clients, users and scopes; key rotation.
 
+import { userTag } from '../core/grant-id';
 import { CLIENT_ID, ROLE, SCOPE_TOKEN, TENANT_ID } from '../core/ids';
 import { ValidationError } from '../errors';
 import type { ClientGrantsEnded, UserGrantsEnded } from '../events';
@@ -14,6 +15,7 @@ import type {
 import { verifyAccessToken } from '../tokens/access-token';
 import { parseRefreshToken } from '../tokens/refresh-token';
 import { hashSecret, randomId, verifySecret } from '../tokens/secrets';
+import { publishChange } from './change-feed';
 import type { ServerContext } from './context';
 import { GRANT_TYPES } from './grants';
 import { type IntrospectionResponse, introspect } from './introspection';
@@ -186,12 +188,26 @@ export function createAdmin(ctx: ServerContext) {
     if (sessions > 0)
       ctx.events.emit('device_session.revoked', { tenantId, username, count: sessions });
     if (count > 0) ctx.events.emit('user.grants_ended', { tenantId, username, reason, count });
+    // Published even when nothing was counted: a call retried after a failed publish counts nothing.
+    if (reason !== 'created')
+      await publishChange(ctx, { type: 'user.ended', tenantId, user: userTag(tenantId, username) });
     return count;
   };
-  const endClientGrants = async (clientId: string, reason?: ClientGrantsEnded['reason']) => {
+  /** `tenantId`: the tenant whose tokens the client held (before a move, the old one). */
+  const endClientGrants = async (
+    clientId: string,
+    tenantId: string | undefined,
+    reason?: ClientGrantsEnded['reason'],
+  ) => {
     const count = await store.renewLedger({ clientId }, randomId(12), !!reason, ctx.now());
     ctx.clients.forget(clientId);
     if (reason && count > 0) ctx.events.emit('client.grants_ended', { clientId, reason, count });
+    if (reason && reason !== 'created')
+      await publishChange(ctx, {
+        type: 'client.ended',
+        clientId,
+        ...(tenantId ? { tenantId } : {}),
+      });
     return count;
   };
 
@@ -209,7 +225,11 @@ export function createAdmin(ctx: ServerContext) {
         ...(input.name ? { name: input.name } : {}),
         localUserMode: bool(input.localUserMode, 'tenant.localUserMode'),
       };
+      const before = await store.getTenant(tenant.id);
       await store.putTenant(tenant);
+      // Guards that resolve identities read the tenant's mode from introspection answers.
+      if (before && before.localUserMode !== tenant.localUserMode)
+        await publishChange(ctx, { type: 'tenant.changed', tenantId: tenant.id });
       return tenant;
     },
     getTenant: (id: string) => store.getTenant(id),
@@ -325,7 +345,14 @@ export function createAdmin(ctx: ServerContext) {
           : existing.localUsers && !client.localUsers
             ? 'local_users_off'
             : undefined;
-      await endClientGrants(client.id, ends);
+      await endClientGrants(client.id, existing?.tenantId, ends);
+      // Anything else that changed (scopes narrowed, introspection turned off) reaches guards too.
+      if (existing && !ends)
+        await publishChange(ctx, {
+          type: 'client.changed',
+          clientId: client.id,
+          tenantId: client.tenantId,
+        });
       return viewClient(client);
     },
     getClient: async (id: string) => {
@@ -335,15 +362,17 @@ export function createAdmin(ctx: ServerContext) {
     listClients: async () => (await store.listClients()).map(viewClient),
     /** Delete a client and end every grant it holds: its tokens are refused from the next request. */
     deleteClient: async (id: string) => {
+      const tenantId = (await store.getClient(id))?.tenantId;
       const deleted = await store.deleteClient(id);
-      await endClientGrants(id, 'deleted');
+      await endClientGrants(id, tenantId, 'deleted');
       return deleted;
     },
     /**
      * End every grant of a client (RFC 7009 §2.1: each family and every token issued from it), on
      * every instance; its next sign-ins start afresh. Returns how many grants were ended.
      */
-    revokeClientGrants: (clientId: string) => endClientGrants(clientId, 'revoked'),
+    revokeClientGrants: async (clientId: string) =>
+      endClientGrants(clientId, (await store.getClient(clientId))?.tenantId, 'revoked'),
 
     async upsertUser(input: UserInput): Promise<UserView> {
       known(input, ['tenantId', 'username', 'password', 'roles'], 'user');
@@ -385,6 +414,12 @@ export function createAdmin(ctx: ServerContext) {
       // A new user inherits nothing of a namesake's; a new password ends every grant of the old one.
       if (!existing) await endUserGrants(user.tenantId, user.username, 'created');
       else if (newPassword) await endUserGrants(user.tenantId, user.username, 'password_changed');
+      else if (existing.roles.join(' ') !== user.roles.join(' '))
+        await publishChange(ctx, {
+          type: 'user.changed',
+          tenantId: user.tenantId,
+          user: userTag(user.tenantId, user.username),
+        });
       return viewUser(user);
     },
     getUser: async (tenantId: string, username: string) => {
@@ -433,11 +468,16 @@ export function createAdmin(ctx: ServerContext) {
         roles,
       };
       await store.putScope(scope);
+      await publishChange(ctx, { type: 'scope.changed', scope: scope.name });
       return scope;
     },
     getScope: (name: string) => store.getScope(name),
     listScopes: () => store.listScopes(),
-    deleteScope: (name: string) => store.deleteScope(name),
+    deleteScope: async (name: string) => {
+      const deleted = await store.deleteScope(name);
+      await publishChange(ctx, { type: 'scope.changed', scope: name });
+      return deleted;
+    },
 
     /**
      * Register (or replace) a resource server (RFC 8707): a token request naming its `uri` as
@@ -474,8 +514,16 @@ export function createAdmin(ctx: ServerContext) {
     },
     /** Revoke a grant (refresh-token family) and every token issued from it. */
     revokeGrant: async (grantId: string) => {
+      // The grant's tenant, for the feed: its state read as for a token of no jti.
+      const tenantId = (await store.getAccessTokenState(grantId, '-', ctx.now())).grant?.tenantId;
       const result = await store.revokeGrant(grantId, ctx.now());
       if (result === 'revoked') ctx.events.emit('family.revoked', { grantId, by: 'admin' });
+      if (result !== 'not_found')
+        await publishChange(ctx, {
+          type: 'grant.revoked',
+          grantId,
+          ...(tenantId ? { tenantId } : {}),
+        });
       return result !== 'not_found';
     },
 
@@ -494,6 +542,12 @@ export function createAdmin(ctx: ServerContext) {
         const result = await store.revokeGrant(refresh.grantId, ctx.now());
         if (result === 'revoked')
           ctx.events.emit('family.revoked', { grantId: refresh.grantId, by: 'admin' });
+        if (result !== 'not_found')
+          await publishChange(ctx, {
+            type: 'grant.revoked',
+            grantId: refresh.grantId,
+            tenantId: state.grant.tenantId,
+          });
         return result !== 'not_found';
       }
       const claims = await verifyAccessToken(
@@ -509,6 +563,12 @@ export function createAdmin(ctx: ServerContext) {
         jti: claims.jti,
         by: 'admin',
       });
+      await publishChange(ctx, {
+        type: 'access_token.revoked',
+        grantId: claims.gid,
+        jti: claims.jti,
+        tenantId: claims.tenant_id,
+      });
       return true;
     },
 
@@ -520,12 +580,23 @@ export function createAdmin(ctx: ServerContext) {
       const revoked = await store.revokeDeviceSession(tenantId, username, deviceId);
       if (revoked)
         ctx.events.emit('device_session.revoked', { tenantId, username, deviceId, count: 1 });
+      await publishChange(ctx, {
+        type: 'device_session.ended',
+        tenantId,
+        user: userTag(tenantId, username),
+        device: deviceId,
+      });
       return revoked;
     },
     /** End all of a user's device sessions; returns how many there were. */
     revokeDeviceSessions: async (tenantId: string, username: string) => {
       const count = await store.revokeDeviceSessions(tenantId, username);
       if (count > 0) ctx.events.emit('device_session.revoked', { tenantId, username, count });
+      await publishChange(ctx, {
+        type: 'device_session.ended',
+        tenantId,
+        user: userTag(tenantId, username),
+      });
       return count;
     },
   };

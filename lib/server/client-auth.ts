@@ -221,7 +221,7 @@ export async function authenticateClient(
   req: Request,
   params: Params,
   allowPublic: boolean,
-  endpoint: 'token' | 'revocation' | 'introspection',
+  endpoint: 'token' | 'revocation' | 'introspection' | 'revocation_feed',
 ): Promise<{ client: ClientRecord; generation: string }> {
   try {
     return await ctx.clients.authenticate(req, params, allowPublic);

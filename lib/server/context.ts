@@ -7,6 +7,7 @@ import type { AuthServerConfig } from '../options/auth-server-options';
 import type { Store } from '../store/store';
 import type { KeyRing } from '../tokens/signing-keys';
 import type { VerifiedTokenCache } from '../tokens/verified-token-cache';
+import type { FeedHub } from './change-feed';
 import type { ClientAuthenticator } from './client-auth';
 import type { Hashing } from './hashing';
 import type { RateLimits } from './rate-limit';
@@ -23,6 +24,8 @@ export interface ServerContext {
   /** The failure-counting rate limits; absent with `rateLimit: false`. */
   limits?: RateLimits;
   events: Events<AuthServerEvents>;
+  /** This instance's revocation feed subscribers, unless the feed is off. */
+  feed?: FeedHub;
   metrics?: Metrics;
   now: Clock;
 }

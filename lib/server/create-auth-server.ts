@@ -13,6 +13,7 @@ import { KeyRing } from '../tokens/signing-keys';
 import { VerifiedTokenCache } from '../tokens/verified-token-cache';
 import { type Admin, createAdmin } from './admin';
 import { safeReturnTo } from './authorize-endpoint';
+import { FeedHub, publishChange } from './change-feed';
 import { ClientAuthenticator } from './client-auth';
 import type { ServerContext } from './context';
 import { Hashing } from './hashing';
@@ -45,6 +46,13 @@ export interface AuthServer {
    * @example res.redirect(auth.safeReturnTo(req.query.return_to) ?? '/');
    */
   safeReturnTo(returnTo: unknown): string | undefined;
+  /**
+   * Close this instance's revocation feed streams (their guards reconnect to another instance), so
+   * that `server.close()` does not wait on them. Call it at shutdown, before `server.close()`.
+   *
+   * @example process.on('SIGTERM', async () => { await auth.close(); server.close(); });
+   */
+  close(): Promise<void>;
 }
 
 let lowCostWarned = false;
@@ -112,6 +120,27 @@ export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServ
     // Remote guards introspect the same live tokens again and again (every cacheTtl each).
     verified: new VerifiedTokenCache(10_000, 0, now),
   };
+  if (config.revocationFeed) {
+    ctx.feed = new FeedHub(config.store, config.revocationFeed.heartbeat * 1000, config.logger);
+    // A family revoked for reuse is revoked in the middle of a refresh (answered invalid_grant
+    // whatever happens here), so its change is published after the answer.
+    events.on('family.revoked', ({ grantId, by, clientId }) => {
+      if (by !== 'reuse') return;
+      (async () => {
+        const tenantId = clientId && (await config.store.getClient(clientId))?.tenantId;
+        await publishChange(ctx, {
+          type: 'grant.revoked',
+          grantId,
+          ...(tenantId ? { tenantId } : {}),
+        });
+      })().catch((err: Error) =>
+        config.logger.warn?.(
+          { cause: err.message },
+          'revocation feed: a family revoked for reuse could not be published; remote guards see it when their cached answer expires',
+        ),
+      );
+    });
+  }
   const metrics = createMetrics('createAuthServer', config.metrics, 'auth', ctx.events);
   if (metrics) ctx.metrics = metrics;
   let router: Express | undefined;
@@ -144,5 +173,6 @@ export function createAuthServer(options: Readonly<AuthServerOptions>): AuthServ
       return metrics.handler();
     },
     safeReturnTo: (returnTo: unknown) => safeReturnTo(ctx, returnTo),
+    close: async () => ctx.feed?.close(),
   };
 }

@@ -11,6 +11,7 @@ export const PATHS = Object.freeze({
   revocation: '/oauth2/revoke',
   introspection: '/oauth2/introspect',
   jwks: '/oauth2/jwks',
+  revocationFeed: '/oauth2/revocation-feed',
 });
 
 /**
@@ -27,6 +28,10 @@ export function metadataDocument(ctx: ServerContext, passwordInUse = true) {
     token_endpoint: `${base}${PATHS.token}`,
     revocation_endpoint: `${base}${PATHS.revocation}`,
     introspection_endpoint: `${base}${PATHS.introspection}`,
+    // Not registered with IANA: tokenward's own, for its remote guards (RFC 8414 §2 allows more).
+    ...(ctx.config.revocationFeed
+      ? { revocation_feed_endpoint: `${base}${PATHS.revocationFeed}` }
+      : {}),
     jwks_uri: `${base}${PATHS.jwks}`,
     // The authorization-code grant only with the authorization endpoint that issues codes.
     grant_types_supported: GRANT_TYPES.filter(

@@ -3,6 +3,7 @@ import type { RequestHandler } from 'express';
 import { invalidRequest } from '../errors';
 import { verifyAccessToken } from '../tokens/access-token';
 import { parseRefreshToken } from '../tokens/refresh-token';
+import { publishChange } from './change-feed';
 import { authenticateClient } from './client-auth';
 import type { ServerContext } from './context';
 import { readParams, required } from './params';
@@ -39,6 +40,13 @@ export function revocationEndpoint(ctx: ServerContext): RequestHandler {
           grantId: refresh.grantId,
           reason: 'last_grant_revoked',
         });
+      // Also when it was revoked before: a retry after a failed publish must still reach guards.
+      if (result !== 'not_found')
+        await publishChange(ctx, {
+          type: 'grant.revoked',
+          grantId: refresh.grantId,
+          tenantId: client.tenantId,
+        });
     } else {
       const claims = await verifyAccessToken(
         token,
@@ -58,6 +66,12 @@ export function revocationEndpoint(ctx: ServerContext): RequestHandler {
           grantId: claims.gid,
           jti: claims.jti,
           by: 'revocation',
+        });
+        await publishChange(ctx, {
+          type: 'access_token.revoked',
+          grantId: claims.gid,
+          jti: claims.jti,
+          tenantId: claims.tenant_id,
         });
       }
     }

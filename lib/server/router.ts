@@ -10,6 +10,7 @@ import type { ServerContext } from './context';
 import { introspectionEndpoint } from './introspection-endpoint';
 import { jwksEndpoint, metadataEndpoint, PATHS } from './metadata';
 import { revocationEndpoint } from './revocation-endpoint';
+import { revocationFeedEndpoint } from './revocation-feed-endpoint';
 import { tokenEndpoint } from './token-endpoint';
 
 /** Largest accepted form body; token requests are a few hundred bytes. */
@@ -63,9 +64,14 @@ export function buildRouter(ctx: ServerContext): Router {
   // with a 500 and a log line saying the fix, rather than serving endpoints the metadata misplaces.
   const ours = new Set([
     ...(base ? [`${PATHS.metadata}${base}`, `${base}${PATHS.metadata}`] : [PATHS.metadata]),
-    ...[PATHS.jwks, PATHS.authorize, PATHS.token, PATHS.revocation, PATHS.introspection].map(
-      (p) => `${base}${p}`,
-    ),
+    ...[
+      PATHS.jwks,
+      PATHS.authorize,
+      PATHS.token,
+      PATHS.revocation,
+      PATHS.introspection,
+      PATHS.revocationFeed,
+    ].map((p) => `${base}${p}`),
   ]);
   const mayLogMount = throttle();
   router.use(function mountedAtRoot(req, res, next) {
@@ -78,7 +84,9 @@ export function buildRouter(ctx: ServerContext): Router {
       );
     sendOAuthError(res, new MisconfiguredError(whereToMount(ctx.config.issuer, base, req.baseUrl)));
   });
-  const errors = (endpoint: 'authorize' | 'token' | 'revocation' | 'introspection' | 'jwks') =>
+  const errors = (
+    endpoint: 'authorize' | 'token' | 'revocation' | 'introspection' | 'revocation_feed' | 'jwks',
+  ) =>
     oauthErrorHandler(ctx.config.logger, (error) => {
       // Only the store's 503s: a full hashing queue answers 503 too, and is no outage.
       if (error.status !== 503 || !(error.cause instanceof StoreUnavailableError)) return;
@@ -149,6 +157,11 @@ export function buildRouter(ctx: ServerContext): Router {
   );
   for (const p of [PATHS.token, PATHS.revocation, PATHS.introspection]) {
     router.all(`${base}${p}`, methodNotAllowed('POST'));
+  }
+  if (ctx.feed) {
+    const path = `${base}${PATHS.revocationFeed}`;
+    router.get(path, revocationFeedEndpoint(ctx, ctx.feed), errors('revocation_feed'));
+    router.all(path, methodNotAllowed('GET'));
   }
   return router;
 }

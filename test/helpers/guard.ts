@@ -78,7 +78,10 @@ export function localGuard(issuer: string, store: Store, extra: Partial<GuardOpt
   return createGuard({ issuer, store, ...extra });
 }
 
-/** A remote-mode guard introspecting as print-rs; cacheTtl 0 unless given. */
+/**
+ * A remote-mode guard introspecting as print-rs; cacheTtl 0 and no revocation feed unless given
+ * (these tests check each answer at once; the feed's own tests turn it on and wait for it).
+ */
 export function remoteGuard(
   issuer: string,
   introspection: Partial<NonNullable<GuardOptions['introspection']>> = {},
@@ -86,7 +89,13 @@ export function remoteGuard(
 ): Guard {
   return createGuard({
     issuer,
-    introspection: { clientId: RS.id, clientSecret: RS.secret, cacheTtl: 0, ...introspection },
+    introspection: {
+      clientId: RS.id,
+      clientSecret: RS.secret,
+      cacheTtl: 0,
+      feed: false,
+      ...introspection,
+    },
     ...extra,
   });
 }

@@ -59,12 +59,18 @@ const AUTH_EVENTS: { [K in keyof AuthServerEvents]: true } = {
   rate_limited: true,
   'store.unavailable': true,
   'keys.rotated': true,
+  'feed.published': true,
+  'feed.subscribed': true,
+  'feed.closed': true,
 };
 const GUARD_EVENTS: { [K in keyof GuardEvents]: true } = {
   'token.accepted': true,
   'token.rejected': true,
   'access.denied': true,
   'device_session.extended': true,
+  'feed.connected': true,
+  'feed.disconnected': true,
+  'feed.change': true,
 };
 
 interface Seen {
