@@ -200,9 +200,11 @@ export function renderChart(scenarios: ScenarioResult[], run: ChartRun): string 
       } else {
         const w = Math.max(1, x(b.value) - X0);
         const value = `${b.value.toFixed(2)}×${b.kind === 'withheld' ? ' (n/c)' : ''}`;
+        // The value right of the bar, or of the target marker when that is further right.
+        const tx = Math.max(X0 + w, b.target === undefined ? 0 : x(b.target)) + 4;
         body.push(
           `<rect x="${X0}" y="${y}" width="${w.toFixed(1)}" height="${BAR_H}" fill="${COLOURS[b.kind]}"/>`,
-          `<text x="${(X0 + w + 4).toFixed(1)}" y="${y + BAR_H - 2}" font-size="11" ${FONT}>${escapeXml(value)}</text></g>`,
+          `<text x="${tx.toFixed(1)}" y="${y + BAR_H - 2}" font-size="11" ${FONT}>${escapeXml(value)}</text></g>`,
         );
       }
       if (b.target !== undefined)

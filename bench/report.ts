@@ -139,11 +139,19 @@ function lagStats(v: VariantResult): LagStats | undefined {
   return stats;
 }
 
-/**
- * Fill medians, validity and ratios (ratio of medians; `ofEcho` against the baseline's median).
- * `quick`: withhold the verdict of ratios a quick run cannot make comparable with a full run's.
- */
-export function summarize(scenarios: ScenarioResult[], quick = false): void {
+/** How a run was made, as summarize needs it. */
+export interface RunKind {
+  /** A quick run: withhold the verdict of ratios it cannot make comparable with a full run's. */
+  quick: boolean;
+  /** Cores other processes may use during a measured run before it counts as disturbed. */
+  noiseLimit: number;
+}
+
+/** Fill medians, validity and ratios (ratio of medians; `ofEcho` against the baseline's median). */
+export function summarize(
+  scenarios: ScenarioResult[],
+  kind: RunKind = { quick: false, noiseLimit: Infinity },
+): void {
   for (const sc of scenarios) {
     for (const v of sc.variants) {
       const lag = lagStats(v);
@@ -160,7 +168,7 @@ export function summarize(scenarios: ScenarioResult[], quick = false): void {
       v.valid = v.rounds.length > 0 && v.rounds.every((r) => r.bad === 0 && !r.lagFailures);
     }
     sc.valid = sc.variants.every((v) => v.valid);
-    if (quick) withhold(sc);
+    if (kind.quick) withhold(sc, kind.noiseLimit);
   }
   const echo = scenarios.find((s) => s.id === 'baseline')?.variants[0];
   for (const sc of scenarios) {
@@ -182,18 +190,25 @@ export function summarize(scenarios: ScenarioResult[], quick = false): void {
 export const NOT_COMPARABLE = 'not comparable to a full run';
 
 /**
- * Quick runs: a scenario that cannot reach its steady state cheaply (`quickComparable: false`)
- * gets no verdicts, nor does a variant whose warm-up, or its reference's, never settled.
+ * Quick runs (one short round each, measured once): a scenario that cannot reach its steady state
+ * cheaply (`quickComparable: false`) gets no verdicts, nor does a variant whose warm-up, or its
+ * reference's, never settled, or whose run, or its reference's, other processes disturbed.
  */
-function withhold(sc: ScenarioResult): void {
+function withhold(sc: ScenarioResult, noiseLimit: number): void {
   const unsettled = (v?: VariantResult) => v?.rounds.some((r) => r.warmup && !r.warmup.settled);
+  const noise = (v?: VariantResult) => Math.max(0, ...(v?.rounds ?? []).map((r) => r.other ?? 0));
   for (const v of sc.variants) {
-    const refs = [v.vs, ...(v.also ?? []).map((c) => c.vs)].map((id) =>
-      sc.variants.find((x) => x.id === id),
-    );
+    const both = [
+      v,
+      ...[v.vs, ...(v.also ?? []).map((c) => c.vs)].map((id) =>
+        sc.variants.find((x) => x.id === id),
+      ),
+    ];
+    const other = Math.max(...both.map(noise));
     if (sc.quickComparable === false) v.withheld = NOT_COMPARABLE;
-    else if (unsettled(v) || refs.some(unsettled))
-      v.withheld = `warm-up did not settle: ${NOT_COMPARABLE}`;
+    else if (both.some(unsettled)) v.withheld = `warm-up did not settle: ${NOT_COMPARABLE}`;
+    else if (other > noiseLimit)
+      v.withheld = `disturbed (other CPU ${other.toFixed(2)}): ${NOT_COMPARABLE}`;
   }
 }
 

@@ -50,6 +50,8 @@ const CC_CLIENTS = QUICK ? 64 : 128;
 // the guard's 10,000-entry verified-token cache; issuing them is set-up, ~5–10 s for 12k).
 const REUSE_TOKENS = 1000;
 const COLD_TOKENS = QUICK ? 12_000 : 20_000;
+// revocation-lag: revocations a second during each measured run (200 in a full run's 10 s).
+const REVOKE_RATE = 20;
 
 // This machine may be shared: when other processes used more than NOISE_LIMIT of a core during
 // a measured run, measure it again (up to ATTEMPTS in all) and keep the least disturbed attempt.
@@ -233,6 +235,9 @@ async function main(): Promise<number> {
       clearRateLimits,
       reuseTokens: REUSE_TOKENS,
       coldTokens: COLD_TOKENS,
+      revokeRate: REVOKE_RATE,
+      // Enough for every measured run, a disturbed one measured again included.
+      revokeTokens: REVOKE_RATE * MEASURE_S * ROUNDS * ATTEMPTS,
     };
     const chosen = scenarios(ctx).filter((sc) => !ONLY || ONLY.includes(sc.id));
     if (chosen.length === 0) throw new Error(`--only ${args.only}: no such scenario`);
@@ -240,7 +245,7 @@ async function main(): Promise<number> {
       console.log(`${sc.id}: ${sc.title}\n  load: ${sc.loadMethod}`);
       results.push(await runScenario(sc));
     }
-    summarize(results, QUICK);
+    summarize(results, { quick: QUICK, noiseLimit: NOISE_LIMIT });
     console.log(`\n${table(results)}\n`);
     console.log(
       'req/s, p50, p99: medians over rounds (latency in whole ms, as autocannon records it);',
@@ -249,7 +254,7 @@ async function main(): Promise<number> {
     console.log('target: the least ratio the performance targets set, met or MISSED;');
     if (QUICK)
       console.log(
-        `  --quick: no verdict where a scenario cannot reach its steady state cheaply, or a warm-up did not settle (${NOT_COMPARABLE});`,
+        `  --quick: no verdict where a scenario cannot reach its steady state cheaply, a warm-up did not settle or other processes disturbed a run (${NOT_COMPARABLE});`,
       );
     console.log(
       'µs/req: CPU time of the server child per request, and of redis; cpu ratio: µs/req of the variant named over this one;',
