@@ -22,8 +22,17 @@ export function redisKeys(prefix: string) {
     proof: (grantId: string, proofId: string) => `${grant(grantId)}:p:${proofId}`,
     /** A DPoP proof spent with key `jkt` (a remote guard's replayStore), as `proof`. */
     proofOfKey: (jkt: string, proofId: string) => `${prefix}{dp:${jkt}}:${proofId}`,
-    /** SET of hashes of every refresh token issued in the family (reuse detection). */
-    issued: (id: string) => `${grant(id)}:rts`,
+    /**
+     * Where a family keeps what reuse detection needs: its grant hash (the current and previous
+     * token, the generation and the family proof; see refresh-token.ts). O(1) at any age.
+     */
+    issued: (id: string) => grant(id),
+    /**
+     * SET of the hashes of every refresh token a family from before generations issued in the old
+     * format: read (and kept alive) only when such a token is presented; nothing is added to it.
+     * Scripts are given it only then, so that they never name a key that does not exist.
+     */
+    legacyIssued: (id: string) => `${grant(id)}:rts`,
     /** HASH of a user's device sessions (fields `<kind>|<device>[|<client>]`). */
     sessions,
     /**

@@ -5,6 +5,7 @@ import { epochSeconds } from '../core/clock';
 import type { FeedChange } from '../core/feed-change';
 import { tagOfGrant, userTag } from '../core/grant-id';
 import { ProofReplayCache } from '../tokens/dpop-replay';
+import { type RefreshDigest, splitDigest } from '../tokens/refresh-token';
 import { byRecency, changedDeployment } from './deployments';
 import { isSubScope, rotateKeySet } from './key-set';
 import { grantHorizon, isClientOwner, LEDGER_GRACE_SECONDS } from './ledger';
@@ -39,17 +40,19 @@ import type {
 interface FamilyState {
   grant: GrantRecord;
   revoked: boolean;
-  /** Hash of the live refresh token, its expiry and the jti issued with it. */
+  /** Id (refresh-token.ts digest) of the live refresh token, its expiry, the jti issued with it. */
   current?: string;
   currentExpiresAt: number;
   currentJti: string;
   previous?: string;
   previousRotatedAt: number;
-  /** `<presented>|<new>` of an abandoned rotation (see Store.abandonRotation). */
+  /** The current token's generation, and the family proof its tokens carry (reuse detection). */
+  generation: number;
+  proof?: string;
+  /** `<presented>|<new>` ids of an abandoned rotation (see Store.abandonRotation). */
   undo?: string;
   /** Latest access-token expiry: the family is kept (revocable) until then. */
   accessExpiresAt: number;
-  issued: Set<string>;
   revokedJtis: Set<string>;
   /** Epoch seconds after which the entry is swept. */
   expiresAt: number;
@@ -87,6 +90,16 @@ export interface MemoryStoreOptions {
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
+
+/**
+ * Whether a token (its digest, split) was issued in the family: the current or previous one, or an
+ * earlier one carrying the family's proof (twin of the scripts' issuedIn; MemoryStore holds no
+ * family from before generations, so no legacy set).
+ */
+function issuedIn(fam: FamilyState, t: RefreshDigest): boolean {
+  if (t.id === fam.current || t.id === fam.previous) return true;
+  return t.generation !== undefined && t.proof === fam.proof && t.generation <= fam.generation;
+}
 
 /**
  * In-process store; state is lost on restart and not shared between processes.
@@ -386,15 +399,17 @@ export class MemoryStore implements Store {
       stored.sessionId = ses.id;
       deviceDeadline = ses.deadline;
     }
+    const root = tokens.refresh ? splitDigest(tokens.refresh.hash) : undefined;
     this.grants.set(grant.id, {
       grant: stored,
       revoked: false,
-      current: tokens.refresh?.hash,
+      current: root?.id,
       currentExpiresAt: refreshExp,
       currentJti: tokens.jti,
       previousRotatedAt: 0,
+      generation: 0,
+      ...(root?.proof !== undefined ? { proof: root.proof } : {}),
       accessExpiresAt: tokens.accessExpiresAt,
-      issued: new Set(tokens.refresh ? [tokens.refresh.hash] : []),
       revokedJtis: new Set(),
       expiresAt: Math.max(tokens.accessExpiresAt, refreshExp),
     });
@@ -409,6 +424,7 @@ export class MemoryStore implements Store {
     const ended = this.leaveSession(fam.grant, now);
     fam.revoked = true;
     fam.current = undefined;
+    fam.previous = undefined;
     fam.expiresAt = Math.max(fam.accessExpiresAt, now + 1);
     return ended;
   }
@@ -429,17 +445,18 @@ export class MemoryStore implements Store {
     const fam = this.live(input.grantId);
     if (!fam) return { ok: false, reason: 'not_found' };
     if (fam.revoked) return { ok: false, reason: 'revoked' };
-    if (!fam.issued.has(input.presentedHash)) return { ok: false, reason: 'not_found' };
+    const presented = splitDigest(input.presentedHash);
+    if (!issuedIn(fam, presented)) return { ok: false, reason: 'not_found' };
     if (fam.grant.clientId !== input.clientId) return { ok: false, reason: 'client_mismatch' };
     if (fam.grant.jkt !== undefined && fam.grant.jkt !== input.jkt)
       return { ok: false, reason: 'key_mismatch' };
-    const isCurrent = input.presentedHash === fam.current;
-    const undone = !isCurrent && fam.undo === `${input.presentedHash}|${fam.current}`;
+    const isCurrent = presented.id === fam.current;
+    const undone = !isCurrent && fam.undo === `${presented.id}|${fam.current}`;
     const isRetry =
       !isCurrent &&
       (undone ||
         (input.leewaySeconds > 0 &&
-          input.presentedHash === fam.previous &&
+          presented.id === fam.previous &&
           now - fam.previousRotatedAt <= input.leewaySeconds));
     if (!isCurrent && !isRetry) {
       this.revokeFamily(fam, now);
@@ -470,14 +487,19 @@ export class MemoryStore implements Store {
     // A retry kills the successor it replaces, including the access token issued with it.
     if (isRetry) fam.revokedJtis.add(fam.currentJti);
     else {
-      fam.previous = input.presentedHash;
+      fam.previous = presented.id;
       fam.previousRotatedAt = now;
+      fam.generation++;
     }
     const next = input.next;
-    fam.current = next.refresh.hash;
+    const successor = splitDigest(next.refresh.hash);
+    // A legacy token's successor is generation 1 and starts the family's proof (as twRotate).
+    if (presented.generation === undefined) fam.generation = Math.max(fam.generation, 1);
+    if (successor.proof !== undefined && (presented.generation === undefined || !fam.proof))
+      fam.proof = successor.proof;
+    fam.current = successor.id;
     fam.currentExpiresAt = next.refresh.expiresAt;
     fam.currentJti = next.jti;
-    fam.issued.add(next.refresh.hash);
     fam.accessExpiresAt = Math.max(fam.accessExpiresAt, next.accessExpiresAt);
     fam.expiresAt = Math.max(fam.accessExpiresAt, next.refresh.expiresAt);
     // The session lists the grant as live as long as the family lives.
@@ -492,7 +514,9 @@ export class MemoryStore implements Store {
 
   async abandonRotation(grantId: string, presentedHash: string, nextHash: string) {
     const fam = this.live(grantId);
-    if (fam && fam.current === nextHash) fam.undo = `${presentedHash}|${nextHash}`;
+    const [presented, next] = [splitDigest(presentedHash).id, splitDigest(nextHash).id];
+    // (A rotation here cannot run late: one that did not take effect never will, nothing to burn.)
+    if (fam && fam.current === next) fam.undo = `${presented}|${next}`;
   }
 
   async revokeByRefreshToken(
@@ -502,7 +526,7 @@ export class MemoryStore implements Store {
     now: number,
   ): Promise<RevokeRefreshResult> {
     const fam = this.live(grantId);
-    if (!fam?.issued.has(hash)) return 'not_found';
+    if (!fam || !issuedIn(fam, splitDigest(hash))) return 'not_found';
     if (fam.grant.clientId !== clientId) return 'client_mismatch';
     if (fam.revoked) return 'already_revoked';
     return this.revokeFamily(fam, now) ? 'revoked_session_ended' : 'revoked';
@@ -552,10 +576,11 @@ export class MemoryStore implements Store {
     now: number,
   ): Promise<RefreshTokenState | undefined> {
     const fam = this.live(grantId);
-    if (!fam?.issued.has(hash)) return undefined;
+    const presented = splitDigest(hash);
+    if (!fam || !issuedIn(fam, presented)) return undefined;
     const active =
       !fam.revoked &&
-      fam.current === hash &&
+      fam.current === presented.id &&
       fam.currentExpiresAt > now &&
       fam.grant.maxExpiresAt > now &&
       (!fam.grant.sessionId || this.session(fam.grant, now) !== undefined);

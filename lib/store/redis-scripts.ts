@@ -2,11 +2,12 @@
 // Twin rule (see store.ts): each script has a twin method in memory-store.ts; change one, change the other.
 //
 // Grant hash fields: the GrantRecord (GRANT_HASH in grant-hash.ts), rev (revoked), cur/cexp/cjti
-// (live refresh hash, its expiry, access jti issued with it), prev/pat (predecessor and when it was
-// rotated), aexp (latest access-token expiry), x:<jti> (revoked access token), undo
-// (<presented>|<new> of an abandoned rotation that had taken effect). The issued set also holds the
-// successors of abandoned rotations that had not (yet) taken effect: burnt, so that such a
-// rotation, if it still runs, is refused.
+// (live refresh token's id, its expiry, access jti issued with it), prev/pat (predecessor's id and
+// when it was rotated), gen/fp (the family's generation and proof: see digest() below), aexp
+// (latest access-token expiry), x:<jti> (revoked access token), undo (<presented>|<new> ids of an
+// abandoned rotation that had taken effect), bn (ids of the successors of abandoned rotations that
+// had not, yet: burnt, so that such a rotation, if it still runs, is refused). A family from before
+// generations also has a SET of every id issued in it (keys.legacyIssued), read for its old tokens.
 // Device-session hash fields, per device: i|<dev> session id, b|<dev> start, c|<dev> absolute end,
 // d|<dev> idle deadline, t|<dev> idle seconds, s|<dev> last seen, a|<dev>|<client> app last seen,
 // g|<dev>|<grant id> epoch second after which that grant of the session cannot be live (its key's
@@ -15,7 +16,26 @@
 import { GRANT_FIELDS, GRANT_HASH, type GrantField, replyLayout } from './grant-hash';
 import { defineScript, luaHmget } from './lua-script';
 
-// Revoke the family of grant `g` (issued set `rts`): keep the hash (marked) until its last access
+// A refresh token digest (refresh-token.ts): its id, generation and family proof; a legacy digest is
+// its id alone. And whether digest `d` is of a token issued in family `g` (fields `f`: cur, prev,
+// gen, fp): the current or previous token, an earlier one (generation not past the family's, the
+// family's proof: only a holder of a token of the family has it), or a legacy token in the
+// family's legacy set `rts` (`g` itself when there is none to read: it is never read then).
+const DIGEST = `
+local function digest(d)
+  local id, gen, proof = string.match(d, '^([^.]+)%.(%d+)%.([^.]+)$')
+  if id then return id, tonumber(gen), proof end
+  return d, nil, nil
+end
+local function issuedIn(f, g, rts, d)
+  local id, gen, proof = digest(d)
+  if id == f.cur or id == f.prev then return true end
+  if gen then return proof == f.fp and gen <= (tonumber(f.gen) or 0) end
+  return rts ~= g and redis.call('SISMEMBER', rts, id) == 1
+end
+`;
+
+// Revoke the family of grant `g` (legacy set `rts`, or `g`): keep the hash (marked) until its last access
 // token expires. A device-bound grant leaves its device session (`ds`, the user's sessions hash),
 // which ends if no other live grant of it is left: returns 1 then, else 0. The session comes first:
 // should Redis refuse its key (a cluster slot migrating), the script stops having changed nothing.
@@ -29,7 +49,7 @@ local function revoke(g, rts, ds, now)
   if ttl < 1 then ttl = 1 end
   redis.call('HSET', g, 'rev', '1')
   redis.call('HDEL', g, 'cur', 'prev')
-  redis.call('EXPIRE', rts, ttl)
+  if rts ~= g then redis.call('EXPIRE', rts, ttl) end
   redis.call('EXPIRE', g, ttl)
   return ended
 end
@@ -108,6 +128,9 @@ local function ledgerAdd(led, id, untilT, now)
 end
 `;
 
+/** Successors of abandoned rotations a family remembers as burnt (see twAbandonRotation). */
+const BURNT_KEPT = 4;
+
 /**
  * The reply layouts and scripts for grant fields in `fields` order. The store uses
  * `buildScripts()` (GRANT_FIELDS); tests build other orders to prove nothing depends on it.
@@ -150,7 +173,7 @@ export function buildScripts(fields: readonly GrantField[] = GRANT_FIELDS) {
         'jkt',
       ],
       rest: true,
-      functions: [SESSION, FORGET, LEAVE_SESSION, REVOKE_FAMILY, LEDGER],
+      functions: [DIGEST, SESSION, FORGET, LEAVE_SESSION, REVOKE_FAMILY, LEDGER],
       body: `
 -- A user's grant: listed in the user's ledger, unless their grants were ended since it was authorized.
 if ledgerKey ~= grantKey then
@@ -176,9 +199,11 @@ end
 if ledgerKey ~= grantKey then ledgerAdd(ledgerKey, grantId, horizon, now) end
 redis.call('HSET', grantKey, unpack(rest))
 redis.call('EXPIRE', grantKey, ttl)
+-- The root refresh token: the family keeps its id and proof (generation 0 is no field).
 if refreshHash ~= '' then
-  redis.call('SADD', issuedKey, refreshHash)
-  redis.call('EXPIRE', issuedKey, ttl)
+  local id, _, proof = digest(refreshHash)
+  redis.call('HSET', grantKey, 'cur', id)
+  if proof then redis.call('HSET', grantKey, 'fp', proof) end
 end
 if device == '' then return '' end
 ${luaHmget('s', 'sessionsKey', [
@@ -248,24 +273,28 @@ return ${replies.access.lua({ rev: 'f.rev', x: 'f.x', deadline: 'dl', replayed: 
         'resource',
         'jkt',
       ],
-      functions: [SESSION, TOUCH, FORGET, LEAVE_SESSION, REVOKE_FAMILY],
+      functions: [DIGEST, SESSION, TOUCH, FORGET, LEAVE_SESSION, REVOKE_FAMILY],
       body: `
 local function fail(reason) return ${replies.rotate.lua({ status: 'reason' })} end
-${luaHmget('s', 'grantKey', ['rev', 'cid', 'cur', 'cexp', 'prev', 'pat', 'scope', 'max', 'aexp', 'cjti', 'undo', ['res', `'${GRANT_HASH.resource}'`], ['jkt', `'${GRANT_HASH.jkt}'`]])}
+${luaHmget('s', 'grantKey', ['rev', 'cid', 'cur', 'cexp', 'prev', 'pat', 'gen', 'fp', 'scope', 'max', 'aexp', 'cjti', 'undo', 'bn', ['res', `'${GRANT_HASH.resource}'`], ['jkt', `'${GRANT_HASH.jkt}'`]])}
 if not s.cid then return fail('not_found') end
 if s.rev == '1' then return fail('revoked') end
+local presented, pgen = digest(presentedHash)
+local nextId, _, nextProof = digest(nextHash)
 -- Its successor is already known: the rotation was abandoned before it ran (its caller answered
 -- 503 and burnt it), or it already ran (a resent command). It must not take effect (again).
-if redis.call('SISMEMBER', issuedKey, nextHash) == 1 then return fail('abandoned') end
-if redis.call('SISMEMBER', issuedKey, presentedHash) == 0 then return fail('not_found') end
+if nextId == s.cur or nextId == s.prev or string.find(' ' .. (s.bn or '') .. ' ', ' ' .. nextId .. ' ', 1, true) then
+  return fail('abandoned')
+end
+if not issuedIn(s, grantKey, issuedKey, presentedHash) then return fail('not_found') end
 if s.cid ~= clientId then return fail('client_mismatch') end
 -- A family bound to a DPoP key (RFC 9449 §5): without that key the token is inert, so it changes
 -- nothing, not even reuse detection (its holder proves nothing).
 if s.jkt and s.jkt ~= jkt then return fail('key_mismatch') end
-local isCur = (presentedHash == s.cur)
+local isCur = (presented == s.cur)
 -- An abandoned rotation (its caller answered 503) lets its presented token rotate once more.
-local undone = (not isCur) and s.undo == presentedHash .. '|' .. (s.cur or '')
-local retry = (not isCur) and (undone or (leeway > 0 and presentedHash == s.prev
+local undone = (not isCur) and s.undo == presented .. '|' .. (s.cur or '')
+local retry = (not isCur) and (undone or (leeway > 0 and presented == s.prev
   and (now - (tonumber(s.pat) or 0)) <= leeway))
 if not isCur and not retry then
   revoke(grantKey, issuedKey, sessionsKey, now)
@@ -301,18 +330,25 @@ if d.${ses} and d.dev then
   dl = tostring(touch(sessionsKey, d.dev, clientId, now, live, fields))
 end
 redis.call('HDEL', grantKey, 'undo')
+-- The generation counts rotations; a retry replaces the current token at its generation. (The
+-- refresh grant writes the same count into the token: the presented generation + 1.)
+local gen = tonumber(s.gen) or 0
 if retry then
   redis.call('HSET', grantKey, 'x:' .. s.cjti, '1')
 else
-  redis.call('HSET', grantKey, 'prev', presentedHash, 'pat', now)
+  gen = gen + 1
+  redis.call('HSET', grantKey, 'prev', presented, 'pat', now)
 end
+-- A legacy token's successor is generation 1 (a retry's too) and starts the family's proof.
+if not pgen and gen < 1 then gen = 1 end
+if nextProof and (not pgen or not s.fp) then redis.call('HSET', grantKey, 'fp', nextProof) end
 local aexp = tonumber(s.aexp) or 0
 if nextAccessExp > aexp then aexp = nextAccessExp end
-redis.call('HSET', grantKey, 'cur', nextHash, 'cexp', nextRefreshExp, 'cjti', nextJti, 'aexp', aexp)
-redis.call('SADD', issuedKey, nextHash)
+redis.call('HSET', grantKey, 'cur', nextId, 'gen', gen, 'cexp', nextRefreshExp, 'cjti', nextJti, 'aexp', aexp)
 local ttl = math.max(aexp, nextRefreshExp) - now
 redis.call('EXPIRE', grantKey, ttl)
-redis.call('EXPIRE', issuedKey, ttl)
+-- A legacy set (given only with a legacy token) lives as long as its tokens could be replayed.
+if issuedKey ~= grantKey then redis.call('EXPIRE', issuedKey, math.max(ttl, tonumber(s.max) - now)) end
 -- The session lists the grant as live as long as its key lives (a grant it never listed stays so).
 if dl ~= '' then
   local listed = 'g|' .. d.dev .. '|' .. d.id
@@ -330,16 +366,24 @@ return ${replies.rotate.lua({ status: "'ok'", retried: "retry and '1' or '0'", d
      * affected, whatever order abandonments land in.
      */
     twAbandonRotation: defineScript({
-      keys: ['grantKey', 'issuedKey'],
+      keys: ['grantKey'],
       args: ['presentedHash', 'nextHash'],
+      functions: [DIGEST],
       body: `
 if redis.call('EXISTS', grantKey) == 0 then return 0 end
-if redis.call('HGET', grantKey, 'cur') == nextHash then
-  redis.call('HSET', grantKey, 'undo', presentedHash .. '|' .. nextHash)
+local presented = digest(presentedHash)
+local nextId = digest(nextHash)
+if redis.call('HGET', grantKey, 'cur') == nextId then
+  redis.call('HSET', grantKey, 'undo', presented .. '|' .. nextId)
   return 1
 end
--- (No issued set, no rotation can run: nothing to burn, and no key created without a TTL.)
-if redis.call('EXISTS', issuedKey) == 1 then redis.call('SADD', issuedKey, nextHash) end
+-- Burnt: the last few successors are remembered (a family rarely has more than one rotation
+-- abandoned at once), with the grant, so the family's footprint stays bounded.
+local burnt = {}
+for id in string.gmatch(redis.call('HGET', grantKey, 'bn') or '', '%S+') do table.insert(burnt, id) end
+table.insert(burnt, nextId)
+while #burnt > ${BURNT_KEPT} do table.remove(burnt, 1) end
+redis.call('HSET', grantKey, 'bn', table.concat(burnt, ' '))
 return 0`,
     }),
 
@@ -350,12 +394,12 @@ return 0`,
     twRevokeRefresh: defineScript({
       keys: ['grantKey', 'issuedKey', 'sessionsKey'],
       args: ['refreshHash', 'clientId', '#now'],
-      functions: [SESSION, FORGET, LEAVE_SESSION, REVOKE_FAMILY],
+      functions: [DIGEST, SESSION, FORGET, LEAVE_SESSION, REVOKE_FAMILY],
       body: `
-local cid = redis.call('HGET', grantKey, 'cid')
-if not cid or redis.call('SISMEMBER', issuedKey, refreshHash) == 0 then return 'not_found' end
-if cid ~= clientId then return 'client_mismatch' end
-if redis.call('HGET', grantKey, 'rev') == '1' then return 'already_revoked' end
+${luaHmget('s', 'grantKey', ['cid', 'rev', 'cur', 'prev', 'gen', 'fp'])}
+if not s.cid or not issuedIn(s, grantKey, issuedKey, refreshHash) then return 'not_found' end
+if s.cid ~= clientId then return 'client_mismatch' end
+if s.rev == '1' then return 'already_revoked' end
 if revoke(grantKey, issuedKey, sessionsKey, now) == 1 then return 'revoked_session_ended' end
 return 'revoked'`,
     }),
@@ -395,10 +439,12 @@ return 1`,
     twRefreshState: defineScript({
       keys: ['grantKey', 'issuedKey', 'sessionsKey'],
       args: ['refreshHash', '#now'],
-      functions: [SESSION],
+      functions: [DIGEST, SESSION],
       body: `
-local known = redis.call('SISMEMBER', issuedKey, refreshHash)
-${readGrant('s', 'grantKey', ['rev', 'cur', 'cexp'])}
+${readGrant('s', 'grantKey', ['rev', 'cur', 'cexp', 'prev', 'gen', 'fp'])}
+local known = issuedIn(s, grantKey, issuedKey, refreshHash) and 1 or 0
+-- 'cur' answers in the caller's terms: the digest it gave, when that is the current token.
+if known == 1 and digest(refreshHash) == s.cur then s.cur = refreshHash end
 local dl = ''
 if s.${ses} and s.dev then dl = tostring((session(sessionsKey, s.dev, s.${ses}, now))) end
 return ${replies.refresh.lua({ known: 'known', deadline: 'dl', rev: 's.rev', cur: 's.cur', cexp: 's.cexp' }, 's')}`,

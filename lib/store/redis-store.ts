@@ -4,6 +4,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { FeedChange } from '../core/feed-change';
 import { isDeviceGrant, tagOfGrant, userTag } from '../core/grant-id';
 import { ConfigError, StoreUnavailableError } from '../errors';
+import { splitDigest } from '../tokens/refresh-token';
 import { byRecency, changedDeployment } from './deployments';
 import { parseDeviceSessions } from './device-session';
 import { grantPairs, type ReplyValue, replyLayout } from './grant-hash';
@@ -293,7 +294,6 @@ export class RedisStore implements Store {
         scripts.twAbandonRotation,
         scriptArgs(scripts.twAbandonRotation, {
           grantKey: this.keys.grant(grantId),
-          issuedKey: this.keys.issued(grantId),
           presentedHash,
           nextHash,
         }),
@@ -309,7 +309,6 @@ export class RedisStore implements Store {
     await this.abandons.flush(input.grantId, (presentedHash, abandoned) =>
       this.write('twAbandonRotation', {
         grantKey: this.keys.grant(input.grantId),
-        issuedKey: this.keys.issued(input.grantId),
         presentedHash,
         nextHash: abandoned,
       }),
@@ -318,7 +317,11 @@ export class RedisStore implements Store {
       'twRotate',
       {
         grantKey: this.keys.grant(input.grantId),
-        issuedKey: this.keys.issued(input.grantId),
+        // A legacy token (no generation) may be in its family's legacy set; other tokens never are.
+        issuedKey:
+          splitDigest(input.presentedHash).generation === undefined
+            ? this.keys.legacyIssued(input.grantId)
+            : this.keys.issued(input.grantId),
         sessionsKey: this.keys.sessionsOfGrant(input.grantId),
         presentedHash: input.presentedHash,
         clientId: input.clientId,

@@ -14,11 +14,18 @@ import type {
   UserRecord,
 } from '../../lib';
 import { newGrantId } from '../../lib/core/grant-id';
+import { redisKeys } from '../../lib/store/keys';
+import {
+  newRefreshToken,
+  nextRefreshToken,
+  parseRefreshToken,
+} from '../../lib/tokens/refresh-token';
 import { randomId, sha256 } from '../../lib/tokens/secrets';
 import type { StoreFactory, TestStore } from '../helpers/stores';
 
-/** A refresh token as the store sees it (its hash) plus the access token jti issued with it. */
+/** A refresh token, its digest (all the store sees) and the access token jti issued with it. */
 interface Issued {
+  token: string;
   hash: string;
   jti: string;
 }
@@ -46,7 +53,17 @@ export function describeStore(name: string, factory: StoreFactory): void {
     });
     afterAll(() => ts.close());
 
-    const newToken = (): Issued => ({ hash: sha256(randomId(32)), jti: randomId(16) });
+    /** The root token of a new family (of grant `grantId`, or of none). */
+    const newToken = (grantId = randomId()): Issued => ({
+      ...newRefreshToken(grantId),
+      jti: randomId(16),
+    });
+    /** The token a rotation of `t` issues: its family's next generation. */
+    const successorOf = (t: Issued): Issued => {
+      const parsed = parseRefreshToken(t.token);
+      if (!parsed) throw new Error('not a refresh token');
+      return { ...nextRefreshToken(parsed), jti: randomId(16) };
+    };
 
     const tokensFor = (
       t: Issued,
@@ -75,7 +92,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
       tokens?: (root: Issued) => IssuedTokens,
     ): Promise<{ grant: GrantRecord; root: Issued }> {
       const grant = grantRecord(overrides);
-      const root = newToken();
+      const root = newToken(grant.id);
       await store.createGrant(grant, tokens ? tokens(root) : tokensFor(root));
       return { grant, root };
     }
@@ -100,7 +117,7 @@ export function describeStore(name: string, factory: StoreFactory): void {
       opts: RotateOpts = {},
     ): Promise<{ result: RotateResult; next: Issued }> {
       const now = opts.now ?? NOW;
-      const next = opts.next ?? newToken();
+      const next = opts.next ?? successorOf(presented);
       const tokens = tokensFor(next, now);
       if (opts.refreshExpiresAt !== undefined) tokens.refresh.expiresAt = opts.refreshExpiresAt;
       const result = await store.rotateRefreshToken({
@@ -133,6 +150,34 @@ export function describeStore(name: string, factory: StoreFactory): void {
 
     const isActive = async (grant: GrantRecord, t: Issued, now = NOW) =>
       (await store.getRefreshTokenState(grant.id, t.hash, now))?.active === true;
+
+    /**
+     * What a family holds: its keys (Redis: every key naming the grant id) and the fields and bytes
+     * of each; MemoryStore: the family record, its collections as arrays.
+     */
+    async function footprint(grantId: string) {
+      if (!ts.redis || ts.prefix === undefined) {
+        const grants = (store as unknown as { grants: Map<string, unknown> }).grants;
+        const record = JSON.stringify(grants.get(grantId), (_k, v) =>
+          v instanceof Set || v instanceof Map ? [...v] : v,
+        );
+        const fields = Object.keys(JSON.parse(record) as object).sort();
+        return { keys: ['family'], fields, bytes: record.length };
+      }
+      const k = redisKeys(ts.prefix);
+      const keys = [k.grant(grantId), k.legacyIssued(grantId)];
+      const present: string[] = [];
+      let bytes = 0;
+      let fields: string[] = [];
+      for (const key of keys) {
+        if ((await ts.redis.exists(key)) === 0) continue;
+        present.push(key);
+        const all = await ts.redis.hgetall(key);
+        fields = Object.keys(all).sort();
+        for (const [f, v] of Object.entries(all)) bytes += f.length + v.length;
+      }
+      return { keys: present, fields, bytes };
+    }
 
     const byKey =
       <T>(key: (r: T) => string) =>
@@ -673,6 +718,164 @@ export function describeStore(name: string, factory: StoreFactory): void {
       });
       expect(await isActive(other.grant, other.root, NOW + 4)).toBe(true);
       await rotateOk(other.grant, other.root, { now: NOW + 4 });
+    });
+
+    describe('17. refresh-token families at any age: O(1) state, every earlier token detected', () => {
+      /** Rotate `n` times from the root; returns every token of the family, oldest first. */
+      async function generations(grant: GrantRecord, root: Issued, n: number) {
+        const all = [root];
+        for (let i = 1; i <= n; i++)
+          all.push(await rotateOk(grant, all[i - 1] as Issued, { now: NOW + 1 }));
+        return all;
+      }
+      /** A token in the family's shape: its grant id and a generation, random bits, `secret`. */
+      const forged = (grant: GrantRecord, gen: number, secret = randomId(16)): Issued => {
+        const token = `${grant.id}.${gen}~${randomId(32)}${secret}`;
+        const parsed = parseRefreshToken(token);
+        if (!parsed) throw new Error('not a refresh token');
+        return { token, hash: parsed.hash, jti: randomId(16) };
+      };
+      /** The family secret every token of a family carries (its last 22 characters). */
+      const secretOf = (t: Issued) => t.token.slice(-22);
+
+      it.each([2, 5, 50])(
+        '17a. replaying a token %i generations old is reuse and revokes the family',
+        async (age) => {
+          const { grant, root } = await issue();
+          const all = await generations(grant, root, age + 1);
+          const old = all[all.length - 1 - age] as Issued;
+          expect((await rotate(grant, old, { now: NOW + 2 })).result).toStrictEqual({
+            ok: false,
+            reason: 'reused',
+          });
+          expect(await familyRevoked(grant)).toBe(true);
+          expect(await isActive(grant, all[all.length - 1] as Issued, NOW + 2)).toBe(false);
+          // Still a token of the family for revocation and introspection (RFC 7009, RFC 7662).
+          expect(await store.getRefreshTokenState(grant.id, old.hash, NOW + 2)).toMatchObject({
+            active: false,
+          });
+          expect(
+            await store.revokeByRefreshToken(grant.id, old.hash, grant.clientId, NOW + 2),
+          ).toBe('already_revoked');
+        },
+      );
+
+      it('17b. a forged earlier-generation token (right grant id and generation, not the family secret) is not_found and changes nothing', async () => {
+        const { grant, root } = await issue();
+        const all = await generations(grant, root, 3);
+        const before = await ts.snapshot();
+        for (const fake of [forged(grant, 0), forged(grant, 1), forged(grant, 2)]) {
+          expect((await rotate(grant, fake, { now: NOW + 2 })).result).toStrictEqual({
+            ok: false,
+            reason: 'not_found',
+          });
+          expect(await store.getRefreshTokenState(grant.id, fake.hash, NOW + 2)).toBeUndefined();
+          expect(
+            await store.revokeByRefreshToken(grant.id, fake.hash, grant.clientId, NOW + 2),
+          ).toBe('not_found');
+        }
+        // Nor a token of the old format (no generation) that was never issued.
+        const legacy = `${grant.id}.${randomId(32)}`;
+        const parsed = parseRefreshToken(legacy);
+        expect(parsed?.hash).toBe(sha256(legacy));
+        const old = { token: legacy, hash: parsed?.hash as string, jti: randomId(16) };
+        expect((await rotate(grant, old, { now: NOW + 2 })).result).toStrictEqual({
+          ok: false,
+          reason: 'not_found',
+        });
+        expect(await ts.snapshot()).toBe(before);
+        expect(await familyRevoked(grant)).toBe(false);
+        await rotateOk(grant, all[3] as Issued, { now: NOW + 3 });
+      });
+
+      it('17c. a later generation than the family is at, even with its secret, is not_found; so is its own generation without it', async () => {
+        const { grant, root } = await issue();
+        const all = await generations(grant, root, 2);
+        const before = await ts.snapshot();
+        for (const fake of [
+          forged(grant, 3, secretOf(root)),
+          forged(grant, 9, secretOf(root)),
+          forged(grant, 2),
+        ]) {
+          expect((await rotate(grant, fake, { now: NOW + 2 })).result).toStrictEqual({
+            ok: false,
+            reason: 'not_found',
+          });
+        }
+        expect(await ts.snapshot()).toBe(before);
+        expect(await isActive(grant, all[2] as Issued, NOW + 2)).toBe(true);
+        await rotateOk(grant, all[2] as Issued, { now: NOW + 3 });
+      });
+
+      it("17d. a family's footprint after 1,000 rotations is the one after 1", async () => {
+        const { grant, root } = await issue();
+        const all = await generations(grant, root, 1);
+        const after1 = await footprint(grant.id);
+        let t = all[1] as Issued;
+        for (let i = 0; i < 999; i++) t = await rotateOk(grant, t, { now: NOW + 1 });
+        const after1000 = await footprint(grant.id);
+        expect(after1000.keys).toStrictEqual(after1.keys);
+        expect(after1000.fields).toStrictEqual(after1.fields);
+        // The generation gains digits (1 → 1000); nothing else grows.
+        expect(after1000.bytes - after1.bytes).toBeLessThanOrEqual(3);
+        // And the first token of the family is still detected.
+        expect((await rotate(grant, root, { now: NOW + 2 })).result).toStrictEqual({
+          ok: false,
+          reason: 'reused',
+        });
+      });
+
+      it('17e. a family from before generations: its current old-format token rotates into the new format, and replaying it is reuse', async () => {
+        const grant = grantRecord();
+        const token = `${grant.id}.${randomId(32)}`;
+        const legacy: Issued = { token, hash: sha256(token), jti: randomId(16) };
+        await store.createGrant(grant, tokensFor(legacy));
+        const next = await rotateOk(grant, legacy, { now: NOW + 1 });
+        expect(parseRefreshToken(next.token)?.generation).toBe(1);
+        const third = await rotateOk(grant, next, { now: NOW + 2 });
+        expect(parseRefreshToken(third.token)?.generation).toBe(2);
+        await rotateOk(grant, third, { now: NOW + 3 });
+        // Its first new-format token, two generations old now, is detected (the family adopted
+        // that token's secret).
+        expect((await rotate(grant, next, { now: NOW + 4 })).result).toStrictEqual({
+          ok: false,
+          reason: 'reused',
+        });
+      });
+
+      it('17f. (Redis) a family with the old set of issued hashes: its old tokens are still detected, and the set gets nothing new', async () => {
+        if (!ts.redis || ts.prefix === undefined) return;
+        const redis = ts.redis;
+        const grant = grantRecord();
+        const old = [0, 1].map((): Issued => {
+          const token = `${grant.id}.${randomId(32)}`;
+          return { token, hash: sha256(token), jti: randomId(16) };
+        });
+        const [l0, l1] = old as [Issued, Issued];
+        // As the store wrote families before generations: the current hash, and the set of all.
+        await store.createGrant(grant, tokensFor(l1));
+        const set = redisKeys(ts.prefix).legacyIssued(grant.id);
+        await redis.sadd(set, l0.hash, l1.hash);
+        await redis.expire(set, REFRESH_TTL);
+        const next = await rotateOk(grant, l1, { now: NOW + 1 });
+        const third = await rotateOk(grant, next, { now: NOW + 2 });
+        expect((await redis.smembers(set)).sort()).toStrictEqual([l0.hash, l1.hash].sort());
+        expect(await redis.ttl(set)).toBeGreaterThan(0);
+        const before = await ts.snapshot();
+        // An old-format token never issued: unknown, nothing changes.
+        const stray = `${grant.id}.${randomId(32)}`;
+        expect(
+          (await rotate(grant, { token: stray, hash: sha256(stray), jti: '' }, { now: NOW + 3 }))
+            .result,
+        ).toStrictEqual({ ok: false, reason: 'not_found' });
+        expect(await ts.snapshot()).toBe(before);
+        // The oldest one, known only to the set: reuse.
+        expect((await rotate(grant, l0, { now: NOW + 3 })).result).toStrictEqual({
+          ok: false,
+          reason: 'reused',
+        });
+        expect(await isActive(grant, third, NOW + 3)).toBe(false);
+      });
     });
 
     it('11. revokeAccessToken revokes one jti only; revokeGrant revokes the family', async () => {

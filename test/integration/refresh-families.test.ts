@@ -1,4 +1,8 @@
 // Refresh-token families end to end: rotation, one winner among concurrent refreshes, reuse detection, family revocation.
+import { newGrantId } from '../../lib/core/grant-id';
+import { redisKeys } from '../../lib/store/keys';
+import { parseRefreshToken } from '../../lib/tokens/refresh-token';
+import { randomId, sha256 } from '../../lib/tokens/secrets';
 import { buildApp, introspect, refresh, revoke, seed, signIn, type TestApp } from '../helpers/app';
 import { makeStore, STORE_KINDS, type TestStore } from '../helpers/stores';
 
@@ -164,3 +168,80 @@ describe.each(STORE_KINDS)('refreshReuseLeewaySeconds on %s', (kind) => {
     expect(await introspect(t.app, retry.body.refresh_token)).toEqual({ active: false });
   });
 });
+
+describe.each(STORE_KINDS)(
+  'refresh tokens of the old format (before generations) on %s',
+  (kind) => {
+    let ts: TestStore;
+    let t: TestApp;
+
+    beforeAll(async () => {
+      ts = await makeStore(kind, `legacy-rt-${kind}`);
+      t = buildApp(ts.store);
+      await seed(t.auth);
+    });
+    afterAll(() => ts.close());
+
+    /**
+     * A family as the store held it before generations: an old-format current token `current`, and
+     * (RedisStore) the set of the hashes of every token it issued, `older` among them.
+     */
+    async function legacyFamily() {
+      const now = Math.floor(Date.now() / 1000);
+      const id = newGrantId({ tenantId: 'acme', username: 'alice', device: false });
+      const [older, current] = [`${id}.${randomId(32)}`, `${id}.${randomId(32)}`];
+      const generation = await ts.store.getLedgerGeneration({
+        tenantId: 'acme',
+        username: 'alice',
+      });
+      const created = await ts.store.createGrant(
+        {
+          id,
+          clientId: 'app',
+          tenantId: 'acme',
+          grantType: 'password',
+          subject: 'alice',
+          scope: 'print scan',
+          createdAt: now,
+          maxExpiresAt: now + 86400,
+        },
+        {
+          jti: randomId(16),
+          accessExpiresAt: now + 600,
+          refresh: { hash: sha256(current), expiresAt: now + 3600 },
+        },
+        undefined,
+        { generation, until: now + 86400 + 600 },
+      );
+      expect(created).toStrictEqual({});
+      const set = ts.prefix === undefined ? undefined : redisKeys(ts.prefix).legacyIssued(id);
+      if (set && ts.redis) {
+        await ts.redis.sadd(set, sha256(older), sha256(current));
+        await ts.redis.expire(set, 3600);
+      }
+      return { older, current, set };
+    }
+
+    it('an old-format refresh token rotates: its successor is of the new format, and the family goes on', async () => {
+      const family = await legacyFamily();
+      const r1 = await refresh(t.app, family.current);
+      expect(r1.status).toBe(200);
+      expect(parseRefreshToken(r1.body.refresh_token)?.generation).toBe(1);
+      expect((await introspect(t.app, r1.body.access_token)).active).toBe(true);
+      expect(await introspect(t.app, family.current)).toEqual({ active: false });
+      const r2 = await refresh(t.app, r1.body.refresh_token);
+      expect(r2.status).toBe(200);
+      expect(parseRefreshToken(r2.body.refresh_token)?.generation).toBe(2);
+      if (family.set && ts.redis) {
+        // Nothing was added to the family's old set; its old tokens are still detected through it.
+        expect(await ts.redis.scard(family.set)).toBe(2);
+        expect((await refresh(t.app, family.older)).body.error).toBe('invalid_grant');
+      } else {
+        expect((await refresh(t.app, r1.body.refresh_token)).body.error).toBe('invalid_grant');
+      }
+      // Reuse: the family is revoked, its newest token with it.
+      expect(await introspect(t.app, r2.body.refresh_token)).toEqual({ active: false });
+      expect((await refresh(t.app, r2.body.refresh_token)).status).toBe(400);
+    });
+  },
+);

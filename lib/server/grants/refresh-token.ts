@@ -3,7 +3,7 @@ import { isDeviceGrant } from '../../core/grant-id';
 import { OAuthError, StoreUnavailableError } from '../../errors';
 import type { RotateInput, RotateResult } from '../../store/store';
 import { signAccessToken } from '../../tokens/access-token';
-import { newRefreshToken, parseRefreshToken } from '../../tokens/refresh-token';
+import { nextRefreshToken, parseRefreshToken } from '../../tokens/refresh-token';
 import { randomId } from '../../tokens/secrets';
 import { accessClaims, expiresIn, tokenType } from '../issue';
 import { optional, required } from '../params';
@@ -68,7 +68,8 @@ export const refreshTokenGrant: Grant = {
     await ctx.keys.signingKey(); // keys loaded before the rotation commits, so signing cannot fail after it
     const now = ctx.now();
     const { config } = ctx;
-    const next = newRefreshToken(parsed.grantId);
+    // The next generation of the family, with the family secret the presented token carries.
+    const next = nextRefreshToken(parsed);
     const jti = randomId(16);
     const result = await rotate(ctx, parsed, next.hash, {
       clientId: client.id,
