@@ -1,6 +1,7 @@
 // The scenarios: each a set of variants (one server child each) run side by side, and its load.
 import { type Child, startServer, stopChild } from './children';
 import { dpopCycle, issueBoundTokens, type ProofPlan, proofPlan, signProof } from './dpop-load';
+import { revocationLags } from './feed-lag';
 import {
   basic,
   bearerCycle,
@@ -16,10 +17,12 @@ import type { RunSample } from './report';
 import {
   APP_ID,
   CC_SECRET,
+  FEED_STATUS,
   INTROSPECT_PATH,
   INTROSPECTIONS,
   OPAQUE_RESOURCE,
   PEER_REFRESH_TOKENS,
+  REVOKE_PATH as REVOKE,
   ROUTE,
   type RouteGuard,
   RS,
@@ -48,6 +51,8 @@ export interface Handle extends Child {
   cursors?: number[];
   /** guard-dpop: where the next run resumes and how many proofs it needs (dpopCycle). */
   proofs?: ProofPlan;
+  /** revocation-lag: how many of the revocable tokens were revoked so far. */
+  revoked?: number;
 }
 export interface Scenario {
   id: string;
@@ -95,12 +100,23 @@ export interface ScenarioContext {
   reuseTokens: number;
   /** Tokens cycled in the guard `cold` scenario (more than the guard's verified-token cache). */
   coldTokens: number;
+  /** revocation-lag: revocations a second during each measured run. */
+  revokeRate: number;
+  /** revocation-lag: tokens to issue for revoking, enough for every measured run. */
+  revokeTokens: number;
 }
 
 /** The guard's default tokenCacheSize: cold tokens must outnumber it so that none is found in it. */
 const GUARD_TOKEN_CACHE = 10_000;
 /** client_credentials clients the guard scenarios' tokens are issued to, round-robin. */
 const GUARD_CLIENTS = 16;
+/**
+ * revocation-lag: the client its revoked tokens are issued to (RFC 7009: only it may revoke them),
+ * one the load set's tokens are not issued to.
+ */
+const REVOKER = `cc-${GUARD_CLIENTS}`;
+/** revocation-lag: the most the p99 lag from a revoke's response to the guard's first 401 may be. */
+const LAG_TARGET_MS = 250;
 /**
  * `BENCH_DPOP_SIGN=inline`: guard-dpop signs every proof during the run instead of before it, to
  * measure what signing in the load generator costs the measurement.
@@ -116,6 +132,7 @@ const SIGN_INLINE = process.env.BENCH_DPOP_SIGN === 'inline';
 function guardIssuer(ctx: ScenarioContext) {
   let started: Promise<{ proc: Child['proc']; port: number; issuer: string }> | undefined;
   const auths = Array.from({ length: GUARD_CLIENTS }, (_, i) => basic(`cc-${i}`, CC_SECRET));
+  const revoker = basic(REVOKER, CC_SECRET);
   const form = { grant_type: 'client_credentials', scope: 'print' };
   const start = async () => {
     const cfg: ServerConfig = {
@@ -126,13 +143,13 @@ function guardIssuer(ctx: ScenarioContext) {
       rateLimit: false,
       selfIssuer: true,
       printScope: true,
-      ccClients: GUARD_CLIENTS,
+      ccClients: GUARD_CLIENTS + 1,
       // Outlives a full run: every token stays live from issuance to the last guard run.
       accessTokenTtl: 3600,
     };
     const { proc, port } = await startServer('guard-issuer', cfg, 'peer');
     // Each client's first authentication costs one scrypt: pay it one client at a time.
-    await limited(GUARD_CLIENTS, 4, (i) => postForm(port, TOKEN, form, auths[i]));
+    await limited(GUARD_CLIENTS + 1, 4, (i) => postForm(port, TOKEN, form, auths[i] ?? revoker));
     return { proc, port, issuer: `http://127.0.0.1:${port}` };
   };
   const server = () => {
@@ -165,6 +182,10 @@ function guardIssuer(ctx: ScenarioContext) {
         throw new Error(`coldTokens must exceed the guard's cache of ${GUARD_TOKEN_CACHE}`);
       return tokens('cold', (port) => issueTokens(port, TOKEN, form, auths, ctx.coldTokens));
     },
+    /** Tokens of REVOKER, outside the load set, to be revoked one by one (`revocation-lag`). */
+    revocable: () =>
+      tokens('revocable', (port) => issueTokens(port, TOKEN, form, [revoker], ctx.revokeTokens)),
+    revoker,
     /** Live DPoP-bound tokens, each bound to a key of its own (`guard-dpop`). */
     dpop: () =>
       tokens('DPoP-bound', (port, issuer) =>
@@ -239,6 +260,20 @@ export function scenarios(ctx: ScenarioContext): Scenario[] {
     return bearerCycle(ROUTE, await issuer[pick](), h.cursors, okBody);
   };
   const guardSetup = async () => ({ issuer: (await issuer.server()).issuer });
+  /** A guard subscribed to the revocation feed: wait (set-up) until its subscription is live. */
+  const subscribed = async (h: Handle) => {
+    if (h.variant.server.guard !== 'remote-feed') return;
+    const t0 = Date.now();
+    for (;;) {
+      const res = await fetch(`http://127.0.0.1:${h.port}${FEED_STATUS}`);
+      const { status } = (await res.json()) as { status: string };
+      if (status === 'subscribed') return;
+      if (Date.now() - t0 > 15_000)
+        throw new Error(`${h.variant.id}: the guard's feed is still '${status}' after 15 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const remote = (h: Handle) => h.variant.server.guard?.startsWith('remote') ?? false;
   return [
     {
       id: 'baseline',
@@ -340,23 +375,61 @@ export function scenarios(ctx: ScenarioContext): Scenario[] {
         routeVariant('none', 'bare route'),
         routeVariant('local', 'authenticate (local)', 0.8),
         routeVariant('service', 'authenticate+requireService'),
-        routeVariant('remote', 'authenticate (remote, cacheTtl 1)', 0.7),
+        routeVariant('remote', 'authenticate (remote, cacheTtl 1, no feed)', 0.7),
+        routeVariant('remote-feed', 'authenticate (remote + feed)', 0.85),
         routeVariant('jwt-bearer', 'express-oauth2-jwt-bearer'),
       ],
       setup: guardSetup,
+      prepare: subscribed,
       // Every token seen twice: the verified-token and introspection caches hold all of them.
       warmRequests: 2 * ctx.reuseTokens,
       load: guardLoad('reuse'),
       // Remote mode: how often the introspection cache missed (the issuer counts its calls).
       counters: {
         reset: async (h) => {
-          if (h.variant.server.guard === 'remote') await issuer.introspections();
+          if (remote(h)) await issuer.introspections();
         },
         read: async (h, requests) => {
-          if (h.variant.server.guard !== 'remote') return undefined;
+          if (!remote(h)) return undefined;
           const n = await issuer.introspections();
           return { introspections: n, 'per 1000 requests': Math.round((1000 * n) / requests) };
         },
+      },
+    },
+    {
+      id: 'revocation-lag',
+      title: `a remote guard subscribed to the revocation feed, loaded as guard (${ctx.reuseTokens} live tokens round-robin, ${CONNECTIONS} connections), while other tokens are revoked one at a time (${ctx.revokeRate} a second): time from each revoke's response to the guard's first 401`,
+      loadMethod: `autocannon as guard; beside it each token is sent once (200, now cached), revoked at the authorization server (RFC 7009, Basic auth as the client it was issued to), then sent every 3 ms until 401 (still 200 after 5 s: the run fails)`,
+      variants: [
+        {
+          id: 'remote-feed',
+          label: 'authenticate (remote + feed)',
+          lagTarget: LAG_TARGET_MS,
+          server: routeVariant('remote-feed', '').server,
+        },
+      ],
+      setup: guardSetup,
+      prepare: subscribed,
+      warmRequests: 2 * ctx.reuseTokens,
+      load: guardLoad('reuse'),
+      during: async (h, seconds) => {
+        const [tokens, { port }] = await Promise.all([issuer.revocable(), issuer.server()]);
+        // Each token is revoked once, across all of this variant's runs.
+        const nextToken = () => {
+          const t = tokens[h.revoked ?? 0];
+          if (!t) throw new Error('revocation-lag: out of tokens to revoke');
+          h.revoked = (h.revoked ?? 0) + 1;
+          return t;
+        };
+        const count = Math.round(ctx.revokeRate * seconds);
+        const plan = {
+          guardPort: h.port,
+          issuerPort: port,
+          revokePath: REVOKE,
+          auth: issuer.revoker,
+        };
+        const { lags, failures } = await revocationLags({ ...plan, nextToken, count, seconds });
+        return { lags, lagFailures: failures };
       },
     },
     {

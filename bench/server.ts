@@ -8,6 +8,7 @@ import { mountOidcProvider } from './peers/oidc-provider';
 import {
   APP_ID,
   CC_SECRET,
+  FEED_STATUS,
   INTROSPECTIONS,
   ISSUER,
   KEY_SECRET,
@@ -77,6 +78,9 @@ function redisStore(cfg: ServerConfig, autoPipelining = true): RedisStore {
   });
 }
 
+/** The route child's guard's revocation-feed status (FEED_STATUS). */
+let feedStatus: () => string = () => 'off';
+
 /** The middleware in front of `GET /r`. */
 function routeGuard(cfg: ServerConfig): RequestHandler[] {
   const issuer = cfg.issuer ?? ISSUER;
@@ -94,8 +98,21 @@ function routeGuard(cfg: ServerConfig): RequestHandler[] {
       // Proofs are spent in the store, in the round trip that reads the token's state.
       return [createGuard({ issuer, store: redisStore(cfg), dpop: 'required' }).authenticate()];
     case 'remote': {
-      const introspection = { clientId: RS.id, clientSecret: RS.secret, cacheTtl: 1 };
+      // The feed off: answers kept 1 s, as this variant measured before the feed existed.
+      const introspection = { clientId: RS.id, clientSecret: RS.secret, cacheTtl: 1, feed: false };
       return [createGuard({ issuer, introspection }).authenticate()];
+    }
+    case 'remote-feed': {
+      // Subscribed to the revocation feed (the default): answers kept up to maxCacheTtl.
+      const introspection = {
+        clientId: RS.id,
+        clientSecret: RS.secret,
+        cacheTtl: 1,
+        maxCacheTtl: 60,
+      };
+      const guard = createGuard({ issuer, introspection });
+      feedStatus = () => guard.feedStatus();
+      return [guard.authenticate()];
     }
     case 'jwt-bearer':
       // Discovery at issuerBaseURL finds jwks_uri in tokenward's RFC 8414 metadata; strict:
@@ -138,6 +155,9 @@ async function main() {
   } else if (cfg.kind === 'route') {
     app.get(ROUTE, ...routeGuard(cfg), (_req, res) => {
       res.json({ ok: true });
+    });
+    app.get(FEED_STATUS, (_req, res) => {
+      res.json({ status: feedStatus() });
     });
   } else if (cfg.kind === 'oidc-provider') {
     await mountOidcProvider(app, cfg, ISSUER);

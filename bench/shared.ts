@@ -8,8 +8,10 @@ export type RouteGuard =
   | 'local'
   /** tokenward `authenticate()` + `requireService('print')`, local mode on a RedisStore */
   | 'service'
-  /** tokenward `authenticate()`, remote mode (introspection, cacheTtl 1 s) */
+  /** tokenward `authenticate()`, remote mode (introspection, cacheTtl 1 s), the revocation feed off */
   | 'remote'
+  /** tokenward `authenticate()`, remote mode subscribed to the revocation feed (maxCacheTtl 60 s) */
+  | 'remote-feed'
   /** express-oauth2-jwt-bearer `auth()` against the issuer's JWKS */
   | 'jwt-bearer'
   /** tokenward `authenticate()`, local mode on a RedisStore, `dpop: 'required'` */
@@ -57,11 +59,15 @@ export const APP_ID = 'bench-app';
 export const USER = { username: 'alice', password: 'alice-password' };
 /** The guarded route and the body every variant answers. */
 export const ROUTE = '/r';
+/** A route child answers `{ status }` here: its guard's `feedStatus()` (set-up only, never loaded). */
+export const FEED_STATUS = '/bench/feed-status';
 /** A self-issuing auth child counts introspection requests; POST here answers the count and resets it. */
 export const INTROSPECTIONS = '/bench/introspections';
 /** Peers: their token and introspection endpoints are mounted where tokenward's are. */
 export const TOKEN_PATH = '/oauth2/token';
 export const INTROSPECT_PATH = '/oauth2/introspect';
+/** tokenward's revocation endpoint (RFC 7009). */
+export const REVOKE_PATH = '/oauth2/revoke';
 /** The scope every client_credentials request asks for. */
 export const SCOPE = 'print';
 /**
