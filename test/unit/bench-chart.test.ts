@@ -1,6 +1,12 @@
-// The benchmark's SVG chart: well-formed XML, one bar per variant and comparison, target markers, escaped names.
+// The benchmark's SVG chart (well-formed XML, one bar per variant, target markers, escaped names) and the verdicts it draws.
 import { escapeXml, renderChart } from '../../bench/chart';
-import type { ScenarioResult } from '../../bench/report';
+import {
+  NOT_COMPARABLE,
+  type RunSample,
+  type ScenarioResult,
+  summarize,
+  targetMark,
+} from '../../bench/report';
 
 const run = {
   date: '2026-12-02T14:00:00.000Z',
@@ -178,5 +184,107 @@ describe('bench chart', () => {
     expect(svg).toContain('target: p99 ≤ 250 ms');
     // no ratio bar for a variant measured for its lag alone
     expect(bars(svg)).toHaveLength(0);
+  });
+});
+
+describe('bench summary: what the table and chart are given', () => {
+  const round = (rps: number, over: Partial<RunSample> = {}): RunSample => ({
+    rps,
+    p50: 1,
+    p99: 2,
+    bad: 0,
+    detail: '',
+    warmup: { seconds: 2, settled: true },
+    ...over,
+  });
+  const guard = (local: RunSample, bare = round(1000)): ScenarioResult => ({
+    id: 'guard',
+    title: '',
+    loadMethod: '',
+    variants: [
+      { id: 'bare', label: 'bare route', rounds: [bare] },
+      { id: 'local', label: 'local', vs: 'bare', target: 0.8, rounds: [local] },
+    ],
+  });
+  const quick = { quick: true, noiseLimit: 0.15 };
+  const local = (sc: ScenarioResult) => sc.variants[1] as ScenarioResult['variants'][number];
+
+  it('a full run judges the ratio against its target', () => {
+    const sc = guard(round(700));
+    summarize([sc]);
+    expect(local(sc).ratio).toBeCloseTo(0.7);
+    expect(local(sc).met).toBe(false);
+    expect(targetMark(local(sc), local(sc).withheld)).toBe('≥ 0.80 MISSED');
+  });
+
+  it('a settled, undisturbed quick run is judged too', () => {
+    const sc = guard(round(900));
+    summarize([sc], quick);
+    expect(local(sc).met).toBe(true);
+    expect(local(sc).withheld).toBeUndefined();
+  });
+
+  it('a quick run never says met or MISSED for a scenario marked not comparable', () => {
+    const sc = { ...guard(round(700)), quickComparable: false };
+    summarize([sc], quick);
+    expect(local(sc).met).toBeUndefined();
+    expect(targetMark(local(sc), local(sc).withheld)).toBe(`≥ 0.80 ${NOT_COMPARABLE}`);
+  });
+
+  it('a quick run withholds the verdict when a warm-up, its own or its reference’s, did not settle', () => {
+    const own = guard(round(700, { warmup: { seconds: 8, settled: false } }));
+    const ref = guard(round(700), round(1000, { warmup: { seconds: 8, settled: false } }));
+    summarize([own, ref], quick);
+    for (const sc of [own, ref]) {
+      expect(local(sc).met).toBeUndefined();
+      expect(local(sc).withheld).toContain('warm-up did not settle');
+    }
+  });
+
+  it('a quick run withholds the verdict when other processes disturbed either side', () => {
+    const sc = guard(round(700), round(1000, { other: 0.9 }));
+    summarize([sc], quick);
+    expect(local(sc).met).toBeUndefined();
+    expect(local(sc).withheld).toContain('disturbed (other CPU 0.90)');
+  });
+
+  it('pools revocation lags over rounds and judges their p99', () => {
+    const lags = Array.from({ length: 100 }, (_, i) => i + 1);
+    const sc: ScenarioResult = {
+      id: 'revocation-lag',
+      title: '',
+      loadMethod: '',
+      variants: [
+        {
+          id: 'remote-feed',
+          label: 'remote + feed',
+          lagTarget: 250,
+          rounds: [round(900, { lags: lags.slice(0, 50) }), round(900, { lags: lags.slice(50) })],
+        },
+      ],
+    };
+    summarize([sc]);
+    expect(sc.variants[0]?.lag).toMatchObject({ n: 100, p50: 50, p90: 90, p99: 99, max: 100 });
+    expect(sc.variants[0]?.lag?.met).toBe(true);
+    expect(sc.valid).toBe(true);
+  });
+
+  it('a token still accepted after 5 s fails the run', () => {
+    const sc: ScenarioResult = {
+      id: 'revocation-lag',
+      title: '',
+      loadMethod: '',
+      variants: [
+        {
+          id: 'remote-feed',
+          label: 'remote + feed',
+          lagTarget: 250,
+          rounds: [round(900, { lags: [10, 20], lagFailures: 1 })],
+        },
+      ],
+    };
+    summarize([sc]);
+    expect(sc.valid).toBe(false);
+    expect(sc.variants[0]?.lag).toMatchObject({ failures: 1, met: false });
   });
 });
