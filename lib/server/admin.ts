@@ -15,10 +15,10 @@ import type {
 import { verifyAccessToken } from '../tokens/access-token';
 import { parseRefreshToken } from '../tokens/refresh-token';
 import { hashSecret, randomId, verifySecret } from '../tokens/secrets';
-import { publishChange } from './change-feed';
 import type { ServerContext } from './context';
 import { GRANT_TYPES } from './grants';
 import { type IntrospectionResponse, introspect } from './introspection';
+import { publishChange } from './publish-change';
 import { redirectUriProblem } from './redirect-uri';
 import { hasGrantAudience, issuedAudiences, resourceUriProblem } from './resource';
 

@@ -1,20 +1,8 @@
-// The revocation feed's server side: publish a change through the store, and fan the store's log out
-// to this instance's subscribers (one reader per instance, however many guards listen).
+// The revocation feed's server side: fan the store's log of changes out to this instance's
+// subscribers (one reader per instance, however many guards listen).
 import type { FeedChange, FeedEntry } from '../core/feed-change';
 import type { Logger } from '../core/logger';
 import type { Store } from '../store/store';
-import type { ServerContext } from './context';
-
-/**
- * Record `change` for every remote guard (through the store, so that whichever instance made it,
- * every instance's subscribers hear of it). Awaited by whoever ended something, before answering:
- * a store that fails here fails the request (503), which the caller may retry; revoking is idempotent.
- */
-export async function publishChange(ctx: ServerContext, change: FeedChange): Promise<void> {
-  if (!ctx.config.revocationFeed) return;
-  await ctx.store.appendChange(change);
-  ctx.events.emit('feed.published', { type: change.type });
-}
 
 /** One subscriber: an open event stream (see revocation-feed-endpoint.ts). */
 export interface FeedSubscriber {

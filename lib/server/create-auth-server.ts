@@ -13,11 +13,12 @@ import { KeyRing } from '../tokens/signing-keys';
 import { VerifiedTokenCache } from '../tokens/verified-token-cache';
 import { type Admin, createAdmin } from './admin';
 import { safeReturnTo } from './authorize-endpoint';
-import { FeedHub, publishChange } from './change-feed';
+import { FeedHub } from './change-feed';
 import { ClientAuthenticator } from './client-auth';
 import type { ServerContext } from './context';
 import { Hashing } from './hashing';
 import { metadataDocument } from './metadata';
+import { publishChange } from './publish-change';
 import { RateLimits } from './rate-limit';
 import { buildServerApp } from './router';
 

@@ -3,10 +3,10 @@ import type { RequestHandler } from 'express';
 import { invalidRequest } from '../errors';
 import { verifyAccessToken } from '../tokens/access-token';
 import { parseRefreshToken } from '../tokens/refresh-token';
-import { publishChange } from './change-feed';
 import { authenticateClient } from './client-auth';
 import type { ServerContext } from './context';
 import { readParams, required } from './params';
+import { publishChange } from './publish-change';
 import { hasGrantAudience, issuedAudiences } from './resource';
 
 const notYours = () => invalidRequest('token was not issued to this client');
