@@ -80,7 +80,22 @@ interface Ledger {
   grants: Map<string, number>;
   /** Epoch seconds after which the ledger is swept. */
   expiresAt: number;
+  /**
+   * Entries past their horizon are dropped when the ledger reaches this size, which then doubles
+   * what is left: O(1) per grant amortized, where dropping them at every add made each issuance
+   * scan the whole ledger (RedisStore's ZREMRANGEBYSCORE is O(log n) per entry dropped).
+   */
+  pruneAt: number;
 }
+
+/** A ledger is not pruned below this size. */
+const LEDGER_PRUNE_MIN = 64;
+const newLedger = (): Ledger => ({
+  generation: '',
+  grants: new Map(),
+  expiresAt: 0,
+  pruneAt: LEDGER_PRUNE_MIN,
+});
 
 export interface MemoryStoreOptions {
   /** Seconds between sweeps of expired grants (default 60). */
@@ -90,6 +105,11 @@ export interface MemoryStoreOptions {
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
+/**
+ * A copy of a grant record: its properties are all strings and numbers, so a spread copies it
+ * whole, several times faster than structuredClone on the issuance and token-check paths.
+ */
+const copyGrant = (g: GrantRecord): GrantRecord => ({ ...g });
 
 /**
  * Whether a token (its digest, split) was issued in the family: the current or previous one, or an
@@ -281,9 +301,12 @@ export class MemoryStore implements Store {
   }
 
   private ledgerAdd(key: string, grantId: string, until: number, now: number) {
-    const ledger = this.ledger(key, now) ?? { generation: '', grants: new Map(), expiresAt: 0 };
+    const ledger = this.ledger(key, now) ?? newLedger();
     this.ledgers.set(key, ledger);
-    for (const [id, t] of ledger.grants) if (t <= now) ledger.grants.delete(id);
+    if (ledger.grants.size >= ledger.pruneAt) {
+      for (const [id, t] of ledger.grants) if (t <= now) ledger.grants.delete(id);
+      ledger.pruneAt = Math.max(LEDGER_PRUNE_MIN, 2 * ledger.grants.size);
+    }
     ledger.grants.set(grantId, until);
     ledger.expiresAt = Math.max(ledger.expiresAt, until);
   }
@@ -313,7 +336,7 @@ export class MemoryStore implements Store {
 
   async renewLedger(owner: LedgerOwner, generation: string, endGrants: boolean, now: number) {
     const key = this.ledgerKey(owner);
-    const ledger = this.ledger(key, now) ?? { generation: '', grants: new Map(), expiresAt: 0 };
+    const ledger = this.ledger(key, now) ?? newLedger();
     this.ledgers.set(key, ledger);
     ledger.generation = generation;
     ledger.expiresAt = Math.max(ledger.expiresAt, now + LEDGER_GRACE_SECONDS);
@@ -371,7 +394,7 @@ export class MemoryStore implements Store {
     }
     if (ledgerKey !== undefined)
       this.ledgerAdd(ledgerKey, grant.id, ledger?.until ?? grantHorizon(grant, tokens), now);
-    const stored = clone(grant);
+    const stored = copyGrant(grant);
     if (session && grant.deviceId && tag !== undefined) {
       const { now } = session;
       const devices = this.sessions.get(tag) ?? new Map<string, SessionState>();
@@ -506,7 +529,7 @@ export class MemoryStore implements Store {
     if (ses?.grants.has(fam.grant.id)) ses.grants.set(fam.grant.id, fam.expiresAt);
     return {
       ok: true,
-      grant: clone(fam.grant),
+      grant: copyGrant(fam.grant),
       retried: isRetry,
       ...(deviceDeadline !== undefined ? { deviceDeadline } : {}),
     };
@@ -556,14 +579,14 @@ export class MemoryStore implements Store {
     const spent = proof
       ? { proofReplayed: !this.proofs.spend(`g|${grantId}|${proof.id}`, proof.expiresAt, now) }
       : {};
-    if (!fam.grant.sessionId) return { grant: clone(fam.grant), revoked, ...spent };
+    if (!fam.grant.sessionId) return { grant: copyGrant(fam.grant), revoked, ...spent };
     const ses = this.session(fam.grant, now);
     const deviceDeadline = !ses
       ? 0
       : revoked
         ? ses.deadline
         : this.touch(ses, fam.grant.clientId, now);
-    return { grant: clone(fam.grant), revoked, deviceDeadline, ...spent };
+    return { grant: copyGrant(fam.grant), revoked, deviceDeadline, ...spent };
   }
 
   async spendDpopProof(jkt: string, proof: ProofUse, now: number): Promise<boolean> {
@@ -585,7 +608,7 @@ export class MemoryStore implements Store {
       fam.grant.maxExpiresAt > now &&
       (!fam.grant.sessionId || this.session(fam.grant, now) !== undefined);
     return {
-      grant: clone(fam.grant),
+      grant: copyGrant(fam.grant),
       active,
       expiresAt: Math.min(fam.currentExpiresAt, fam.grant.maxExpiresAt),
     };
