@@ -40,8 +40,8 @@ const LEGEND: [Bar['kind'], string][] = [
   ['withheld', 'quick: not comparable to a full run'],
 ];
 
-const WIDTH = 900;
-const LABEL_W = 340;
+const WIDTH = 940;
+const LABEL_W = 370;
 const X0 = LABEL_W + 10;
 const PLOT_W = WIDTH - X0 - 70;
 const ROW = 18;
@@ -58,7 +58,7 @@ export function escapeXml(s: string): string {
 }
 
 /** Labels longer than the label column are cut (the full text stays in the bar's tooltip). */
-const clip = (s: string, max = 52) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
+const clip = (s: string, max = 58) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
 function barsOf(sc: ScenarioResult): Bar[] {
   const label = (id: string) => sc.variants.find((x) => x.id === id)?.label ?? id;
@@ -225,11 +225,12 @@ export function renderChart(scenarios: ScenarioResult[], run: ChartRun): string 
   }
   const lags = lagPanel(scenarios, y + 8);
   y += lags.height + (lags.height ? 8 : 0);
-  // Legend, then the caption.
+  // Legend (the colours drawn), then the caption.
+  const drawn = new Set(groups.flatMap((g) => g.bars.map((b) => b.kind)));
   const legend: string[] = [];
   let lx = 10;
   const ly = y + 14;
-  for (const [kind, text] of LEGEND) {
+  for (const [kind, text] of LEGEND.filter(([k]) => drawn.has(k))) {
     legend.push(
       `<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${COLOURS[kind]}"/>`,
       `<text x="${lx + 14}" y="${ly}" font-size="11" ${FONT}>${escapeXml(text)}</text>`,
