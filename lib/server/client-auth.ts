@@ -162,13 +162,18 @@ export class ClientAuthenticator {
     const digest = createHash('sha256').update(secret).digest();
     const hit = this.verified.get(id);
     const limits = this.limits;
-    const ip = limits ? clientIp(req) : '';
-    // An IP this instance knows to be over its limit gets no check at all.
-    limits?.assertNotKnownOver('client_auth_ip', ip);
+    // The address is worked out only when it may be needed: an IP this instance knows to be over
+    // its limit gets no check at all (with none known, a digest match needs no address).
+    let address: string | undefined;
+    const ip = () => {
+      address ??= clientIp(req);
+      return address;
+    };
+    if (limits?.anyKnownOver('client_auth_ip')) limits.assertNotKnownOver('client_auth_ip', ip());
     if (hit && hit.secretHash === secretHash) {
       // Under attack (known over its limit here): digest checks from clean IPs only.
       if (limits?.knownOver('client_auth_client', id)) {
-        const fromIp = await limits.read('client_auth_ip', ip);
+        const fromIp = await limits.read('client_auth_ip', ip());
         if (fromIp.hits > 0)
           throw limits.refuse('client_auth_client', (fromIp.resetMs - Date.now()) / 1000);
       }
@@ -182,7 +187,7 @@ export class ClientAuthenticator {
         // run on counts that miss the failures of the others.
         const [forClient, fromIp] = await Promise.all([
           limits.read('client_auth_client', id),
-          limits.read('client_auth_ip', ip),
+          limits.read('client_auth_ip', ip()),
         ]);
         const now = Date.now();
         if (fromIp.hits >= fromIp.limit)

@@ -4,7 +4,7 @@ import { OAuthError } from '../errors';
 import { authenticateClient } from './client-auth';
 import type { ServerContext } from './context';
 import { introspect } from './introspection';
-import { readParams, required } from './params';
+import { readParams, required, sendJson } from './params';
 
 export function introspectionEndpoint(ctx: ServerContext): RequestHandler {
   return async function introspectionEndpoint(req, res) {
@@ -13,7 +13,8 @@ export function introspectionEndpoint(ctx: ServerContext): RequestHandler {
     if (!client.introspect)
       throw new OAuthError('unauthorized_client', 'client is not allowed to introspect', 403);
     const token = required(params, 'token', 8192);
+    const answer = await introspect(ctx, token, client);
     res.setHeader('Cache-Control', 'no-store');
-    res.json(await introspect(ctx, token, client));
+    sendJson(res, answer);
   };
 }

@@ -6,8 +6,8 @@ import { OAuthError } from '../errors';
 import { grantHorizon } from '../store/ledger';
 import type { ClientRecord, GrantRecord, IssuedTokens } from '../store/store';
 import { type AccessTokenClaims, signAccessToken } from '../tokens/access-token';
+import { pooledRandomId } from '../tokens/random-pool';
 import { newRefreshToken } from '../tokens/refresh-token';
-import { randomId } from '../tokens/secrets';
 import type { ServerContext } from './context';
 
 /** The token endpoint's success body (RFC 6749 §5.1); `DPoP` for a token bound to a key (RFC 9449 §5). */
@@ -126,7 +126,7 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
     createdAt: now,
     maxExpiresAt: now + config.refreshTokenMaxAge,
   };
-  const jti = randomId(16);
+  const jti = pooledRandomId(16);
   const access = await signAccessToken(
     accessClaims(ctx, grant, req.scope, jti, now, req.jkt),
     ctx.keys,
@@ -148,7 +148,7 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
         ? {
             idleTtl: config.deviceIdleTtl,
             maxAge: config.deviceSessionMaxAge,
-            candidateId: randomId(16),
+            candidateId: pooledRandomId(16),
             now,
             ...(req.jkt !== undefined ? { jkt: req.jkt } : {}),
           }
@@ -191,18 +191,20 @@ export async function issueNewGrant(ctx: ServerContext, req: IssueRequest): Prom
       "the device's session is bound to another DPoP key: sign in with that key, or end the session",
     );
   const { deviceDeadline } = created;
-  ctx.events.emit('token.issued', {
-    grantType: grant.grantType,
-    clientId: grant.clientId,
-    tenantId: grant.tenantId,
-    subject: grant.subject,
-    grantId: grant.id,
-    jti,
-    scope: req.scope,
-    refreshToken: refresh !== undefined,
-    ...(grant.deviceId ? { deviceId: grant.deviceId } : {}),
-    ...(grant.localUser ? { localUser: grant.localUser } : {}),
-  });
+  // The payload is built only when somebody listens: this runs for every token issued.
+  if (ctx.events.wants('token.issued'))
+    ctx.events.emit('token.issued', {
+      grantType: grant.grantType,
+      clientId: grant.clientId,
+      tenantId: grant.tenantId,
+      subject: grant.subject,
+      grantId: grant.id,
+      jti,
+      scope: req.scope,
+      refreshToken: refresh !== undefined,
+      ...(grant.deviceId ? { deviceId: grant.deviceId } : {}),
+      ...(grant.localUser ? { localUser: grant.localUser } : {}),
+    });
   return {
     access_token: access,
     token_type: tokenType(req.jkt),

@@ -1,5 +1,5 @@
-// Form parameters of the token, revocation and introspection endpoints (RFC 6749 §3.1, §3.2).
-import type { Request } from 'express';
+// Form parameters of the token, revocation and introspection endpoints (RFC 6749 §3.1, §3.2), and their JSON answers.
+import type { Request, Response } from 'express';
 import { invalidRequest, OAuthError } from '../errors';
 
 export type Params = Readonly<Record<string, string>>;
@@ -11,12 +11,16 @@ export type Params = Readonly<Record<string, string>>;
  * Empty values count as omitted (RFC 6749 §3.1).
  */
 export function readParams(req: Request): Params {
-  if (Object.keys(req.query ?? {}).length > 0)
-    throw invalidRequest('parameters must be sent in the request body');
+  // The raw query string, not req.query, which parses it again at every read.
+  if (inQuery(req.url)) throw invalidRequest('parameters must be sent in the request body');
   const hasBody =
     req.headers['content-length'] !== '0' &&
     (req.headers['content-length'] || req.headers['transfer-encoding']);
-  if (hasBody && !req.is('application/x-www-form-urlencoded')) {
+  if (
+    hasBody &&
+    req.headers['content-type'] !== FORM &&
+    !req.is('application/x-www-form-urlencoded')
+  ) {
     throw invalidRequest('request body must be application/x-www-form-urlencoded');
   }
   const body: unknown = req.body ?? {};
@@ -36,6 +40,28 @@ export function readParams(req: Request): Params {
     if (value !== '') out[key] = value;
   }
   return out;
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+
+/** Whether a request URL carries anything in its query string (a bare `?` or `&`s carry nothing). */
+function inQuery(url: string): boolean {
+  const q = url.indexOf('?');
+  if (q < 0) return false;
+  for (let i = q + 1; i < url.length; i++) if (url[i] !== '&') return true;
+  return false;
+}
+
+/**
+ * Answer `body` as JSON (200 unless set before). Written directly: Express's `res.json()` also
+ * computes an ETag and re-checks the content type, work a token or introspection answer (no-store)
+ * does not need.
+ */
+export function sendJson(res: Response, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
 }
 
 /** A required parameter, at most `max` characters. */

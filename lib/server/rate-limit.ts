@@ -104,6 +104,11 @@ class Limit {
     await this.counters.decrement(key);
   }
 
+  /** Whether this instance knows of any key at the limit (expired ones included): a map size. */
+  anyKnownOver(): boolean {
+    return this.over.size > 0;
+  }
+
   /**
    * Seconds until `key`'s window ends when this instance has seen it at its limit (no store round
    * trip), else 0. Another instance's hits are learnt at this instance's next add() of the key.
@@ -156,6 +161,14 @@ export class RateLimits {
   assertNotKnownOver(name: LimiterName, key: string): void {
     const left = this.limits[name].knownOver(key);
     if (left > 0) throw this.refuse(name, left);
+  }
+
+  /**
+   * False when this instance knows no key over `name`'s limit (no round trip, nor the key): lets
+   * the success path skip working out a key nothing can be refused for.
+   */
+  anyKnownOver(name: LimiterName): boolean {
+    return this.limits[name].anyKnownOver();
   }
 
   /** True when this instance knows `key` to be over `name`'s limit (no round trip). */

@@ -6,7 +6,7 @@ import type { ServerContext } from './context';
 import { TokenRequestProofs } from './dpop';
 import { findGrant } from './grants';
 import { ClientChangedError, type TokenResponse } from './issue';
-import { readParams } from './params';
+import { readParams, sendJson } from './params';
 import { clientIp } from './rate-limit';
 
 export function tokenEndpoint(ctx: ServerContext): RequestHandler {
@@ -38,7 +38,10 @@ export function tokenEndpoint(ctx: ServerContext): RequestHandler {
         throw new OAuthError('invalid_dpop_proof', 'this client must send a DPoP proof (RFC 9449)');
       return grant.handle({
         ctx,
-        ip: clientIp(req),
+        // Read only by grants that count failures by address: most requests never ask for it.
+        get ip() {
+          return clientIp(req);
+        },
         params,
         client,
         clientGeneration: generation,
@@ -61,6 +64,6 @@ export function tokenEndpoint(ctx: ServerContext): RequestHandler {
     }
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');
-    res.json(body);
+    sendJson(res, body);
   };
 }
