@@ -45,6 +45,8 @@ const PREFIX = 'cost:';
 const TARGET_BYTES = 1024;
 const TARGET_GUARD_RT = 1;
 const TARGET_ISSUE_RT = 2;
+/** Rotations after which one family's bytes are measured (the target holds at any age). */
+const FAMILY_AGES = [0, 1000, 10_000] as const;
 /** MemoryStore: access-token lifetime (s) of the expiry run; "flat" = heap back within this of start. */
 const SHORT_TTL = 5;
 const FLAT_SLACK = 2 * 1048576;
@@ -53,6 +55,8 @@ const TOKEN_PATH = '/oauth2/token';
 const CC_SECRET = 'cost-cc-secret-0123456789';
 const APP_ID = 'cost-app';
 const USER = { username: 'alice', password: 'alice-password' };
+/** The user whose one family is measured as it ages (its own device-session hash). */
+const AGED_USER = { username: 'carol', password: 'carol-password' };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = (n: number) => Math.round((n / 1048576) * 10) / 10;
@@ -142,7 +146,7 @@ async function issueCc(port: number, n: number, onToken?: (token: string, i: num
   });
 }
 
-async function signIn(port: number, deviceId?: string) {
+async function signIn(port: number, deviceId?: string, user = USER) {
   const r = await send(
     port,
     'POST',
@@ -151,7 +155,7 @@ async function signIn(port: number, deviceId?: string) {
     {
       grant_type: 'password',
       client_id: APP_ID,
-      ...USER,
+      ...user,
       ...(deviceId ? { device_id: deviceId } : {}),
     },
   );
@@ -221,6 +225,7 @@ async function seed(auth: AuthServer, store: Store, withUser: boolean) {
     scopes: ['print'],
   });
   await a.upsertUser({ tenantId: 'acme', ...USER });
+  await a.upsertUser({ tenantId: 'acme', ...AGED_USER });
 }
 
 // ---- Redis introspection (an admin connection of its own: never counted) -----------------------
@@ -244,7 +249,8 @@ async function grantKeys(admin: Redis, gid: string): Promise<KeyCost[]> {
   const out: KeyCost[] = [];
   const candidates: [string, string][] = [
     ['grant hash', k.grant(gid)],
-    ['issued refresh hashes (set)', k.issued(gid)],
+    // Only families from before refresh-token generations have one.
+    ['old issued-hashes set', k.legacyIssued(gid)],
     ['device sessions (hash, per user)', k.sessionsOfGrant(gid)],
   ];
   for (const [kind, key] of candidates) {
@@ -265,10 +271,25 @@ async function grantKeys(admin: Redis, gid: string): Promise<KeyCost[]> {
   return out;
 }
 
-/** Field names of a hash with the device id generalised, to compare shapes. */
-async function fieldShape(admin: Redis, key: string, device: string): Promise<string[]> {
+/** Field names of a hash with the device and grant ids generalised, to compare shapes. */
+async function fieldShape(
+  admin: Redis,
+  key: string,
+  device: string,
+  gid: string,
+): Promise<string[]> {
   const fields = await admin.hkeys(key);
-  return fields.map((f) => f.replaceAll(device, '<dev>')).sort();
+  return fields.map((f) => f.replaceAll(device, '<dev>').replaceAll(gid, '<gid>')).sort();
+}
+
+/** A family's Redis bytes (MEMORY USAGE of its keys) after some number of rotations. */
+interface FamilyAge {
+  rotations: number;
+  /** MEMORY USAGE of the grant hash (and of an old issued-hashes set, if it had one). */
+  familyBytes: number;
+  /** The same plus its user's device-session hash (this user's only device). */
+  withSessionBytes: number;
+  fields: number;
 }
 
 interface GrantMemory {
@@ -447,9 +468,9 @@ async function redisCosts(redisPort: number) {
     const written = { gid: firstGid, device: 'device-0' };
     const shape = async (gid: string, device: string) =>
       JSON.stringify([
-        await fieldShape(admin, k.grant(gid), device),
-        await fieldShape(admin, k.sessionsOfGrant(gid), device),
-        await admin.scard(k.issued(gid)),
+        await fieldShape(admin, k.grant(gid), device, gid),
+        await fieldShape(admin, k.sessionsOfGrant(gid), device, gid),
+        await admin.exists(k.legacyIssued(gid)),
       ]);
     const [realShape, writtenShape] = [
       await shape(realGid, 'phone-0'),
@@ -575,8 +596,25 @@ async function redisCosts(redisPort: number) {
       },
       TARGET_ISSUE_RT,
     );
+    // (4) One family's bytes as it ages: a device-bound sign-in, then rotations one after another.
+    const ages: FamilyAge[] = [];
+    const aged = await signIn(srv.port, 'phone-aged', AGED_USER);
+    const agedGid = gidOf(aged.access);
+    let art = aged.refresh;
+    let done = 0;
+    for (const target of FAMILY_AGES) {
+      for (; done < target; done++) art = await rotate(srv.port, art);
+      const keys = await grantKeys(admin, agedGid);
+      const own = keys.filter((key) => key.kind !== 'device sessions (hash, per user)');
+      ages.push({
+        rotations: done,
+        familyBytes: own.reduce((a, key) => a + key.bytes, 0),
+        withSessionBytes: keys.reduce((a, key) => a + key.bytes, 0),
+        fields: keys.reduce((a, key) => a + key.elements, 0),
+      });
+    }
     const redisVersion = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? 'unknown';
-    return { redisVersion, grants: [cc, family], roundTrips: rts };
+    return { redisVersion, grants: [cc, family], roundTrips: rts, ages };
   } finally {
     await Promise.all([close(srv.server), close(srv2.server)]);
     client.disconnect();
@@ -787,6 +825,21 @@ async function main() {
     ),
   );
   for (const g of costs.grants) console.log(`  ${g.kind}: ${g.how}`);
+  console.log(
+    '\nOne password family with a device session as it ages (MEMORY USAGE, SAMPLES 0; rotations over HTTP)\n',
+  );
+  console.log(
+    table(
+      ['rotations', 'family keys bytes', 'with the device-session hash', 'elements', 'target'],
+      costs.ages.map((a) => [
+        a.rotations.toLocaleString('en'),
+        a.familyBytes,
+        a.withSessionBytes,
+        a.fields,
+        a.withSessionBytes <= TARGET_BYTES ? 'met' : 'MISSED',
+      ]),
+    ),
+  );
 
   const m = memory;
   console.log(
@@ -855,6 +908,7 @@ async function main() {
     quick: QUICK,
     git,
     redisGrantMemory: costs.grants,
+    familyByAge: costs.ages,
     memoryStore: memory,
     roundTrips: costs.roundTrips,
   };
