@@ -63,7 +63,9 @@ export class LocalVerifier implements Verifier {
   }
 
   async verify(token: string, presentation: Presentation): Promise<VerifiedToken | TokenRejection> {
-    const claims = await this.verified.claims(token, this.keys, this.config);
+    // A token seen before is served from the cache without a promise to wait for.
+    const claims =
+      this.verified.get(token) ?? (await this.verified.claims(token, this.keys, this.config));
     if (claims instanceof TokenRejection) return claims;
     const now = this.now();
     const proof = checkPresentation(claims, token, presentation, this.config.dpop, now);

@@ -1,13 +1,21 @@
 // RedisStore: Store on ioredis (standalone, Sentinel or Cluster); each atomic change is one Lua script.
 import type { Store as RateLimitStore } from 'express-rate-limit';
 import type { Cluster, Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import type { FeedChange } from '../core/feed-change';
 import { isDeviceGrant, tagOfGrant, userTag } from '../core/grant-id';
 import { ConfigError, StoreUnavailableError } from '../errors';
 import { splitDigest } from '../tokens/refresh-token';
 import { byRecency, changedDeployment } from './deployments';
 import { parseDeviceSessions } from './device-session';
-import { grantPairs, type ReplyValue, replyLayout } from './grant-hash';
+import {
+  decodeGrant,
+  GRANT_FIELDS,
+  type GrantField,
+  grantPairs,
+  type ReplyValue,
+  replyLayout,
+} from './grant-hash';
 import { type RedisKeys, redisKeys } from './keys';
 import { grantHorizon, isClientOwner, LEDGER_GRACE_SECONDS } from './ledger';
 import { type ScriptInput, scriptArgs } from './lua-script';
@@ -65,6 +73,25 @@ export interface RedisStoreOptions {
 /** The plain HMGET of a grant without a device: revocation flags, then the grant. */
 const PLAIN_ACCESS = replyLayout(['rev', 'x']);
 
+/**
+ * Grant fields no script changes once the grant is written: whom and what it was issued for. A
+ * store that has read them for a grant reads only the others again (grant ids are never reused).
+ */
+const IDENTITY_FIELDS: readonly GrantField[] = [
+  'cid',
+  'tid',
+  'gty',
+  'sub',
+  'lu',
+  'dev',
+  'res',
+  'cat',
+];
+/** The rest of the grant (its existence, scope, binding, deadline, session) and the flags. */
+const CHANGING_FIELDS = GRANT_FIELDS.filter((f) => !IDENTITY_FIELDS.includes(f));
+/** Grants whose identity fields this store keeps, at most. */
+const IDENTITIES = 10_000;
+
 const parse = <T>(json: string | null): T | undefined =>
   json == null ? undefined : (JSON.parse(json) as T);
 
@@ -81,6 +108,13 @@ export class RedisStore implements Store {
   private readonly keys: RedisKeys;
   private readonly runner: RedisRunner;
   private readonly abandons = new AbandonedRotations();
+  /**
+   * Identity fields of grants read by getAccessTokenState, by grant id: each field costs the
+   * client ~0.7 µs to ask for and parse, and a guarded request reads its grant every time.
+   */
+  private readonly identities = new LRUCache<string, Partial<Record<GrantField, ReplyValue>>>({
+    max: IDENTITIES,
+  });
   private readonly changes: RedisChangeLog;
 
   constructor(options: RedisStoreOptions) {
@@ -471,10 +505,29 @@ export class RedisStore implements Store {
     if (!isDeviceGrant(grantId) && !proof) {
       // No device session to check or postpone, no proof to spend: a plain HMGET is cheaper for
       // Redis than a script.
+      const known = this.identities.get(grantId);
+      if (known) {
+        // Flags and the fields that can change; the identity as read before.
+        const reply = await this.runner.run(() =>
+          this.redis.hmget(grantKey, 'rev', `x:${jti}`, ...CHANGING_FIELDS),
+        );
+        const fields = { ...known };
+        CHANGING_FIELDS.forEach((f, i) => {
+          fields[f] = reply[2 + i];
+        });
+        const grant = decodeGrant(fields);
+        return grant
+          ? { grant, revoked: reply[0] === '1' || reply[1] === '1' }
+          : { revoked: false };
+      }
       const fields = PLAIN_ACCESS.hmgetFields({ rev: 'rev', x: `x:${jti}` });
       const reply = await this.runner.run(() => this.redis.hmget(grantKey, ...fields));
       const { head, grant } = PLAIN_ACCESS.decode(reply);
-      return grant ? { grant, revoked: head.rev === '1' || head.x === '1' } : { revoked: false };
+      if (!grant) return { revoked: false };
+      const identity: Partial<Record<GrantField, ReplyValue>> = {};
+      for (const f of IDENTITY_FIELDS) identity[f] = reply[2 + GRANT_FIELDS.indexOf(f)];
+      this.identities.set(grantId, identity);
+      return { grant, revoked: head.rev === '1' || head.x === '1' };
     }
     const reply = (await this.call('twAccessState', {
       grantKey,
