@@ -1,8 +1,9 @@
 // The revocation feed: Server-Sent Events of what ended, and remote guards that subscribe to it.
+import express from 'express';
 import request from 'supertest';
 import type { Guard, GuardEvents } from '../../lib';
 import { userTag } from '../../lib/core/grant-id';
-import { ALICE, post, RS, revoke, SVC, SVC_RT, seed, signIn, TOKEN } from '../helpers/app';
+import { ALICE, BOB, post, RS, revoke, SVC, SVC_RT, seed, signIn, TOKEN } from '../helpers/app';
 import { testClock } from '../helpers/clock';
 import { eventually } from '../helpers/eventually';
 import { openFeed, type RawFeed } from '../helpers/feed';
@@ -171,7 +172,7 @@ describe.each(STORE_KINDS)('revocation feed on %s', (kind) => {
 
   test('a subscribed remote guard keeps answers long, and drops one when its token is revoked', async () => {
     const clock = testClock();
-    const guard = remoteGuard(live.issuer, { cacheTtl: 1, feed: true }, { clock });
+    const guard = remoteGuard(live.issuer, { cacheTtl: 1, feed: true }, { clock, metrics: true });
     guards.push(guard);
     const seen: GuardEvents['feed.change'][] = [];
     guard.events.on('feed.change', (e) => seen.push(e));
@@ -190,6 +191,93 @@ describe.each(STORE_KINDS)('revocation feed on %s', (kind) => {
     await eventually(() => seen.some((e) => e.type === 'grant.revoked'));
     expect((await get()).status).toBe(401);
     expect(introspections).toBe(before + 1);
+    const metrics = express().get('/m', guard.metricsHandler());
+    const text = (await request(metrics).get('/m')).text;
+    expect(text).toContain(
+      'tokenward_guard_events_total{event="feed.change",detail="grant.revoked"} 1',
+    );
+    expect(text).toContain('tokenward_guard_events_total{event="feed.connected",detail=""} 1');
+  });
+
+  test("a change written by another instance reaches this instance's subscribers", async () => {
+    const other = await startAuthServer(ts.store, {
+      revocationFeed: { heartbeat: 1 },
+      metrics: true,
+    });
+    try {
+      const f = await open(RS);
+      await f.ready();
+      const s = await signIn(other.app);
+      expect((await revoke(other.app, s.refresh_token)).status).toBe(200);
+      const [got] = await f.waitForChanges(1);
+      expect([got?.event, JSON.parse(got?.data ?? '{}').grant_id]).toEqual([
+        'grant.revoked',
+        gidOf(s.access_token),
+      ]);
+      // Counted by type in the metrics.
+      const metrics = express().get('/m', other.auth.metricsHandler());
+      expect((await request(metrics).get('/m')).text).toContain(
+        'tokenward_auth_events_total{event="feed.published",detail="grant.revoked"} 1',
+      );
+    } finally {
+      await other.auth.close();
+      await other.close();
+    }
+  });
+
+  test('user, device session, tenant, client and scope changes drop exactly the answers they affect', async () => {
+    const clock = testClock();
+    const guard = remoteGuard(live.issuer, { cacheTtl: 1, feed: true }, { clock });
+    guards.push(guard);
+    const heard: string[] = [];
+    guard.events.on('feed.change', (e) => heard.push(e.type));
+    const app = guardedApp(guard);
+    await eventually(() => guard.feedStatus() === 'subscribed');
+    const bob = await signIn(live.app, BOB, { device_id: 'bob-phone' });
+    const svc = await ccToken();
+    const get = (t: string) => request(app).get('/me').set('Authorization', `Bearer ${t}`);
+    const asked = async (t: string) => {
+      const before = introspections;
+      expect((await get(t)).status).toBe(200);
+      return introspections - before;
+    };
+    expect(await asked(bob.access_token)).toBe(1);
+    expect(await asked(svc)).toBe(1);
+    const hear = async (type: string, change: () => Promise<unknown>) => {
+      const n = heard.filter((h) => h === type).length;
+      await change();
+      await eventually(() => heard.filter((h) => h === type).length > n);
+    };
+    // Bob's roles: his answer is dropped (asked again), the service token's kept.
+    await hear('user.changed', () =>
+      live.auth.admin.upsertUser({ tenantId: 'acme', username: BOB.username, roles: ['printer'] }),
+    );
+    expect(await asked(bob.access_token)).toBe(1);
+    expect(await asked(svc)).toBe(0);
+    // The tenant's mode: every acme answer.
+    await hear('tenant.changed', () =>
+      live.auth.admin.upsertTenant({ id: 'acme', localUserMode: false }),
+    );
+    expect(await asked(svc)).toBe(1);
+    expect(await asked(bob.access_token)).toBe(1);
+    await live.auth.admin.upsertTenant({ id: 'acme', localUserMode: true });
+    await eventually(() => heard.filter((h) => h === 'tenant.changed').length === 2);
+    await asked(svc);
+    await asked(bob.access_token);
+    // A scope the service token holds.
+    await hear('scope.changed', () =>
+      live.auth.admin.upsertScope({ name: 'scan', service: 'scan', roleCheck: false }),
+    );
+    expect(await asked(svc)).toBe(1);
+    // Bob's device session ends: his token is refused, the service token untouched.
+    await hear('device_session.ended', () =>
+      live.auth.admin.revokeDeviceSession('acme', BOB.username, 'bob-phone'),
+    );
+    expect((await get(bob.access_token)).status).toBe(401);
+    expect(await asked(svc)).toBe(0);
+    // The service client's grants end: refused.
+    await hear('client.ended', () => live.auth.admin.revokeClientGrants(SVC.id));
+    expect((await get(svc)).status).toBe(401);
   });
 
   test('unsubscribed, the guard falls back to cacheTtl; subscribed again, it resumes', async () => {
