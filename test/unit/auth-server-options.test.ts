@@ -49,6 +49,28 @@ describe('createAuthServer options', () => {
     expect(parseAuthServerOptions({ issuer, rateLimit: false }).rateLimit).toBe(false);
   });
 
+  it('revocationFeed: on by default; false turns it off; bad settings are refused with their range', () => {
+    const base = { issuer: 'http://localhost:4000', store: new MemoryStore() };
+    expect(parseAuthServerOptions(base).revocationFeed).toEqual({
+      heartbeat: 10,
+      maxBuffer: 256 * 1024,
+      maxStreamsPerClient: 16,
+    });
+    expect(parseAuthServerOptions({ ...base, revocationFeed: false }).revocationFeed).toBe(false);
+    expect(createAuthServer({ ...base, revocationFeed: false }).metadata()).not.toHaveProperty(
+      'revocation_feed_endpoint',
+    );
+    expect(() => parseAuthServerOptions({ ...base, revocationFeed: { heartbeat: 0 } })).toThrow(
+      /revocationFeed.heartbeat" must be a whole number from 1 to 60/,
+    );
+    expect(() =>
+      parseAuthServerOptions({ ...base, revocationFeed: { maxBufer: 1 } as never }),
+    ).toThrow(ConfigError);
+    expect(() => parseAuthServerOptions({ ...base, revocationFeed: 'on' as never })).toThrow(
+      /"revocationFeed" must be true, false or/,
+    );
+  });
+
   it('accepts http for localhost and strips a trailing slash', () => {
     expect(createAuthServer({ issuer: 'http://localhost:4000/' }).issuer).toBe(
       'http://localhost:4000',

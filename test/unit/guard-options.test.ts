@@ -273,6 +273,14 @@ describe('createGuard options', () => {
     });
   });
 
+  it('revocation feed options: maxCacheTtl at least cacheTtl, feed a boolean', () => {
+    expect(configError(remote({}, { cacheTtl: 10, maxCacheTtl: 5 })).message).toMatch(
+      /"introspection.maxCacheTtl" \(5\) must be at least "introspection.cacheTtl" \(10\)/,
+    );
+    expect(configError(remote({}, { maxCacheTtl: 4000 })).message).toMatch(/maxCacheTtl/);
+    expect(configError(remote({}, { feed: 'yes' })).message).toMatch(/"introspection.feed"/);
+  });
+
   it('options that are not an object → ConfigError', () => {
     expect(configError(undefined).message).toMatch(/options are required/);
     expect(configError('https://auth.example.com').message).toMatch(/options are required/);
