@@ -149,6 +149,13 @@ export class RedisStore implements Store {
     }
   }
 
+  /** A legacy token (no generation) may be in its family's legacy set; other tokens never are. */
+  private issuedKeyFor(grantId: string, digest: string): string {
+    return splitDigest(digest).generation === undefined
+      ? this.keys.legacyIssued(grantId)
+      : this.keys.issued(grantId);
+  }
+
   /** Run script `name` with its keys and arguments by name. */
   private call<N extends ScriptName>(name: N, input: ScriptInput<Scripts[N]>) {
     return this.runner.script(name, scriptArgs<Scripts[N]>(scripts[name], input));
@@ -352,10 +359,7 @@ export class RedisStore implements Store {
       {
         grantKey: this.keys.grant(input.grantId),
         // A legacy token (no generation) may be in its family's legacy set; other tokens never are.
-        issuedKey:
-          splitDigest(input.presentedHash).generation === undefined
-            ? this.keys.legacyIssued(input.grantId)
-            : this.keys.issued(input.grantId),
+        issuedKey: this.issuedKeyFor(input.grantId, input.presentedHash),
         sessionsKey: this.keys.sessionsOfGrant(input.grantId),
         presentedHash: input.presentedHash,
         clientId: input.clientId,
@@ -399,7 +403,7 @@ export class RedisStore implements Store {
   async revokeByRefreshToken(grantId: string, refreshHash: string, clientId: string, now: number) {
     return (await this.write('twRevokeRefresh', {
       grantKey: this.keys.grant(grantId),
-      issuedKey: this.keys.issued(grantId),
+      issuedKey: this.issuedKeyFor(grantId, refreshHash),
       sessionsKey: this.keys.sessionsOfGrant(grantId),
       refreshHash,
       clientId,
@@ -556,7 +560,7 @@ export class RedisStore implements Store {
   async getRefreshTokenState(grantId: string, refreshHash: string, now: number) {
     const reply = (await this.call('twRefreshState', {
       grantKey: this.keys.grant(grantId),
-      issuedKey: this.keys.issued(grantId),
+      issuedKey: this.issuedKeyFor(grantId, refreshHash),
       sessionsKey: this.keys.sessionsOfGrant(grantId),
       refreshHash,
       now,

@@ -5,8 +5,8 @@
 // (test/conformance/describe-store.ts). Change one, change the other, and the suite with them.
 import type { JsonWebKey } from 'node:crypto';
 import type { Store as RateLimitStore } from 'express-rate-limit';
-import type { GrantOrigin } from '../core/grant-type';
 import type { FeedChange, FeedEntry } from '../core/feed-change';
+import type { GrantOrigin } from '../core/grant-type';
 
 /** Grant types the token endpoint supports (RFC 6749 §4.3, §4.4, §6). */
 export type GrantType = 'client_credentials' | 'password' | 'authorization_code' | 'refresh_token';

@@ -50,8 +50,8 @@ function remember(body: { access_token?: string; refresh_token?: string }): void
   for (const token of [body.access_token, body.refresh_token]) {
     if (!token) continue;
     secrets.add(token);
-    // The part that makes it a credential: a JWT's signature, a refresh token's random half.
-    secrets.add(token.split('.').at(-1) as string);
+    // The part that makes it a credential: a JWT's signature, a refresh token's secret.
+    secrets.add(token.split(/[.~]/).at(-1) as string);
   }
 }
 
@@ -264,7 +264,9 @@ describe('no token, client secret or password in any log line', () => {
     const from = lines.length;
     const known = [...secrets].filter((s) => s.split('.').length === 3);
     const at = known[0] as string;
-    const rt = [...secrets].find((s) => /^[\w-]{22}([~.][\w-]{22})?\.[\w-]{43}$/.test(s)) as string;
+    const rt = [...secrets].find((s) =>
+      /^[\w-]{22}([~.][\w-]{22})?\.\d+~[\w-]{65}$/.test(s),
+    ) as string;
     expect(at).toBeDefined();
     expect(rt).toBeDefined();
     try {

@@ -37,13 +37,22 @@ describe('secrets', () => {
     expect(DUMMY_HASH).toMatch(/^scrypt\$131072\$8\$1\$/);
   });
 
-  it('refresh tokens: 256 random bits after the grant id, stored as SHA-256 only', () => {
+  it('refresh tokens: generation, 256 random bits and a family secret after the grant id, stored as a digest only', () => {
     const gid = randomId(16);
     const { token, hash } = newRefreshToken(gid);
-    expect(token.startsWith(`${gid}.`)).toBe(true);
-    expect(Buffer.from(token.split('.')[1] as string, 'base64url')).toHaveLength(32);
-    expect(hash).toBe(sha256(token));
-    expect(parseRefreshToken(token)).toEqual({ grantId: gid, hash });
+    expect(token.startsWith(`${gid}.0~`)).toBe(true);
+    expect(Buffer.from(token.slice(token.indexOf('~') + 1, -22), 'base64url')).toHaveLength(32);
+    expect(hash.startsWith(`${sha256(token).slice(0, 22)}.0.`)).toBe(true);
+    expect(hash).not.toContain(token.slice(-22));
+    expect(parseRefreshToken(token)).toEqual({
+      grantId: gid,
+      hash,
+      generation: 0,
+      familySecret: token.slice(-22),
+    });
+    // A token of the old format (before generations) is still read: its digest is its SHA-256.
+    const legacy = `${gid}.${randomId(32)}`;
+    expect(parseRefreshToken(legacy)).toEqual({ grantId: gid, hash: sha256(legacy) });
     expect(parseRefreshToken(`${token}x`)).toBeUndefined();
     expect(parseRefreshToken('a.b.c')).toBeUndefined();
   });
