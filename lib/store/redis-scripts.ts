@@ -27,6 +27,8 @@ local function digest(d)
   if id then return id, tonumber(gen), proof end
   return d, nil, nil
 end
+`;
+const ISSUED_IN = `
 local function issuedIn(f, g, rts, d)
   local id, gen, proof = digest(d)
   if id == f.cur or id == f.prev then return true end
@@ -273,7 +275,7 @@ return ${replies.access.lua({ rev: 'f.rev', x: 'f.x', deadline: 'dl', replayed: 
         'resource',
         'jkt',
       ],
-      functions: [DIGEST, SESSION, TOUCH, FORGET, LEAVE_SESSION, REVOKE_FAMILY],
+      functions: [DIGEST, ISSUED_IN, SESSION, TOUCH, FORGET, LEAVE_SESSION, REVOKE_FAMILY],
       body: `
 local function fail(reason) return ${replies.rotate.lua({ status: 'reason' })} end
 ${luaHmget('s', 'grantKey', ['rev', 'cid', 'cur', 'cexp', 'prev', 'pat', 'gen', 'fp', 'scope', 'max', 'aexp', 'cjti', 'undo', 'bn', ['res', `'${GRANT_HASH.resource}'`], ['jkt', `'${GRANT_HASH.jkt}'`]])}
@@ -394,7 +396,7 @@ return 0`,
     twRevokeRefresh: defineScript({
       keys: ['grantKey', 'issuedKey', 'sessionsKey'],
       args: ['refreshHash', 'clientId', '#now'],
-      functions: [DIGEST, SESSION, FORGET, LEAVE_SESSION, REVOKE_FAMILY],
+      functions: [DIGEST, ISSUED_IN, SESSION, FORGET, LEAVE_SESSION, REVOKE_FAMILY],
       body: `
 ${luaHmget('s', 'grantKey', ['cid', 'rev', 'cur', 'prev', 'gen', 'fp'])}
 if not s.cid or not issuedIn(s, grantKey, issuedKey, refreshHash) then return 'not_found' end
@@ -439,7 +441,7 @@ return 1`,
     twRefreshState: defineScript({
       keys: ['grantKey', 'issuedKey', 'sessionsKey'],
       args: ['refreshHash', '#now'],
-      functions: [DIGEST, SESSION],
+      functions: [DIGEST, ISSUED_IN, SESSION],
       body: `
 ${readGrant('s', 'grantKey', ['rev', 'cur', 'cexp', 'prev', 'gen', 'fp'])}
 local known = issuedIn(s, grantKey, issuedKey, refreshHash) and 1 or 0
