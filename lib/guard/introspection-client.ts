@@ -202,10 +202,15 @@ export class IntrospectionClient implements FeedListener {
     this.subscribed = status === 'subscribed';
   }
 
-  /** How long (ms) `hit` may be served now. */
+  /**
+   * How long (ms) `hit` may be served now. A device-bound token's answer is asked for again every
+   * `cacheTtl` even while subscribed: its device session stays alive only through the activity the
+   * authorization server sees, and an idle-out is no event (it is time passing).
+   */
   private ttlOf(hit: Cached): number {
     const { cacheTtl, maxCacheTtl } = this.config.introspection;
-    return (hit.covered && this.subscribed ? maxCacheTtl : cacheTtl) * 1000;
+    const long = hit.covered && this.subscribed && hit.answer.device_id === undefined;
+    return (long ? maxCacheTtl : cacheTtl) * 1000;
   }
 
   /**

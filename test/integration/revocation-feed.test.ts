@@ -199,6 +199,24 @@ describe.each(STORE_KINDS)('revocation feed on %s', (kind) => {
     expect(text).toContain('tokenward_guard_events_total{event="feed.connected",detail=""} 1');
   });
 
+  test('a device-bound token is still asked about every cacheTtl: its activity keeps its device session alive', async () => {
+    const clock = testClock();
+    const guard = remoteGuard(live.issuer, { cacheTtl: 1, feed: true }, { clock });
+    guards.push(guard);
+    const app = guardedApp(guard);
+    await eventually(() => guard.feedStatus() === 'subscribed');
+    const s = await signIn(live.app, ALICE, { device_id: 'alice-tablet' });
+    const get = () => request(app).get('/me').set('Authorization', `Bearer ${s.access_token}`);
+    expect((await get()).status).toBe(200);
+    const before = introspections;
+    clock.advance(500);
+    expect((await get()).status).toBe(200);
+    expect(introspections).toBe(before); // within cacheTtl (the refresh ahead starts at 750 ms)
+    clock.advance(1_000);
+    expect((await get()).status).toBe(200);
+    expect(introspections).toBe(before + 1);
+  });
+
   test("a change written by another instance reaches this instance's subscribers", async () => {
     const other = await startAuthServer(ts.store, {
       revocationFeed: { heartbeat: 1 },
